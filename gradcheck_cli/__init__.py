@@ -1,0 +1,53 @@
+"""gradcheck-cli: tell whether the gradients of a PyTorch function are right.
+
+The public surface is small: :func:`check` (one function at one point, returns a :class:`CheckResult`)
+and the exception hierarchy in :mod:`gradcheck_cli.errors`. Attributes that need torch are loaded lazily,
+so that importing the package (the CLI entry, the pytest plugin) does not import torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gradcheck_cli.errors import (
+    ConfigError,
+    GradcheckError,
+    InputError,
+    TargetError,
+    UsageError,
+    UserFunctionError,
+)
+
+if TYPE_CHECKING:
+    from gradcheck_cli.engine import check
+    from gradcheck_cli.result import Block, CheckResult, Entry, Status
+
+__all__ = [
+    "Block",
+    "CheckResult",
+    "ConfigError",
+    "Entry",
+    "GradcheckError",
+    "InputError",
+    "Status",
+    "TargetError",
+    "UsageError",
+    "UserFunctionError",
+    "check",
+]
+
+_LAZY = {
+    "check": "gradcheck_cli.engine",
+    "CheckResult": "gradcheck_cli.result",
+    "Block": "gradcheck_cli.result",
+    "Entry": "gradcheck_cli.result",
+    "Status": "gradcheck_cli.result",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'gradcheck_cli' has no attribute {name!r}")

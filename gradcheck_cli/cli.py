@@ -1,0 +1,151 @@
+"""The ``gradcheck`` command line: parse options, call the runner, hand the report to a renderer.
+
+Imports neither torch nor the numerical core at module level, so ``gradcheck --help`` stays instant.
+Every :class:`GradcheckError` becomes a one-line message on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from gradcheck_cli.errors import GradcheckError, UserFunctionError
+
+EXIT_CODES = "Exit codes: 0 every gradient matches, 1 a gradient is wrong, 2 usage, load or input error."
+
+
+def _fail(exc: GradcheckError) -> None:
+    click.echo(f"gradcheck: error: {exc}", err=True)
+    if isinstance(exc, UserFunctionError) and exc.user_traceback:
+        click.echo(exc.user_traceback.rstrip(), err=True)
+    sys.exit(exc.exit_code)
+
+
+def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except GradcheckError as exc:
+            _fail(exc)
+
+    return wrapper
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    plain = not sys.stdout.isatty() or "NO_COLOR" in os.environ
+    return Console(no_color=plain, width=200 if not sys.stdout.isatty() else None, highlight=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
+@click.version_option(package_name="gradcheck-cli")
+def cli() -> None:
+    """Check the gradients of a PyTorch function against finite differences."""
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("target")
+@click.option(
+    "--x",
+    "x",
+    multiple=True,
+    metavar="VALUES",
+    help="One positional argument: a number, 1,2,3 or [[1,2],[3,4]]. Repeat for f(a, b).",
+)
+@click.option(
+    "--points",
+    "points_file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE.json",
+    help="Several points: a JSON list of points, each a list of argument values.",
+)
+@click.option(
+    "--random", "random", type=int, metavar="N", help="Check N seeded random (standard normal) points."
+)
+@click.option(
+    "--shape",
+    "shapes",
+    multiple=True,
+    metavar="S",
+    help="With --random: one shape per argument, e.g. 3 or 2,3.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="With --random: the seed.")
+@click.option(
+    "--dtype",
+    type=click.Choice(["float64", "float32", "float16", "bfloat16"]),
+    default="float64",
+    show_default=True,
+    help="The dtype of the inputs the function is called with.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["central", "forward"]),
+    default="central",
+    show_default=True,
+    help="The finite-difference scheme the verdict uses (both are shown).",
+)
+@click.option(
+    "--eps",
+    type=float,
+    help="Absolute finite-difference step [default: eps**(1/3)*max(1,|x|) central, "
+    "eps**(1/2)*max(1,|x|) forward, rounded to a power of two].",
+)
+@click.option(
+    "--atol", type=float, help="Absolute tolerance [default per dtype: float64 1e-7, float32 1e-4]."
+)
+@click.option(
+    "--rtol", type=float, help="Relative tolerance [default per dtype: float64 1e-5, float32 1e-3]."
+)
+@click.option(
+    "--digits", type=click.IntRange(1, 17), default=12, show_default=True, help="Significant digits shown."
+)
+@click.option(
+    "--max-rows",
+    type=click.IntRange(1),
+    default=20,
+    show_default=True,
+    help="Entries shown per point, worst first.",
+)
+@reports_errors
+def run(
+    target: str,
+    x: tuple[str, ...],
+    points_file: str | None,
+    random: int | None,
+    shapes: tuple[str, ...],
+    seed: int,
+    dtype: str,
+    method: str,
+    eps: float | None,
+    atol: float | None,
+    rtol: float | None,
+    digits: int,
+    max_rows: int,
+) -> None:
+    """Check TARGET (module.sub:func or path/to/file.py:func) at the given point(s).
+
+    \b
+    Examples:
+      gradcheck run sample_functions/tutorial.py:calc --x 1,2,3
+      gradcheck run sample_functions.two_inputs:weighted_distance --x 1,2,3 --x 0.5
+    """
+    from gradcheck_cli.report import Report
+    from gradcheck_cli.runner import CheckOptions, PointSource, run_target
+    from gradcheck_cli.table import print_report
+
+    source = PointSource(x=x, points_file=points_file, random=random, shapes=shapes, seed=seed)
+    options = CheckOptions(dtype=dtype, method=method, eps=eps, atol=atol, rtol=rtol)
+    report = Report((run_target(target, source, options),))
+    print_report(report, _console(), digits=digits, max_rows=max_rows)
+    sys.exit(report.exit_code)
+
+
+def main() -> None:
+    cli(prog_name="gradcheck")

@@ -1,0 +1,125 @@
+"""Evaluating the user's function: once with autograd, and in batches of perturbed points without it.
+
+Owns the normalisation of what the function returns (a tensor or a tuple of tensors, floating, finite)
+and batched evaluation with :func:`torch.func.vmap` in memory-bounded chunks, with a fall-back to a plain
+loop for functions that cannot be vmapped (``.item()``, value-dependent branches, numpy inside).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from gradcheck_cli.errors import UserFunctionError
+from gradcheck_cli.user_code import call_user
+
+# A chunk of perturbed points holds at most this many input+output elements (float64: 8 MiB per 2**20).
+DEFAULT_CHUNK_ELEMENTS = 2**20
+
+
+def as_outputs(value: Any, what: str = "the function") -> tuple[torch.Tensor, ...]:
+    """The function's return value as a tuple of floating tensors, or a :class:`UserFunctionError`."""
+    outputs = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if not outputs:
+        raise UserFunctionError(
+            f"{what} returned an empty {type(value).__name__}: expected a tensor or a tuple of tensors"
+        )
+    for i, out in enumerate(outputs):
+        label = f"output {i}" if len(outputs) > 1 else "its result"
+        if not isinstance(out, torch.Tensor):
+            raise UserFunctionError(
+                f"{what} returned {type(out).__name__} as {label}: expected a torch.Tensor "
+                "(a Python number or numpy array has no autograd history)"
+            )
+        if not out.is_floating_point():
+            raise UserFunctionError(
+                f"{what} returned a {out.dtype} tensor as {label}: expected a floating tensor"
+            )
+    return outputs
+
+
+def check_finite(outputs: Sequence[torch.Tensor], where: str) -> None:
+    for i, out in enumerate(outputs):
+        if not bool(torch.isfinite(out.detach()).all()):
+            raise UserFunctionError(
+                f"the function returned nan or inf{f' in output {i}' if len(outputs) > 1 else ''} {where}: "
+                "its gradient is undefined there; choose another point"
+            )
+
+
+@dataclass(frozen=True)
+class BatchedCall:
+    """How perturbed points were evaluated: ``"vmap"`` or ``"loop"`` (with the reason vmap was not used)."""
+
+    strategy: str
+    reason: str = ""
+
+
+class Evaluator:
+    """Evaluates ``func`` at many values of one input while the others stay at the point."""
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        point: Sequence[torch.Tensor],
+        chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    ):
+        self.func = func
+        self.point = tuple(point)
+        self.chunk_elements = chunk_elements
+        self.strategy: BatchedCall | None = None
+
+    def _call(self, index: int, value: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        args = (*self.point[:index], value, *self.point[index + 1 :])
+        return as_outputs(call_user(self.func, *args))
+
+    def _loop(self, index: int, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        rows = [self._call(index, row) for row in batch]
+        return tuple(torch.stack([r[k] for r in rows]) for k in range(len(rows[0])))
+
+    def _vmap(self, index: int, batch: torch.Tensor, chunk: int) -> tuple[torch.Tensor, ...]:
+        in_dims = tuple(0 if i == index else None for i in range(len(self.point)))
+
+        def wrapped(*args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            return as_outputs(self.func(*args))
+
+        return torch.func.vmap(wrapped, in_dims=in_dims, chunk_size=chunk)(
+            *(batch if i == index else p for i, p in enumerate(self.point))
+        )
+
+    def __call__(self, index: int, batch: torch.Tensor, output_numel: int) -> tuple[torch.Tensor, ...]:
+        """Outputs at every row of ``batch`` (values of input ``index``), stacked along a new first dim."""
+        with torch.no_grad():
+            if self.strategy is None or self.strategy.strategy == "vmap":
+                per_row = batch[0].numel() + output_numel
+                chunk = max(1, min(len(batch), self.chunk_elements // max(per_row, 1)))
+                try:
+                    outputs = self._vmap(index, batch, chunk)
+                    self._confirm(index, batch, outputs)
+                    self.strategy = BatchedCall("vmap")
+                    return outputs
+                except _VmapMismatch as exc:
+                    self.strategy = BatchedCall("loop", str(exc))
+                except Exception as exc:
+                    self.strategy = BatchedCall(
+                        "loop", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                    )
+            return self._loop(index, batch)
+
+    def _confirm(self, index: int, batch: torch.Tensor, outputs: tuple[torch.Tensor, ...]) -> None:
+        """Guard against functions that vmap silently changes: row 0 must equal a plain call."""
+        if self.strategy is not None:
+            return
+        plain = self._call(index, batch[0])
+        if len(plain) != len(outputs) or any(
+            p.shape != o[0].shape or not torch.allclose(p, o[0], rtol=1e-5, atol=0, equal_nan=True)
+            for p, o in zip(plain, outputs)
+        ):
+            raise _VmapMismatch("the vmapped function disagreed with a plain call")
+
+
+class _VmapMismatch(Exception):
+    pass

@@ -1,0 +1,109 @@
+"""Points: the values at which a function is checked, one float64 array per positional argument.
+
+Points come from ``--x`` texts, from a JSON file (a list of points, each a list of argument values) or from a
+seeded random generator. This module also checks that a point has as many arguments as the function takes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradcheck_cli.errors import InputError
+from gradcheck_cli.values import parse_values, to_array
+
+Point = tuple[np.ndarray, ...]
+
+
+def point_from_texts(texts: Sequence[str]) -> Point:
+    """One point from the ``--x`` texts, one per positional argument, in order."""
+    return tuple(parse_values(text) for text in texts)
+
+
+def points_from_file(path: str) -> list[Point]:
+    """Points from a JSON file: ``[[arg0, arg1, ...], ...]`` where each arg is a number or nested list."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"points file not found: {path!r}") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"cannot read points file {path!r}: {exc}; expected JSON like [[[1,2,3]], [[4,5,6]]]"
+        ) from None
+    if not isinstance(data, list) or not data or not all(isinstance(p, list) and p for p in data):
+        raise InputError(
+            f"points file {path!r} must hold a non-empty list of points, each a non-empty list of argument "
+            "values, like [[[1,2,3]], [[4,5,6]]] for a function of one vector"
+        )
+    points = []
+    for i, point in enumerate(data):
+        try:
+            points.append(tuple(to_array(arg) for arg in point))
+        except InputError as exc:
+            raise InputError(f"points file {path!r}, point {i}: {exc}") from None
+    return points
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"3"`` -> ``(3,)``, ``"2,3"`` -> ``(2, 3)``, ``""`` or ``"()"`` -> ``()`` (a scalar)."""
+    stripped = text.strip().strip("()[]")
+    if not stripped:
+        return ()
+    try:
+        shape = tuple(int(part) for part in stripped.split(","))
+    except ValueError:
+        raise InputError(
+            f"bad shape {text!r}: expected positive integers separated by commas, like 3 or 2,3"
+        ) from None
+    if any(size <= 0 for size in shape):
+        raise InputError(f"bad shape {text!r}: sizes must be positive integers")
+    return shape
+
+
+def random_points(count: int, shapes: Sequence[tuple[int, ...]], seed: int) -> list[Point]:
+    """``count`` points of standard-normal values, one array per shape, reproducible from ``seed``."""
+    if count <= 0:
+        raise InputError(f"--random must be a positive number of points, got {count}")
+    rng = np.random.default_rng(seed)
+    return [tuple(rng.standard_normal(shape) for shape in shapes) for _ in range(count)]
+
+
+def describe_signature(func: Callable[..., Any]) -> str:
+    name = getattr(func, "__name__", type(func).__name__)
+    try:
+        return f"{name}{inspect.signature(func)}"
+    except (TypeError, ValueError):
+        return f"{name}(...)"
+
+
+def argument_names(func: Callable[..., Any], count: int) -> tuple[str, ...]:
+    """The names of the first ``count`` positional parameters (``x0``, ``x1``... where unknown)."""
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(func).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    return tuple(params[i] if i < len(params) else f"x{i}" for i in range(count))
+
+
+def check_arity(func: Callable[..., Any], count: int) -> None:
+    """Raise :class:`InputError` if ``func`` cannot be called with ``count`` positional arguments."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*range(count))
+    except TypeError as exc:
+        raise InputError(
+            f"{count} argument value(s) given (one --x each), but {describe_signature(func)} does not accept "
+            f"that: {exc}"
+        ) from None

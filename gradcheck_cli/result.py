@@ -1,0 +1,160 @@
+"""The results of a check, as frozen dataclasses that hold numbers and never compute a verdict afresh.
+
+A :class:`CheckResult` is one point; it holds one :class:`Block` per (output, input) pair: the autograd
+Jacobian block, the numerical ones (one per finite-difference method), errors, tolerances and statuses, as
+numpy arrays of shape ``(output elements, input elements)``. :class:`Entry` is one element, for reading.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class Status(str, enum.Enum):
+    """The verdict on one Jacobian entry. The order is the order of severity, worst last."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+
+    @property
+    def code(self) -> int:
+        return STATUSES.index(self)
+
+    @property
+    def ok(self) -> bool:
+        return self is Status.PASS
+
+
+STATUSES: tuple[Status, ...] = tuple(Status)
+
+
+def element_label(name: str, index: tuple[int, ...]) -> str:
+    return f"{name}[{','.join(map(str, index))}]" if index else name
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One Jacobian entry: d output[output_index] / d input[input_index]."""
+
+    output_label: str
+    input_label: str
+    autograd: float
+    numerical: Mapping[str, float]
+    reference: str
+    abs_err: float
+    rel_err: float
+    tolerance: float
+    status: Status
+
+    @property
+    def excess(self) -> float:
+        """abs_err / tolerance: above 1 fails."""
+        return self.abs_err / self.tolerance if self.tolerance > 0 else float("inf") * (self.abs_err > 0)
+
+
+@dataclass(frozen=True)
+class Block:
+    """The Jacobian block of one output with respect to one input, compared entry by entry."""
+
+    output_name: str
+    input_name: str
+    output_shape: tuple[int, ...]
+    input_shape: tuple[int, ...]
+    autograd: np.ndarray
+    numerical: Mapping[str, np.ndarray]
+    steps: Mapping[str, np.ndarray]
+    reference: str
+    abs_err: np.ndarray
+    rel_err: np.ndarray
+    tolerance: np.ndarray
+    status: np.ndarray
+    independent: bool = False
+
+    @property
+    def size(self) -> int:
+        return int(self.autograd.size)
+
+    @property
+    def passed(self) -> bool:
+        return bool(np.all(self.status == Status.PASS.code))
+
+    @property
+    def excess(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = self.abs_err / self.tolerance
+        return np.where(self.abs_err == 0, 0.0, ratio)
+
+    def entry(self, flat: int) -> Entry:
+        row, col = divmod(int(flat), self.autograd.shape[1])
+        out_index = (
+            tuple(int(i) for i in np.unravel_index(row, self.output_shape)) if self.output_shape else ()
+        )
+        in_index = tuple(int(i) for i in np.unravel_index(col, self.input_shape)) if self.input_shape else ()
+        return Entry(
+            output_label=element_label(self.output_name, out_index),
+            input_label=element_label(self.input_name, in_index),
+            autograd=float(self.autograd[row, col]),
+            numerical={name: float(values[row, col]) for name, values in self.numerical.items()},
+            reference=self.reference,
+            abs_err=float(self.abs_err[row, col]),
+            rel_err=float(self.rel_err[row, col]),
+            tolerance=float(self.tolerance[row, col]),
+            status=STATUSES[int(self.status[row, col])],
+        )
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The check of one function at one point."""
+
+    blocks: tuple[Block, ...]
+    point: tuple[np.ndarray, ...]
+    input_names: tuple[str, ...]
+    dtype: str
+    method: str
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def passed(self) -> bool:
+        return all(block.passed for block in self.blocks)
+
+    @property
+    def size(self) -> int:
+        return sum(block.size for block in self.blocks)
+
+    @property
+    def max_abs_err(self) -> float:
+        return max((float(b.abs_err.max()) for b in self.blocks if b.size), default=0.0)
+
+    @property
+    def max_rel_err(self) -> float:
+        return max((float(b.rel_err.max()) for b in self.blocks if b.size), default=0.0)
+
+    def counts(self) -> dict[Status, int]:
+        codes = np.concatenate([b.status.ravel() for b in self.blocks]) if self.blocks else np.array([], int)
+        return {status: int(np.sum(codes == status.code)) for status in STATUSES}
+
+    def entries(self) -> Iterator[Entry]:
+        for block in self.blocks:
+            for flat in range(block.size):
+                yield block.entry(flat)
+
+    def worst(self, limit: int | None = None) -> list[Entry]:
+        """Entries ordered worst first (by status severity, then abs_err / tolerance), at most ``limit``."""
+        keyed: list[tuple[int, float, int, int]] = []
+        for b, block in enumerate(self.blocks):
+            if not block.size:
+                continue
+            status = block.status.ravel()
+            excess = block.excess.ravel()
+            take = block.size if limit is None else min(limit, block.size)
+            order = np.lexsort((-excess, -status))[:take]
+            keyed += [(int(status[i]), float(excess[i]), b, int(i)) for i in order]
+        keyed.sort(key=lambda k: (-k[0], -k[1]))
+        if limit is not None:
+            keyed = keyed[:limit]
+        return [self.blocks[b].entry(i) for _, _, b, i in keyed]

@@ -1,0 +1,109 @@
+"""From a target string and point options to a :class:`TargetReport`: load, make points, check each.
+
+The glue between the CLI (or a config file) and the library: it owns the options a check takes from the
+outside world and the conversion of float64 points into tensors of the requested dtype.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gradcheck_cli.errors import InputError, UsageError
+from gradcheck_cli.points import (
+    Point,
+    argument_names,
+    check_arity,
+    parse_shape,
+    point_from_texts,
+    points_from_file,
+    random_points,
+)
+from gradcheck_cli.report import PointLabel, TargetReport
+from gradcheck_cli.target import Target, load_target
+from gradcheck_cli.tolerances import DTYPES
+
+
+@dataclass(frozen=True)
+class PointSource:
+    """Where points come from: ``--x`` texts, a JSON file, or seeded random points of given shapes."""
+
+    x: tuple[str, ...] = ()
+    points_file: str | None = None
+    random: int | None = None
+    shapes: tuple[str, ...] = ()
+    seed: int = 0
+
+    def points(self) -> list[Point]:
+        given = [bool(self.x), self.points_file is not None, self.random is not None]
+        if sum(given) != 1:
+            raise UsageError(
+                "give the point with --x (one per argument), or --points FILE.json, or --random N --shape S"
+            )
+        if self.x:
+            return [point_from_texts(self.x)]
+        if self.points_file is not None:
+            return points_from_file(self.points_file)
+        if not self.shapes:
+            raise UsageError("--random needs --shape (one per argument), e.g. --random 5 --shape 3")
+        return random_points(int(self.random or 0), [parse_shape(s) for s in self.shapes], self.seed)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    dtype: str = "float64"
+    method: str = "central"
+    eps: float | None = None
+    atol: float | None = None
+    rtol: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise UsageError(f"unknown dtype {self.dtype!r}: expected one of {', '.join(DTYPES)}")
+
+
+def describe_point(point: Point, names: tuple[str, ...]) -> str:
+    parts = []
+    for name, value in zip(names, point):
+        if value.size > 12:
+            parts.append(f"{name}: shape {tuple(value.shape)}")
+        else:
+            text = np.array2string(value, separator=", ", precision=6, suppress_small=False).replace("\n", "")
+            parts.append(f"{name}={' '.join(text.split())}")
+    return ", ".join(parts)
+
+
+def to_tensors(point: Point, dtype: str) -> tuple[Any, ...]:
+    import torch
+
+    return tuple(torch.tensor(value, dtype=getattr(torch, dtype)) for value in point)
+
+
+def run_target(target: Target | str, source: PointSource, options: CheckOptions) -> TargetReport:
+    """Check ``target`` at every point of ``source``. Raises :class:`GradcheckError` on a user mistake."""
+    from gradcheck_cli.engine import check
+
+    loaded = load_target(target) if isinstance(target, str) else target
+    points = source.points()
+    for i, point in enumerate(points):
+        if len(point) != len(points[0]):
+            raise InputError(f"point {i} has {len(point)} arguments but point 0 has {len(points[0])}")
+    check_arity(loaded.func, len(points[0]))
+    names = argument_names(loaded.func, len(points[0]))
+    results = tuple(
+        check(
+            loaded.func,
+            to_tensors(point, options.dtype),
+            eps=options.eps,
+            atol=options.atol,
+            rtol=options.rtol,
+            method=options.method,
+        )
+        for point in points
+    )
+    labels = tuple(PointLabel(i, describe_point(p, names)) for i, p in enumerate(points))
+    return TargetReport(
+        target=loaded.spec, file=loaded.file, line=loaded.line, labels=labels, results=results
+    )

@@ -1,0 +1,129 @@
+"""The terminal renderer: a rich table per point, worst entries first, and a verdict line. Render-only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from gradcheck_cli.report import PointLabel, Report, TargetReport
+from gradcheck_cli.result import CheckResult, Status
+
+STYLES = {Status.PASS: "green", Status.FAIL: "bold red"}
+
+
+def _number(value: float, digits: int) -> str:
+    return f"{value:.{digits}g}"
+
+
+def _error(value: float) -> str:
+    return "0" if value == 0 else "inf" if np.isinf(value) else f"{value:.2e}"
+
+
+def _steps(result: CheckResult) -> str:
+    parts = []
+    for method in result.blocks[0].steps if result.blocks else ():
+        values = np.concatenate([np.ravel(block.steps[method]) for block in result.blocks])
+        low, high = float(values.min()), float(values.max())
+        parts.append(f"{method} {low:.3g}" if low == high else f"{method} {low:.3g}..{high:.3g}")
+    return ", ".join(parts)
+
+
+def check_table(
+    result: CheckResult, *, title: str, digits: int = 12, max_rows: int = 20, ascii: bool = False
+) -> Table:
+    """The entries of one point, worst first, at most ``max_rows`` of them."""
+    methods = list(result.blocks[0].numerical) if result.blocks else []
+    table = Table(
+        title=title, title_justify="left", box=box.ASCII if ascii else box.ROUNDED, show_edge=not ascii
+    )
+    table.add_column("output")
+    table.add_column("input")
+    table.add_column("autograd", justify="right")
+    for method in methods:
+        label = f"{method} FD" + (" *" if method == result.method else "")
+        table.add_column(label, justify="right")
+    for name in ("abs err", "rel err", "tol"):
+        table.add_column(name, justify="right")
+    table.add_column("status")
+    for entry in result.worst(max_rows):
+        table.add_row(
+            entry.output_label,
+            entry.input_label,
+            _number(entry.autograd, digits),
+            *(_number(entry.numerical[m], digits) for m in methods),
+            _error(entry.abs_err),
+            _error(entry.rel_err),
+            _error(entry.tolerance),
+            Text(entry.status.value, style=STYLES.get(entry.status, "yellow")),
+        )
+    hidden = result.size - min(result.size, max_rows)
+    if hidden:
+        shown_bad = sum(1 for e in result.worst(max_rows) if not e.status.ok)
+        bad = sum(n for s, n in result.counts().items() if not s.ok) - shown_bad
+        table.caption = (
+            f"... {hidden} more entries not shown ({bad} of them not PASS); --max-rows to show more"
+        )
+        table.caption_justify = "left"
+    return table
+
+
+def summary_line(result: CheckResult) -> Text:
+    counts = ", ".join(f"{n} {s.value}" for s, n in result.counts().items() if n)
+    verdict = "PASS" if result.passed else "FAIL"
+    text = Text(
+        f"{result.size} entries checked ({counts}); max abs err {_error(result.max_abs_err)}, "
+        f"max rel err {_error(result.max_rel_err)}; reference: {result.method} FD (*), "
+        f"steps: {_steps(result)}; {result.dtype}: "
+    )
+    text.append(verdict, style=STYLES[Status.PASS if result.passed else Status.FAIL])
+    return text
+
+
+def point_renderable(
+    result: CheckResult, label: PointLabel, target: str, *, digits: int, max_rows: int, ascii: bool
+) -> RenderableType:
+    title = f"{target} at point {label.index}: {label.text}"
+    parts: list[RenderableType] = [
+        check_table(result, title=title, digits=digits, max_rows=max_rows, ascii=ascii)
+    ]
+    parts += [Text(f"note: {note}", style="dim") for note in result.notes]
+    parts.append(summary_line(result))
+    return Group(*parts)
+
+
+def target_renderables(
+    report: TargetReport, *, digits: int, max_rows: int, ascii: bool
+) -> Iterable[RenderableType]:
+    if report.error is not None:
+        yield Text(f"{report.target}: error: {report.error}", style="bold red")
+        return
+    for label, result in zip(report.labels, report.results):
+        yield point_renderable(result, label, report.target, digits=digits, max_rows=max_rows, ascii=ascii)
+        yield Text("")
+
+
+def verdict_line(report: Report) -> Text:
+    points = sum(len(t.results) for t in report.targets)
+    failed = sum(1 for t in report.targets for r in t.results if not r.passed)
+    errors = sum(1 for t in report.targets if t.error is not None)
+    if report.exit_code == 0:
+        return Text(f"PASS: every gradient matches ({points} point(s))", style="bold green")
+    words = []
+    if failed:
+        words.append(f"{failed} of {points} point(s) have a wrong gradient")
+    if errors:
+        words.append(f"{errors} target(s) could not be checked")
+    return Text(f"{'FAIL' if failed else 'ERROR'}: {'; '.join(words)}", style="bold red")
+
+
+def print_report(report: Report, console: Console, *, digits: int = 12, max_rows: int = 20) -> None:
+    ascii = not console.is_terminal
+    for target in report.targets:
+        for renderable in target_renderables(target, digits=digits, max_rows=max_rows, ascii=ascii):
+            console.print(renderable)
+    console.print(verdict_line(report))

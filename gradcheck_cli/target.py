@@ -1,0 +1,132 @@
+"""Loading a target string (``pkg.mod:qualname`` or ``path/to/file.py:qualname``) into a callable.
+
+Owns the syntax of target strings and every error on the way to the function: malformed target, module or
+file not found, an exception raised while importing the user's module (reported with the user's traceback),
+a syntax error in the user's file, a missing attribute (with close names suggested), a non-callable.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from gradcheck_cli.errors import TargetError, UserFunctionError
+from gradcheck_cli.user_code import describe, user_traceback
+
+_FORM = "expected MODULE:NAME (e.g. sample_functions.tutorial:calc) or FILE.py:NAME"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A loaded target: the callable and where it was defined (for annotations and messages)."""
+
+    spec: str
+    func: Callable[..., Any]
+    qualname: str
+    file: str | None
+    line: int | None
+
+
+def _split(spec: str) -> tuple[str, str]:
+    where, sep, qualname = spec.rpartition(":")
+    if not sep or not where or not qualname:
+        raise TargetError(f"malformed target {spec!r}: {_FORM}")
+    if not all(part.isidentifier() for part in qualname.split(".")):
+        raise TargetError(f"malformed target {spec!r}: {qualname!r} is not a dotted Python name; {_FORM}")
+    return where, qualname
+
+
+def _is_path(where: str) -> bool:
+    return where.endswith(".py") or "/" in where or os.sep in where
+
+
+def _import_file(path_text: str) -> ModuleType:
+    path = Path(path_text)
+    if not path.is_file():
+        raise TargetError(f"file not found: {path_text!r} (expected an existing .py file)")
+    path = path.resolve()
+    name = f"_gradcheck_target_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise TargetError(f"cannot load {path_text!r} as Python source (expected a .py file)")
+    module = importlib.util.module_from_spec(spec)
+    if str(path.parent) not in sys.path:  # sibling imports work, as with `python file.py`
+        sys.path.insert(0, str(path.parent))
+    sys.modules[name] = module
+    try:
+        _exec_user_module(lambda: spec.loader.exec_module(module), path_text)  # type: ignore[union-attr]
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _import_module(name: str) -> ModuleType:
+    if not all(part.isidentifier() for part in name.split(".")):
+        raise TargetError(f"malformed target module {name!r}: {_FORM}")
+    if "" not in sys.path and os.getcwd() not in sys.path:  # as with `python -m`
+        sys.path.insert(0, os.getcwd())
+    return _exec_user_module(lambda: importlib.import_module(name), name, module_name=name)
+
+
+def _exec_user_module(
+    load: Callable[[], ModuleType | None], label: str, module_name: str | None = None
+) -> ModuleType:
+    """Run ``load``; tell "the module itself is missing" apart from errors raised inside the user's module."""
+    try:
+        return load()  # type: ignore[return-value]
+    except SyntaxError as exc:
+        raise TargetError(f"syntax error in {exc.filename}:{exc.lineno}: {exc.msg}") from None
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if module_name and missing and (module_name == missing or module_name.startswith(missing + ".")):
+            raise TargetError(
+                f"module not found: {module_name!r} (run from the directory that contains it, "
+                f"or give a file path such as {module_name.replace('.', '/')}.py:NAME)"
+            ) from None
+        raise UserFunctionError(f"importing {label} raised {describe(exc)}", user_traceback(exc)) from exc
+    except Exception as exc:
+        raise UserFunctionError(f"importing {label} raised {describe(exc)}", user_traceback(exc)) from exc
+
+
+def _resolve(module: ModuleType, qualname: str, spec: str) -> Any:
+    obj: Any = module
+    done: list[str] = []
+    for part in qualname.split("."):
+        if not hasattr(obj, part):
+            names = [n for n in dir(obj) if not n.startswith("_")]
+            close = difflib.get_close_matches(part, names, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            owner = ".".join(done) or module.__name__.removeprefix("_gradcheck_target_")
+            raise TargetError(f"{spec}: {owner} has no attribute {part!r}{hint}")
+        obj = getattr(obj, part)
+        done.append(part)
+    return obj
+
+
+def load_target(spec: str) -> Target:
+    """Import the module or file named by ``spec`` and return the callable it names."""
+    where, qualname = _split(spec.strip())
+    module = _import_file(where) if _is_path(where) else _import_module(where)
+    func = _resolve(module, qualname, spec)
+    if not callable(func):
+        raise TargetError(f"{spec}: {qualname} is a {type(func).__name__}, not a callable")
+    try:
+        unwrapped = inspect.unwrap(func)
+        file = inspect.getsourcefile(unwrapped)
+        line = inspect.getsourcelines(unwrapped)[1]
+    except (TypeError, OSError):
+        file, line = None, None
+    return Target(spec=spec, func=func, qualname=qualname, file=file, line=line)

@@ -1,0 +1,44 @@
+"""Calling into the user's code: run it, and turn what it raises into a :class:`UserFunctionError`.
+
+The traceback kept is the user's own: frames of gradcheck-cli and of the import machinery are cut away,
+so that a user sees where *their* code failed and never a traceback of ours.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gradcheck_cli.errors import UserFunctionError
+
+_OUR_DIR = str(Path(__file__).resolve().parent)
+
+
+def _is_ours(filename: str) -> bool:
+    return filename.startswith(_OUR_DIR) or filename.startswith("<frozen ")
+
+
+def user_traceback(exc: BaseException) -> str:
+    """Format ``exc`` with only the frames from the first frame of user code onward."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    start = next((i for i, frame in enumerate(frames) if not _is_ours(frame.filename)), len(frames))
+    lines = ["Traceback (most recent call last):\n"]
+    lines += traceback.format_list(frames[start:])
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)
+
+
+def describe(exc: BaseException) -> str:
+    """``ValueError: message`` on one line."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def call_user(func: Callable[..., Any], *args: Any, what: str = "the function") -> Any:
+    """Call ``func(*args)``; if it raises, raise a :class:`UserFunctionError` carrying the user's traceback."""
+    try:
+        return func(*args)
+    except Exception as exc:
+        raise UserFunctionError(f"{what} raised {describe(exc)}", user_traceback(exc)) from exc
