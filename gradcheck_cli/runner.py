@@ -72,7 +72,7 @@ def describe_point(point: Point, names: tuple[str, ...]) -> str:
         if value.size > 12:
             parts.append(f"{name}: shape {tuple(value.shape)}")
         else:
-            text = np.array2string(value, separator=", ", precision=6, suppress_small=False).replace("\n", "")
+            text = np.array2string(value, separator=", ", formatter={"float_kind": lambda v: f"{v:.6g}"})
             parts.append(f"{name}={' '.join(text.split())}")
     return ", ".join(parts)
 
