@@ -77,7 +77,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _command_line(config: pytest.Config) -> dict[str, Any]:
-    values = {name: config.getoption(f"--gradcheck-{name}") for name in ("method", "dtype", "eps", "atol", "rtol")}
+    values = {
+        name: config.getoption(f"--gradcheck-{name}") for name in ("method", "dtype", "eps", "atol", "rtol")
+    }
     return {name: value for name, value in values.items() if value is not None}
 
 
@@ -96,10 +98,12 @@ def _configured(config: pytest.Config) -> dict[str, Any]:
 def _validate(options: Mapping[str, Any], where: str) -> None:
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
-        raise TypeError(f"{where}: unknown option(s) {', '.join(unknown)}; expected some of {', '.join(OPTIONS)}")
+        raise TypeError(
+            f"{where}: unknown option(s) {', '.join(unknown)}; expected some of {', '.join(OPTIONS)}"
+        )
 
 
-@dataclass
+@dataclass(repr=False)
 class GradChecker:
     """The ``grad_checker`` fixture: call it with a function and its inputs (a tensor or a tuple of
     tensors; numbers and nested lists are made float64 tensors). It returns the
@@ -108,6 +112,9 @@ class GradChecker:
     name: str
     options: dict[str, Any]
     records: list[TargetReport]
+
+    def __repr__(self) -> str:
+        return f"<grad_checker of {self.name} {self.options}>"
 
     def __call__(self, func: Callable[..., Any], inputs: Any, **options: Any) -> CheckResult:
         __tracebackhide__ = True
@@ -121,13 +128,16 @@ class GradChecker:
         merged = {**self.options, **{k: v for k, v in options.items() if v is not None}}
         report = _check(func, list(points), merged, self.name)
         self.records.append(report)
-        failing = [(label, result) for label, result in zip(report.labels, report.results) if not result.passed]
+        failing = [
+            (label, result) for label, result in zip(report.labels, report.results) if not result.passed
+        ]
         if failing:
             from gradcheck_cli.table import failure_text
 
+            name = _qualname(func)
             display = {"digits": merged.get("digits", 12), "max_rows": merged.get("max_rows", 20)}
-            tables = [failure_text(result, label, report.target, **display) for label, result in failing]
-            heading = f"wrong gradient of {report.target} at {len(failing)} of {len(report.results)} point(s)"
+            tables = [failure_text(result, label, name, **display) for label, result in failing]
+            heading = f"wrong gradient of {name} at {len(failing)} of {len(report.results)} point(s)"
             raise AssertionError(heading + ":\n" + "\n".join(tables))
         return list(report.results)
 
@@ -136,10 +146,16 @@ def _tensors(inputs: Any, dtype: str | None) -> tuple[Any, ...]:
     import numpy as np
     import torch
 
+    from gradcheck_cli.tolerances import DTYPES
+
+    if dtype is not None and dtype not in DTYPES:
+        raise ValueError(f"grad_checker: unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
     values = inputs if isinstance(inputs, (tuple, list)) and not _is_numeric_list(inputs) else (inputs,)
     tensors = []
     for value in values:
-        tensor = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value, dtype=np.float64))
+        tensor = (
+            value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value, dtype=np.float64))
+        )
         tensors.append(tensor.to(getattr(torch, dtype)) if dtype is not None else tensor)
     return tuple(tensors)
 
@@ -149,15 +165,16 @@ def _is_numeric_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, (int, float, list)) for v in value)
 
 
-def _check(func: Callable[..., Any], points: list[Any], options: Mapping[str, Any], test: str) -> TargetReport:
+def _check(
+    func: Callable[..., Any], points: list[Any], options: Mapping[str, Any], test: str
+) -> TargetReport:
     from gradcheck_cli.engine import check
     from gradcheck_cli.report import PointLabel, TargetReport
     from gradcheck_cli.runner import describe_point
 
     if not points:
         raise ValueError("grad_checker.points: no points given")
-    qualname = getattr(func, "__qualname__", type(func).__name__)
-    target = f"{test}::{qualname}"
+    target = f"{test}::{_qualname(func)}"
     kwargs = {name: options[name] for name in CHECK_OPTIONS if name in options}
     results, labels = [], []
     for index, point in enumerate(points):
@@ -167,6 +184,10 @@ def _check(func: Callable[..., Any], points: list[Any], options: Mapping[str, An
         labels.append(PointLabel(index, describe_point(result.point, result.input_names)))
     file, line = _where(func)
     return TargetReport(target=target, file=file, line=line, labels=tuple(labels), results=tuple(results))
+
+
+def _qualname(func: Callable[..., Any]) -> str:
+    return getattr(func, "__qualname__", type(func).__name__)
 
 
 def _where(func: Callable[..., Any]) -> tuple[str | None, int | None]:
@@ -183,7 +204,12 @@ def _where(func: Callable[..., Any]) -> tuple[str | None, int | None]:
 def grad_checker(request: pytest.FixtureRequest) -> GradChecker:
     """Check gradients against finite differences: ``grad_checker(func, inputs, **options)``."""
     config = request.config
-    options = {**_configured(config), **_command_line(config)}
+    from gradcheck_cli.errors import GradcheckError
+
+    try:
+        options = {**_configured(config), **_command_line(config)}
+    except GradcheckError as exc:  # a broken [tool.gradcheck]: say where, without our traceback
+        pytest.fail(f"gradcheck: {exc}", pytrace=False)
     for marker in reversed(list(request.node.iter_markers("gradcheck"))):  # the closest marker wins
         if marker.args:
             raise TypeError("@pytest.mark.gradcheck takes keyword options only, e.g. gradcheck(atol=1e-6)")

@@ -75,8 +75,12 @@ def check_table(
     bad = sum(n for s, n in result.counts().items() if not s.ok) - sum(1 for e in shown if not e.status.ok)
     hidden = bad if only_failing else result.size - len(shown)
     if hidden:
-        what = "more failing entries" if only_failing else f"more entries ({bad} of them not PASS)"
-        table.caption = f"... {hidden} {what} not shown; --max-rows to show more"
+        what = (
+            "more failing entries not shown"
+            if only_failing
+            else f"more entries not shown ({bad} of them not PASS)"
+        )
+        table.caption = f"... {hidden} {what}; --max-rows to show more"
         table.caption_justify = "left"
     return table
 
