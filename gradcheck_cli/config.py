@@ -91,7 +91,7 @@ def _expect(path: Path, key: str, value: Any, expected: str) -> ConfigError:
 
 
 def _unknown(path: Path, key: str, allowed: tuple[str, ...]) -> ConfigError:
-    close = difflib.get_close_matches(key, allowed, n=1)
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], allowed, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return ConfigError(f"{_where(path, key)}: unknown key{hint}; expected one of {', '.join(allowed)}")
 
