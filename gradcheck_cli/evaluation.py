@@ -18,7 +18,7 @@ import torch
 from gradcheck_cli.budget import BATCH_OVERHEAD, Budget
 from gradcheck_cli.errors import UserFunctionError
 from gradcheck_cli.progress import ProgressCallback, no_progress
-from gradcheck_cli.user_code import call_user
+from gradcheck_cli.user_code import call_user, describe
 
 # A chunk of perturbed points holds at most this many input+output elements (float64: 8 MiB per 2**20).
 DEFAULT_CHUNK_ELEMENTS = 2**20
@@ -136,9 +136,8 @@ class Evaluator:
             except UserFunctionError:
                 raise
             except Exception as exc:
-                self.strategy = BatchedCall(
-                    "loop", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                )
+                reason = describe(exc)
+                self.strategy = BatchedCall("loop", reason if len(reason) < 100 else reason[:97] + "...")
         return self._loop(index, batch)
 
     def __call__(self, index: int, batch: torch.Tensor | Rows, output_numel: int) -> tuple[torch.Tensor, ...]:

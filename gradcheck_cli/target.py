@@ -101,7 +101,7 @@ def _exec_user_module(
         raise UserFunctionError(f"importing {label} raised {describe(exc)}", user_traceback(exc)) from exc
 
 
-def _resolve(module: ModuleType, qualname: str, spec: str) -> Any:
+def _resolve(module: ModuleType, qualname: str, spec: str, where: str) -> Any:
     obj: Any = module
     done: list[str] = []
     for part in qualname.split("."):
@@ -109,7 +109,7 @@ def _resolve(module: ModuleType, qualname: str, spec: str) -> Any:
             names = [n for n in dir(obj) if not n.startswith("_")]
             close = difflib.get_close_matches(part, names, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            owner = ".".join(done) or module.__name__.removeprefix("_gradcheck_target_")
+            owner = ".".join([where, *done]) if done else where
             raise TargetError(f"{spec}: {owner} has no attribute {part!r}{hint}")
         obj = getattr(obj, part)
         done.append(part)
@@ -120,9 +120,11 @@ def load_target(spec: str) -> Target:
     """Import the module or file named by ``spec`` and return the callable it names."""
     where, qualname = _split(spec.strip())
     module = _import_file(where) if _is_path(where) else _import_module(where)
-    func = _resolve(module, qualname, spec)
+    func = _resolve(module, qualname, spec, where)
     if not callable(func):
-        raise TargetError(f"{spec}: {qualname} is a {type(func).__name__}, not a callable")
+        raise TargetError(
+            f"{spec}: {qualname} is {type(func).__name__} {func!r:.40}, not a callable: name a function"
+        )
     try:
         unwrapped = inspect.unwrap(func)
         file = inspect.getsourcefile(unwrapped)

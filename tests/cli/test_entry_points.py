@@ -1,0 +1,52 @@
+"""The installed ``gradcheck`` script and ``python -m gradcheck_cli``, run as real processes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_installed_script_runs_the_tutorial_sample() -> None:
+    script = shutil.which("gradcheck")
+    assert script, "the gradcheck console script is not installed: pip install -e '.[test]'"
+    proc = subprocess.run(
+        [script, "run", "sample_functions/tutorial.py:calc", "--x", "1,2,3"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "0.0661157024793" in proc.stdout and "PASS" in proc.stdout
+
+
+def test_help_imports_no_torch() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "gradcheck_cli", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0 and "Usage:" in proc.stdout
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "click" in imported  # the importtime listing is really there
+    assert not {name for name in imported if name == "torch" or name.startswith("torch.")}
+
+
+def test_user_error_from_the_script_is_one_line_without_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "gradcheck_cli", "run", "sample_functions.tutorial:calc", "--x", "1,,2"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "gradcheck: error: empty item in '1,,2': expected numbers separated by single commas, like 1,2,3"
+    ]
