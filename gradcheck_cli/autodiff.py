@@ -141,9 +141,7 @@ def jvps(
 
     try:
         return torch.func.vmap(one)(*(tangents[i] for i in given))
-    except UserFunctionError:
-        raise
-    except Exception:
+    except Exception:  # not vmappable, or raises: the loop tells which
         return _jvp_loop(func, point, tangents, count)
 
 
@@ -208,9 +206,7 @@ def reverse_jacobian(
         try:
             with torch.no_grad():
                 fast = _functional_rows(func, [x.detach() for x in inputs], budget, progress)
-        except UserFunctionError:
-            raise
-        except Exception:
+        except Exception:  # not vmappable, or raises: the recorded graph tells which
             fast = None
         if fast is not None:
             links = _dependence(outputs, inputs)

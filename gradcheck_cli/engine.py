@@ -178,10 +178,17 @@ def check(
             f"over --max-memory {describe_bytes(budget.total)}; use --mode probe or raise --max-memory"
         )
     point = tuple(x.detach().clone() for x in originals)
+    secondary: list[Block] = []
     if chosen == "probe":
         blocks = _probe_blocks(func, leaves, outputs, names, out_names, setup, notes)
     else:
-        blocks = _full_blocks(func, leaves, outputs, point, names, out_names, setup, notes)
+        blocks, secondary = _full_blocks(func, leaves, outputs, point, names, out_names, setup, notes)
+        if any(not b.passed for b in secondary) and all(b.passed for b in blocks):
+            other = secondary[0].mode
+            notes.append(
+                f"{other}-mode AD disagrees with finite differences where {blocks[0].mode} mode agrees: "
+                f"the {'jvp (forward derivative)' if other == 'forward' else 'backward (vjp)'} is wrong"
+            )
     return CheckResult(
         blocks=tuple(blocks),
         point=tuple(x.detach().double().cpu().numpy() for x in point),
@@ -191,6 +198,7 @@ def check(
         notes=tuple(notes),
         mode=chosen,
         order=order,
+        secondary=tuple(secondary),
     )
 
 
@@ -224,7 +232,7 @@ def _full_blocks(
     out_names: list[str],
     setup: _Setup,
     notes: list[str],
-) -> list[Block]:
+) -> tuple[list[Block], list[Block]]:
     """Every entry: the Jacobian by the cheaper autograd mode, the other mode along basis vectors or probes."""
     m = sum(out.numel() for out in outputs)
     n = sum(x.numel() for x in point)
@@ -269,17 +277,18 @@ def _full_blocks(
                     mode=primary,
                 )
             )
-    secondary = "reverse" if primary == "forward" else "forward" if setup.forward else None
-    if secondary is not None:
+    other = "reverse" if primary == "forward" else "forward" if setup.forward else None
+    secondary: list[Block] = []
+    if other is not None:
         try:
-            blocks += _secondary_blocks(
-                secondary, func, leaves, outputs, point, names, out_names, setup, numerical, steps, methods
+            secondary = _secondary_blocks(
+                other, func, leaves, outputs, point, names, out_names, setup, numerical, steps, methods
             )
         except ForwardModeUnavailable as exc:
             notes.append(f"forward-mode AD not checked: {exc}")
     if evaluate.strategy is not None and evaluate.strategy.strategy == "loop":
         notes.append(f"finite differences ran one point at a time (not vmapped: {evaluate.strategy.reason})")
-    return blocks
+    return blocks, secondary
 
 
 def _secondary_blocks(

@@ -133,8 +133,6 @@ class Evaluator:
                 return outputs
             except _VmapMismatch as exc:
                 self.strategy = BatchedCall("loop", str(exc))
-            except UserFunctionError:
-                raise
             except Exception as exc:
                 reason = describe(exc)
                 self.strategy = BatchedCall("loop", reason if len(reason) < 100 else reason[:97] + "...")

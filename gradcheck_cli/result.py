@@ -132,10 +132,14 @@ class CheckResult:
     """``"full"`` (every Jacobian entry) or ``"probe"`` (random projections, failures localised)."""
     order: int = 1
     """1: the gradient; 2: the gradient of the gradient (Hessian-vector products)."""
+    secondary: tuple[Block, ...] = field(default=())
+    """The autograd mode the Jacobian was *not* computed by (forward mode, usually), checked against the same
+    numerical Jacobian along basis vectors or random directions. Counted in :attr:`passed` and shown by
+    :meth:`worst` where failing, but not in :attr:`size` or :meth:`counts` (which are the Jacobian's)."""
 
     @property
     def passed(self) -> bool:
-        return all(block.passed for block in self.blocks)
+        return all(block.passed for block in (*self.blocks, *self.secondary))
 
     @property
     def size(self) -> int:
@@ -152,12 +156,26 @@ class CheckResult:
     @property
     def failed_modes(self) -> tuple[str, ...]:
         """The autograd modes (``"reverse"``, ``"forward"``) with a failing entry."""
-        return tuple(sorted({block.mode for block in self.blocks if not block.passed}, reverse=True))
+        failing = {block.mode for block in (*self.blocks, *self.secondary) if not block.passed}
+        return tuple(sorted(failing, reverse=True))
+
+    def secondary_counts(self) -> dict[Status, int]:
+        """:meth:`counts` of the :attr:`secondary` blocks."""
+        codes = (
+            np.concatenate([b.status.ravel() for b in self.secondary])
+            if self.secondary
+            else np.array([], int)
+        )
+        return {status: int(np.sum(codes == status.code)) for status in STATUSES}
 
     @property
     def failed_inputs(self) -> tuple[str, ...]:
         """The inputs (arguments or parameter names) with a failing entry, in order of first appearance."""
-        names = [block.input_name.split("·")[0] for block in self.blocks if not block.passed]
+        names = [
+            block.input_name.split("·")[0].split("[")[0]
+            for block in (*self.blocks, *self.secondary)
+            if not block.passed
+        ]
         return tuple(dict.fromkeys(names))
 
     def counts(self) -> dict[Status, int]:
@@ -172,7 +190,8 @@ class CheckResult:
     def worst(self, limit: int | None = None) -> list[Entry]:
         """Entries ordered worst first (by status severity, then abs_err / tolerance), at most ``limit``."""
         keyed: list[tuple[int, float, int, int]] = []
-        for b, block in enumerate(self.blocks):
+        blocks = (*self.blocks, *(block for block in self.secondary if not block.passed))
+        for b, block in enumerate(blocks):
             if not block.size:
                 continue
             status = block.status.ravel()
@@ -183,4 +202,4 @@ class CheckResult:
         keyed.sort(key=lambda k: (-k[0], -k[1]))
         if limit is not None:
             keyed = keyed[:limit]
-        return [self.blocks[b].entry(i) for _, _, b, i in keyed]
+        return [blocks[b].entry(i) for _, _, b, i in keyed]
