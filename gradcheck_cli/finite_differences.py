@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gradcheck_cli.evaluation import Evaluator
+from gradcheck_cli.evaluation import Evaluator, Rows
 from gradcheck_cli.tolerances import default_step_scale
 
 
@@ -40,12 +40,20 @@ def default_steps(x: torch.Tensor, scheme: Scheme) -> np.ndarray:
     return np.exp2(np.round(np.log2(scale * magnitude)))
 
 
-def _perturbed(x: torch.Tensor, steps: np.ndarray, offset: float) -> torch.Tensor:
-    """Rows ``x + offset * steps[j] * e_j`` for every element j, formed in float64 then cast to x's dtype."""
+def _perturbed(x: torch.Tensor, steps: np.ndarray, offset: float) -> Rows:
+    """Rows ``x + offset * steps[j] * e_j`` for every element j, formed in float64 then cast to x's dtype.
+
+    Made chunk by chunk on demand: the whole batch is ``numel**2`` values."""
     flat = x.detach().double().reshape(-1)
-    rows = flat.repeat(flat.numel(), 1)
-    rows.diagonal().add_(torch.as_tensor(offset * steps, dtype=torch.float64, device=x.device))
-    return rows.to(x.dtype).reshape(flat.numel(), *x.shape)
+    shifts = torch.as_tensor(offset * steps, dtype=torch.float64, device=x.device)
+
+    def make(start: int, stop: int) -> torch.Tensor:
+        rows = flat.repeat(stop - start, 1)
+        columns = torch.arange(start, stop, device=x.device)
+        rows[torch.arange(stop - start, device=x.device), columns] += shifts[start:stop]
+        return rows.to(x.dtype).reshape(stop - start, *x.shape)
+
+    return Rows(flat.numel(), make)
 
 
 def jacobian_columns(
@@ -64,7 +72,7 @@ def jacobian_columns(
             values = [out.detach().double().reshape(1, -1) for out in base]
         else:
             batch = _perturbed(x, steps, offset)
-            values = [out.double().reshape(len(batch), -1) for out in evaluate(index, batch, output_numel)]
+            values = [out.double().reshape(batch.count, -1) for out in evaluate(index, batch, output_numel)]
         total = (
             [weight * v for v in values] if total is None else [t + weight * v for t, v in zip(total, values)]
         )
