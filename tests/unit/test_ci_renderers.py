@@ -67,7 +67,12 @@ def test_json_validates_against_the_shipped_schema_and_holds_every_entry(report:
     assert [t["verdict"] for t in data["targets"]] == ["PASS", "FAIL", "ERROR"]
     assert right["file"].endswith("tutorial.py") and right["line"] == 14
     entry = right["points"][0]["entries"][0]
-    assert (entry["output"], entry["input"], entry["status"]) == ("out", "a[0]", "PASS")
+    assert (entry["output"], entry["input"], entry["status"], entry["mode"]) == (
+        "out",
+        "a[0]",
+        "PASS",
+        "reverse",
+    )
     assert entry["autograd"] == pytest.approx(8 / 121, rel=1e-12)
     assert set(entry["numerical"]) == {"central", "forward"} and entry["reference"] == "central"
     cube = wrong["points"][0]
