@@ -186,3 +186,17 @@ def test_table_text_and_format_for_suffixes(report: Report) -> None:
         "table",
         "json",
     ]
+
+
+def test_a_wrong_forward_mode_shows_in_json_and_junit() -> None:
+    sine = run_target(
+        f"{REPO / 'sample_functions' / 'wrong_jvp.py'}:sine", PointSource(x=("0.5,1",)), CheckOptions()
+    )
+    data = json.loads(render(Report((sine,)), "json"))
+    jsonschema.validate(data, schema())
+    point = data["targets"][0]["points"][0]
+    assert data["passed"] is False and point["failed_modes"] == ["forward"]
+    failing = [e for e in point["entries"] if e["status"] != "PASS"]
+    assert failing and all(e["mode"] == "forward" for e in failing)
+    failure = ET.fromstring(render(Report((sine,)), "junit")).find("testsuite/testcase/failure")
+    assert failure is not None and (failure.get("message") or "").startswith("wrong gradient (forward mode)")
