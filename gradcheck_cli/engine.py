@@ -62,8 +62,9 @@ def _output_names(count: int) -> list[str]:
 
 MODES = ("auto", "full", "probe")
 # In a full check both schemes are computed (one is shown for comparison) while the Jacobian has at most
-# this many entries; past it only the scheme of the verdict is computed.
+# this many entries and the input this many elements; past them only the scheme of the verdict is computed.
 BOTH_SCHEMES_ENTRIES = 2**16
+BOTH_SCHEMES_INPUTS = 1024
 # The other autograd mode is checked along the basis vectors (every entry) of an input this small, and
 # along ``probes`` random directions past it.
 SECONDARY_BASIS = 32
@@ -251,7 +252,8 @@ def _full_blocks(
         analytic = reverse_jacobian(outputs, leaves, setup.budget, setup.progress, func=func)
 
     evaluate = Evaluator(func, point, budget=setup.budget, progress=setup.progress)
-    methods = METHODS if m * n <= BOTH_SCHEMES_ENTRIES else (setup.method,)
+    small = m * n <= BOTH_SCHEMES_ENTRIES and n <= BOTH_SCHEMES_INPUTS
+    methods = METHODS if small else (setup.method,)
     numerical, steps = {}, {}
     for name in methods:
         numerical[name], steps[name] = numerical_jacobian(evaluate, point, base, SCHEMES[name], setup.eps)
