@@ -86,22 +86,33 @@ def cli() -> None:
 )
 @click.option(
     "--method",
-    type=click.Choice(["central", "forward"]),
-    default="central",
+    type=click.Choice(["auto", "central", "forward", "backward", "richardson", "complex-step"]),
+    default="auto",
     show_default=True,
-    help="The finite-difference scheme the verdict uses (both are shown).",
+    help="The numerical reference the verdict uses: auto picks the most accurate that works (the complex "
+    "step, else Richardson extrapolation). Central and forward differences are always shown.",
 )
 @click.option(
     "--eps",
     type=float,
-    help="Absolute finite-difference step [default: eps**(1/3)*max(1,|x|) central, "
-    "eps**(1/2)*max(1,|x|) forward, rounded to a power of two].",
+    help="Absolute finite-difference step, used as given in the function's own dtype [default: per element, "
+    "balancing truncation against round-off, in float64 when the function runs in float64].",
 )
 @click.option(
-    "--atol", type=float, help="Absolute tolerance [default per dtype: float64 1e-7, float32 1e-4]."
+    "--strict-kinks",
+    is_flag=True,
+    help="Fail at non-differentiable points (KINK) even where autograd lies between the one-sided slopes.",
 )
 @click.option(
-    "--rtol", type=float, help="Relative tolerance [default per dtype: float64 1e-5, float32 1e-3]."
+    "--atol",
+    type=float,
+    help="Absolute tolerance: replaces the per-entry tolerance that follows from the reference's error "
+    "estimate with atol + rtol*|reference| [default for the missing one per dtype: float64 1e-7, float32 1e-4].",
+)
+@click.option(
+    "--rtol",
+    type=float,
+    help="Relative tolerance (see --atol) [default per dtype: float64 1e-5, float32 1e-3].",
 )
 @click.option(
     "--digits", type=click.IntRange(1, 17), default=12, show_default=True, help="Significant digits shown."
@@ -124,6 +135,7 @@ def run(
     dtype: str,
     method: str,
     eps: float | None,
+    strict_kinks: bool,
     atol: float | None,
     rtol: float | None,
     digits: int,
@@ -141,7 +153,9 @@ def run(
     from gradcheck_cli.table import print_report
 
     source = PointSource(x=x, points_file=points_file, random=random, shapes=shapes, seed=seed)
-    options = CheckOptions(dtype=dtype, method=method, eps=eps, atol=atol, rtol=rtol)
+    options = CheckOptions(
+        dtype=dtype, method=method, eps=eps, atol=atol, rtol=rtol, strict_kinks=strict_kinks
+    )
     report = Report((run_target(target, source, options),))
     print_report(report, _console(), digits=digits, max_rows=max_rows)
     sys.exit(report.exit_code)

@@ -54,10 +54,11 @@ class PointSource:
 @dataclass(frozen=True)
 class CheckOptions:
     dtype: str = "float64"
-    method: str = "central"
+    method: str = "auto"
     eps: float | None = None
     atol: float | None = None
     rtol: float | None = None
+    strict_kinks: bool = False
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -100,6 +101,7 @@ def run_target(target: Target | str, source: PointSource, options: CheckOptions)
             atol=options.atol,
             rtol=options.rtol,
             method=options.method,
+            strict_kinks=options.strict_kinks,
         )
         for point in points
     )
