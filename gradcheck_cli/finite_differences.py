@@ -113,7 +113,8 @@ class Samples:
     def quotient(self, scheme: Scheme, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The scheme's estimate at ``steps`` and its round-off error estimate, both ``(out numel, in numel)``.
 
-        Round-off: each value is off by about ``ROUNDOFF_ULPS * eps * |f|``; the weights carry that into the
+        Round-off: each value is off by about ``ROUNDOFF_ULPS * eps * max |f|`` (an element computed with
+        cancellation is off relative to the largest output, not to itself); the weights carry that into the
         quotient, divided by ``h**derivative``.
         """
         total = torch.zeros(self.numel, self.output_numel, dtype=torch.float64, device=self.base.device)
@@ -121,7 +122,7 @@ class Samples:
         for offset, weight in zip(scheme.offsets, scheme.weights):
             values = self.at(offset * steps) if offset else self.base.expand(self.numel, -1)
             total = total + weight * values
-            noise = noise + abs(weight) * values.abs()
+            noise = noise + abs(weight) * values.abs().amax(dim=1, keepdim=True)
         scale = (
             torch.as_tensor(steps, dtype=torch.float64, device=total.device).reshape(-1, 1)
             ** scheme.derivative
