@@ -161,5 +161,48 @@ def run(
     sys.exit(report.exit_code)
 
 
+@cli.command(epilog="Exit codes: 0 drawn, 2 usage, load or input error.")
+@click.argument("target")
+@click.option(
+    "--x",
+    "x",
+    multiple=True,
+    metavar="VALUES",
+    help="One positional argument: a number, 1,2,3 or [[1,2],[3,4]]. Repeat for f(a, b).",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float64", "float32", "float16", "bfloat16"]),
+    default="float64",
+    show_default=True,
+    help="The dtype of the inputs the function is called with.",
+)
+@click.option(
+    "--per-decade", type=click.IntRange(1, 10), default=2, show_default=True, help="Steps per decade."
+)
+@reports_errors
+def sweep(target: str, x: tuple[str, ...], dtype: str, per_decade: int) -> None:
+    """Draw the error of forward and central differences against the step (the V-curve), with the steps
+    the checker chooses marked.
+
+    \b
+    Example:
+      gradcheck sweep sample_functions/tutorial.py:calc --x 1,2,3
+    """
+    from gradcheck_cli.points import check_arity
+    from gradcheck_cli.runner import CheckOptions, PointSource, to_tensors
+    from gradcheck_cli.sweep import sweep as run_sweep
+    from gradcheck_cli.sweep_chart import sweep_renderable
+    from gradcheck_cli.target import load_target
+
+    loaded = load_target(target)
+    (point,) = PointSource(x=x).points() if x else PointSource().points()
+    CheckOptions(dtype=dtype)
+    check_arity(loaded.func, len(point))
+    console = _console()
+    result = run_sweep(loaded.func, to_tensors(point, dtype), per_decade=per_decade)
+    console.print(sweep_renderable(result, loaded.spec, ascii=not console.is_terminal))
+
+
 def main() -> None:
     cli(prog_name="gradcheck")
