@@ -171,10 +171,12 @@ def check(
             kink = cut[i]["kink"][k]
             back = jitter_back[k][i]
             roundoff = 64 * eps_f * (np.abs(block) + float(np.max(np.abs(block), initial=0.0)))
-            jitter = np.maximum(
-                jitter_out[k].reshape(-1, 1),
-                np.where(back > roundoff, back, 0.0) if back is not None else 0.0,
-            ) * np.ones_like(block)
+            # One differing element makes the whole output (or block) untrustworthy: mark all of it.
+            spread = max(
+                float(np.max(jitter_out[k], initial=0.0)),
+                float(np.max(np.where(back > roundoff, back, 0.0), initial=0.0)) if back is not None else 0.0,
+            )
+            jitter = np.full(block.shape, spread)
             comparison = judge(
                 block,
                 fd[chosen],

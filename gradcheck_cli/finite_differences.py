@@ -99,6 +99,7 @@ class Samples:
             else 2.0**-52
         )
         self._cache: dict[bytes, torch.Tensor] = {}
+        self._magnitude = np.abs(x.detach().double().cpu().numpy().ravel())
 
     def at(self, offsets: np.ndarray) -> torch.Tensor:
         if not np.any(offsets):
@@ -127,9 +128,15 @@ class Samples:
             torch.as_tensor(steps, dtype=torch.float64, device=total.device).reshape(-1, 1)
             ** scheme.derivative
         )
-        value = (total / scale).T.cpu().numpy()
-        roundoff = (ROUNDOFF_ULPS * self.eps * noise / scale).T.cpu().numpy()
-        return value, roundoff
+        value = total / scale
+        # x + h is rounded too: the step taken is off by ~eps |x| per perturbed value, the quotient by that
+        # times the derivative (approximated by the quotient itself) over h.
+        moved = (
+            sum(abs(w) for o, w in zip(scheme.offsets, scheme.weights) if o) if scheme.derivative == 1 else 0
+        )
+        inputs = torch.as_tensor(self._magnitude, dtype=torch.float64, device=total.device).reshape(-1, 1)
+        roundoff = ROUNDOFF_ULPS * self.eps * (noise + moved * inputs * value.abs()) / scale
+        return value.T.cpu().numpy(), roundoff.T.cpu().numpy()
 
 
 def split_rows(array: np.ndarray, sizes: Sequence[int]) -> list[np.ndarray]:
