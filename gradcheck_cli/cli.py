@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from gradcheck_cli.errors import GradcheckError, UserFunctionError
+from gradcheck_cli.errors import GradcheckError, UsageError, UserFunctionError
 
 EXIT_CODES = "Exit codes: 0 every gradient matches, 1 a gradient is wrong, 2 usage, load or input error."
 
@@ -51,7 +51,7 @@ def cli() -> None:
 
 
 @cli.command(epilog=EXIT_CODES)
-@click.argument("target")
+@click.argument("target", required=False)
 @click.option(
     "--x",
     "x",
@@ -124,9 +124,34 @@ def cli() -> None:
     show_default=True,
     help="Entries shown per point, worst first.",
 )
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "junit", "markdown", "github"]),
+    default="table",
+    show_default=True,
+    help="How to write the report: a table, JSON (report.schema.json), JUnit XML, Markdown, or GitHub "
+    "::error annotations.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Write the --format report to FILE (the table still goes to the terminal).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    metavar="PYPROJECT",
+    help="The pyproject.toml to read [tool.gradcheck] from [default: the nearest one, from the current "
+    "directory upward].",
+)
+@click.pass_context
 @reports_errors
 def run(
-    target: str,
+    ctx: click.Context,
+    target: str | None,
     x: tuple[str, ...],
     points_file: str | None,
     random: int | None,
@@ -140,25 +165,145 @@ def run(
     rtol: float | None,
     digits: int,
     max_rows: int,
+    output_format: str,
+    output: str | None,
+    config_file: str | None,
 ) -> None:
     """Check TARGET (module.sub:func or path/to/file.py:func) at the given point(s).
+
+    Without TARGET, run every check configured in [[tool.gradcheck.checks]] of pyproject.toml; with a
+    TARGET that is configured there and no --x/--points/--random, run its configured checks. Options given
+    here override the configuration.
 
     \b
     Examples:
       gradcheck run sample_functions/tutorial.py:calc --x 1,2,3
       gradcheck run sample_functions.two_inputs:weighted_distance --x 1,2,3 --x 0.5
+      gradcheck run --format junit --output gradcheck.xml
     """
+    from gradcheck_cli.config import load
     from gradcheck_cli.report import Report
-    from gradcheck_cli.runner import CheckOptions, PointSource, run_target
-    from gradcheck_cli.table import print_report
+    from gradcheck_cli.runner import (
+        CheckOptions,
+        PointSource,
+        configured,
+        run_safely,
+        run_target,
+        source_for,
+    )
 
-    source = PointSource(x=x, points_file=points_file, random=random, shapes=shapes, seed=seed)
+    config = load(config_file)
+    given = {name for name in ctx.params if _explicit(ctx, name)}
+    digits = digits if "digits" in given else config.defaults.get("digits", digits)
+    max_rows = max_rows if "max_rows" in given else config.defaults.get("max-rows", max_rows)
+    seed = seed if "seed" in given else config.defaults.get("seed", seed)
     options = CheckOptions(
         dtype=dtype, method=method, eps=eps, atol=atol, rtol=rtol, strict_kinks=strict_kinks
     )
-    report = Report((run_target(target, source, options),))
-    print_report(report, _console(), digits=digits, max_rows=max_rows)
+    has_points = bool(x) or points_file is not None or random is not None
+    checks = [c for c in config.checks if target in (c.name, c.target)] if target and not has_points else []
+    if target is None:
+        if has_points:
+            raise UsageError(
+                "--x, --points and --random need a TARGET; without a TARGET, gradcheck run runs every "
+                "[[tool.gradcheck.checks]] of pyproject.toml"
+            )
+        if not config.checks:
+            where = str(config.path) if config.path else "no pyproject.toml with [tool.gradcheck] found"
+            raise UsageError(
+                f"no TARGET given and no [[tool.gradcheck.checks]] configured ({where}): give a target, "
+                "e.g. gradcheck run pkg.mod:func --x 1,2,3, or configure checks (see gradcheck list)"
+            )
+        checks = list(config.checks)
+    if checks:
+        if config.root is not None and str(config.root) not in sys.path:
+            sys.path.insert(0, str(config.root))  # configured module targets are relative to the project
+        targets = tuple(
+            run_safely(
+                check.target,
+                source_for(check, seed),
+                configured(options, check, config.defaults, given),
+                name=check.name,
+            )
+            for check in checks
+        )
+        for failed in targets:
+            if failed.error is not None:
+                click.echo(f"gradcheck: error: {failed.target}: {failed.error}", err=True)
+                if failed.error_traceback:
+                    click.echo(failed.error_traceback.rstrip(), err=True)
+        report = Report(targets)
+    else:
+        assert target is not None
+        source = PointSource(x=x, points_file=points_file, random=random, shapes=shapes, seed=seed)
+        report = Report((run_target(target, source, configured(options, None, config.defaults, given)),))
+    _write(report, output_format, output, digits=digits, max_rows=max_rows)
     sys.exit(report.exit_code)
+
+
+def _explicit(ctx: click.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source is not click.core.ParameterSource.DEFAULT
+
+
+def _write(report: Any, output_format: str, output: str | None, *, digits: int, max_rows: int) -> None:
+    """Render ``report``: the table on the terminal unless another format goes to stdout; the --format
+    report to --output; the Markdown summary appended to $GITHUB_STEP_SUMMARY when that is set."""
+    from gradcheck_cli.formats import render
+    from gradcheck_cli.markdown import append_step_summary
+    from gradcheck_cli.table import print_report
+
+    if output_format == "table" or output is not None:
+        print_report(report, _console(), digits=digits, max_rows=max_rows)
+    if output is not None:
+        try:
+            with open(output, "w", encoding="utf-8") as file:
+                file.write(render(report, output_format, digits=digits, max_rows=max_rows))
+        except OSError as exc:
+            raise UsageError(f"cannot write --output {output!r}: {exc.strerror or exc}") from None
+    elif output_format != "table":
+        click.echo(render(report, output_format, digits=digits, max_rows=max_rows), nl=False)
+    try:
+        append_step_summary(report, digits=digits, max_rows=max_rows)
+    except OSError as exc:
+        click.echo(f"gradcheck: warning: cannot append to $GITHUB_STEP_SUMMARY: {exc}", err=True)
+
+
+@cli.command("list", epilog=EXIT_CODES)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    metavar="PYPROJECT",
+    help="The pyproject.toml to read [tool.gradcheck] from [default: the nearest one, upward].",
+)
+@reports_errors
+def list_checks(config_file: str | None) -> None:
+    """Show the checks configured in [tool.gradcheck] of pyproject.toml (what gradcheck run runs)."""
+    from rich import box
+    from rich.table import Table
+
+    from gradcheck_cli.config import load
+
+    config = load(config_file)
+    if config.path is None:
+        click.echo("no pyproject.toml with a [tool.gradcheck] table found from the current directory upward")
+        return
+    click.echo(f"{config.path}")
+    if config.defaults:
+        click.echo("defaults: " + ", ".join(f"{k} = {v!r}" for k, v in config.defaults.items()))
+    if not config.checks:
+        click.echo("no [[tool.gradcheck.checks]] configured")
+        return
+    console = _console()
+    table = Table(box=box.ASCII if not console.is_terminal else box.ROUNDED, show_edge=console.is_terminal)
+    for column in ("check", "target", "points", "options"):
+        table.add_column(column)
+    for check in config.checks:
+        options = ", ".join(f"{k}={v}" for k, v in check.options.items())
+        table.add_row(check.name, check.spec, check.describe_points(), options)
+    console.print(table)
+    click.echo(f"{len(config.checks)} check(s): gradcheck run runs them all")
 
 
 @cli.command(epilog="Exit codes: 0 drawn, 2 usage, load or input error.")

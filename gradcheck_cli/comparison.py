@@ -63,12 +63,12 @@ def _eps(dtype: str) -> float:
 def uncertain(
     autograd: np.ndarray, reference: np.ndarray, error: np.ndarray, scale: float, reference_dtype: str
 ) -> np.ndarray:
-    """Entries whose reference error exceeds ``UNCERTAIN_FRACTION`` of their magnitude, floored at
-    ``BLOCK_FLOOR * scale`` (the largest derivative of the output). Where the output has no derivative at all
-    an error below ``sqrt(eps)`` still resolves it."""
-    size = np.maximum(np.maximum(np.abs(autograd), np.abs(reference)), BLOCK_FLOOR * scale)
-    flat = (error <= np.sqrt(_eps(reference_dtype))) if scale == 0 else np.zeros(error.shape, dtype=bool)
-    return (error > UNCERTAIN_FRACTION * size) & ~flat
+    """Entries whose reference error exceeds ``UNCERTAIN_FRACTION`` of their magnitude. The magnitude is
+    floored at ``BLOCK_FLOOR * scale`` (the largest derivative of the output) and at ``sqrt(eps)`` (absolute):
+    an error bar far below either resolves a zero derivative as well as it can be resolved."""
+    floor = max(BLOCK_FLOOR * scale, float(np.sqrt(_eps(reference_dtype))))
+    size = np.maximum(np.maximum(np.abs(autograd), np.abs(reference)), floor)
+    return error > UNCERTAIN_FRACTION * size
 
 
 def judge(

@@ -135,7 +135,9 @@ def input_reference(
                         f"{'y' if bad == 1 else 'ies'} (conj, abs or .real inside?)"
                     )
                 else:
-                    error = COMPLEX_STEP_ULPS * 2.0**-52 * np.abs(found.value)
+                    # Round-off, plus the truncation (h**2 |f'''| / 6) bounded by h itself: tiny, but not 0
+                    # where the derivative vanishes (x**3 at 0 gives -h**2, not 0).
+                    error = COMPLEX_STEP_ULPS * 2.0**-52 * np.abs(found.value) + found.steps.reshape(1, -1)
                     estimates["complex-step"] = Estimate(found.value, error, found.steps)
     return InputReference(estimates, sides, reason)
 

@@ -37,6 +37,20 @@ class TargetReport:
     def exit_code(self) -> int:
         return 2 if self.error is not None else 0 if self.passed else 1
 
+    @property
+    def verdict(self) -> str:
+        """``PASS``, ``FAIL`` (a wrong gradient at some point) or ``ERROR`` (the target could not be checked)."""
+        return "ERROR" if self.error is not None else "PASS" if self.passed else "FAIL"
+
+    @property
+    def failed_points(self) -> int:
+        return sum(1 for result in self.results if not result.passed)
+
+    @property
+    def max_rel_err(self) -> float | None:
+        """The worst relative error over every point, or None when nothing was checked."""
+        return max((result.max_rel_err for result in self.results), default=None)
+
 
 @dataclass(frozen=True)
 class Report:
@@ -50,3 +64,15 @@ class Report:
     def exit_code(self) -> int:
         """2 if any target could not be checked, else 1 if any gradient is wrong, else 0."""
         return max((target.exit_code for target in self.targets), default=0)
+
+    @property
+    def points(self) -> int:
+        return sum(len(target.results) for target in self.targets)
+
+    @property
+    def failed_points(self) -> int:
+        return sum(target.failed_points for target in self.targets)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for target in self.targets if target.error is not None)

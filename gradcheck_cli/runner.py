@@ -6,12 +6,14 @@ outside world and the conversion of float64 points into tensors of the requested
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from gradcheck_cli.errors import InputError, UsageError
+from gradcheck_cli.config import OPTION_KEYS, CheckConfig
+from gradcheck_cli.errors import GradcheckError, InputError, UsageError, UserFunctionError
 from gradcheck_cli.points import (
     Point,
     argument_names,
@@ -108,4 +110,52 @@ def run_target(target: Target | str, source: PointSource, options: CheckOptions)
     labels = tuple(PointLabel(i, describe_point(p, names)) for i, p in enumerate(points))
     return TargetReport(
         target=loaded.spec, file=loaded.file, line=loaded.line, labels=labels, results=results
+    )
+
+
+def _failed(
+    label: str, exc: GradcheckError, file: str | None = None, line: int | None = None
+) -> TargetReport:
+    trace = exc.user_traceback if isinstance(exc, UserFunctionError) else ""
+    return TargetReport(target=label, file=file, line=line, error=str(exc), error_traceback=trace)
+
+
+def run_safely(
+    target: str, source: PointSource, options: CheckOptions, *, name: str | None = None
+) -> TargetReport:
+    """Like :func:`run_target`, but a :class:`GradcheckError` (load, input, the user's function raising)
+    becomes the report's ``error``, so that one target's error does not stop the others."""
+    label = name or target
+    try:
+        loaded = load_target(target)
+    except GradcheckError as exc:
+        return _failed(label, exc)
+    try:
+        report = run_target(loaded, source, options)
+    except GradcheckError as exc:
+        return _failed(label, exc, loaded.file, loaded.line)
+    return replace(report, target=label)
+
+
+def configured(
+    options: CheckOptions, check: CheckConfig | None, defaults: Mapping[str, Any], given: Collection[str]
+) -> CheckOptions:
+    """``options`` with every option not in ``given`` (set on the command line) taken from the configured
+    check, else from the ``[tool.gradcheck]`` defaults, else left as it is."""
+    changes: dict[str, Any] = {}
+    for key in OPTION_KEYS:
+        if key in given:
+            continue
+        for layer in (check.options if check is not None else {}, defaults):
+            if layer.get(key) is not None:
+                changes[key] = layer[key]
+                break
+    return replace(options, **changes)
+
+
+def source_for(check: CheckConfig, default_seed: int | None = None) -> PointSource:
+    """The points of a configured check, as the command line would give them."""
+    seed = check.seed if check.seed is not None else default_seed if default_seed is not None else 0
+    return PointSource(
+        x=check.x, points_file=check.points, random=check.random, shapes=check.shape, seed=seed
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 
 import numpy as np
@@ -45,9 +46,16 @@ def _steps(result: CheckResult) -> str:
 
 
 def check_table(
-    result: CheckResult, *, title: str, digits: int = 12, max_rows: int = 20, ascii: bool = False
+    result: CheckResult,
+    *,
+    title: str,
+    digits: int = 12,
+    max_rows: int = 20,
+    ascii: bool = False,
+    only_failing: bool = False,
 ) -> Table:
-    """The entries of one point, worst first, at most ``max_rows`` of them."""
+    """The entries of one point, worst first, at most ``max_rows`` of them (only the non-PASS ones if
+    ``only_failing``)."""
     methods = list(result.blocks[0].numerical) if result.blocks else []
     table = Table(
         title=title, title_justify="left", box=box.ASCII if ascii else box.ROUNDED, show_edge=not ascii
@@ -61,7 +69,10 @@ def check_table(
     for name in ("ref err", "abs err", "rel err", "tol"):
         table.add_column(name, justify="right")
     table.add_column("status")
-    for entry in result.worst(max_rows):
+    shown = result.worst(max_rows)
+    if only_failing:
+        shown = [entry for entry in shown if not entry.status.ok]
+    for entry in shown:
         table.add_row(
             entry.output_label,
             entry.input_label,
@@ -73,13 +84,15 @@ def check_table(
             _error(entry.tolerance),
             Text(entry.status.value, style=STYLES.get(entry.status, "yellow")),
         )
-    hidden = result.size - min(result.size, max_rows)
+    bad = sum(n for s, n in result.counts().items() if not s.ok) - sum(1 for e in shown if not e.status.ok)
+    hidden = bad if only_failing else result.size - len(shown)
     if hidden:
-        shown_bad = sum(1 for e in result.worst(max_rows) if not e.status.ok)
-        bad = sum(n for s, n in result.counts().items() if not s.ok) - shown_bad
-        table.caption = (
-            f"... {hidden} more entries not shown ({bad} of them not PASS); --max-rows to show more"
+        what = (
+            "more failing entries not shown"
+            if only_failing
+            else f"more entries not shown ({bad} of them not PASS)"
         )
+        table.caption = f"... {hidden} {what}; --max-rows to show more"
         table.caption_justify = "left"
     return table
 
@@ -146,9 +159,72 @@ def verdict_line(report: Report) -> Text:
     return Text(f"{'FAIL' if failed else 'ERROR'}: {'; '.join(words)}", style="bold red")
 
 
+def summary_table(report: Report, *, ascii: bool = False) -> Table:
+    """One row per target: its points, how many failed, the worst relative error, the verdict."""
+    table = Table(
+        title="Summary", title_justify="left", box=box.ASCII if ascii else box.ROUNDED, show_edge=not ascii
+    )
+    table.add_column("target")
+    table.add_column("points", justify="right")
+    table.add_column("failed", justify="right")
+    table.add_column("worst rel err", justify="right")
+    table.add_column("verdict")
+    for target in report.targets:
+        worst = target.max_rel_err
+        table.add_row(
+            target.target,
+            str(len(target.results)),
+            str(target.failed_points),
+            "-" if worst is None else _error(worst),
+            Text(target.verdict, style=STYLES[Status.PASS] if target.passed else STYLES[Status.FAIL]),
+        )
+    return table
+
+
 def print_report(report: Report, console: Console, *, digits: int = 12, max_rows: int = 20) -> None:
     ascii = not console.is_terminal
     for target in report.targets:
         for renderable in target_renderables(target, digits=digits, max_rows=max_rows, ascii=ascii):
             console.print(renderable)
+    if len(report.targets) > 1:
+        console.print(summary_table(report, ascii=ascii))
     console.print(verdict_line(report))
+
+
+def plain_text(*renderables: RenderableType, width: int = 200) -> str:
+    """Render to ASCII text without colour or markup: for logs, JUnit failures and assertion messages."""
+    console = Console(
+        file=io.StringIO(),
+        width=width,
+        no_color=True,
+        color_system=None,
+        force_terminal=False,
+        highlight=False,
+        emoji=False,
+        legacy_windows=False,
+    )
+    for renderable in renderables:
+        console.print(renderable)
+    text: str = console.file.getvalue()  # type: ignore[attr-defined]
+    return "".join(line.rstrip() + "\n" for line in text.splitlines())
+
+
+def failure_text(
+    result: CheckResult, label: PointLabel, target: str, *, digits: int = 12, max_rows: int = 20
+) -> str:
+    """The plain-text table of the failing entries of one point, worst first, with its summary line."""
+    title = f"{target} at point {label.index}: {label.text}"
+    table = check_table(result, title=title, digits=digits, max_rows=max_rows, ascii=True, only_failing=True)
+    notes = [Text(f"note: {note}") for note in result.notes]
+    return plain_text(table, *notes, summary_line(result))
+
+
+def render(report: Report, *, digits: int = 12, max_rows: int = 20, **_: object) -> str:
+    """The whole report as plain ASCII text (what ``--format table --output FILE`` writes)."""
+    parts: list[RenderableType] = []
+    for target in report.targets:
+        parts += target_renderables(target, digits=digits, max_rows=max_rows, ascii=True)
+    if len(report.targets) > 1:
+        parts.append(summary_table(report, ascii=True))
+    parts.append(verdict_line(report))
+    return plain_text(*parts)

@@ -1,0 +1,140 @@
+"""The JSON renderer: a :class:`Report` as a document of the versioned schema ``report.schema.json``.
+
+Render-only. Every entry of every point is written (autograd value, numerical values per scheme, steps,
+errors, tolerance, status). Non-finite numbers, which JSON cannot hold, are written as the strings
+``"inf"``, ``"-inf"`` and ``"nan"``. Bump :data:`SCHEMA_VERSION` (and the schema file) on any change that
+is not a pure addition of optional fields.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from gradcheck_cli.report import PointLabel, Report, TargetReport
+from gradcheck_cli.result import CheckResult, element_label
+
+SCHEMA_ID = "gradcheck-cli/report"
+SCHEMA_VERSION = 1
+SCHEMA_FILE = "report.schema.json"
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema shipped with the package (``gradcheck_cli/report.schema.json``)."""
+    return json.loads(resources.files("gradcheck_cli").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+
+
+def _number(value: float) -> float | str:
+    value = float(value)
+    if math.isfinite(value):
+        return value
+    return "nan" if math.isnan(value) else "inf" if value > 0 else "-inf"
+
+
+def _numbers(values: Any) -> Any:
+    if isinstance(values, list):
+        return [_numbers(v) for v in values]
+    return _number(values)
+
+
+def _labels(name: str, shape: tuple[int, ...]) -> list[str]:
+    return [element_label(name, tuple(int(i) for i in index)) for index in np.ndindex(*shape)]
+
+
+def _entries(result: CheckResult) -> list[dict[str, Any]]:
+    from gradcheck_cli.result import STATUSES
+
+    entries = []
+    for block in result.blocks:
+        outs = _labels(block.output_name, block.output_shape)
+        ins = _labels(block.input_name, block.input_shape)
+        autograd = block.autograd.tolist()
+        numerical = {name: values.tolist() for name, values in block.numerical.items()}
+        steps = {name: np.ravel(values).tolist() for name, values in block.steps.items()}
+        abs_err, rel_err = block.abs_err.tolist(), block.rel_err.tolist()
+        tolerance, status = block.tolerance.tolist(), block.status.tolist()
+        for row, out in enumerate(outs):
+            for col, inp in enumerate(ins):
+                entries.append(
+                    {
+                        "output": out,
+                        "input": inp,
+                        "autograd": _number(autograd[row][col]),
+                        "numerical": {name: _number(v[row][col]) for name, v in numerical.items()},
+                        "step": {name: _number(v[col]) for name, v in steps.items()},
+                        "reference": block.reference,
+                        "abs_err": _number(abs_err[row][col]),
+                        "rel_err": _number(rel_err[row][col]),
+                        "tolerance": _number(tolerance[row][col]),
+                        "status": STATUSES[int(status[row][col])].value,
+                    }
+                )
+    return entries
+
+
+def point_document(result: CheckResult, label: PointLabel) -> dict[str, Any]:
+    return {
+        "index": label.index,
+        "label": label.text,
+        "passed": result.passed,
+        "dtype": result.dtype,
+        "method": result.method,
+        "values": {name: _numbers(value.tolist()) for name, value in zip(result.input_names, result.point)},
+        "size": result.size,
+        "max_abs_err": _number(result.max_abs_err),
+        "max_rel_err": _number(result.max_rel_err),
+        "counts": {status.value: n for status, n in result.counts().items()},
+        "notes": list(result.notes),
+        "entries": _entries(result),
+    }
+
+
+def target_document(target: TargetReport) -> dict[str, Any]:
+    worst = target.max_rel_err
+    return {
+        "target": target.target,
+        "file": target.file,
+        "line": target.line,
+        "verdict": target.verdict,
+        "passed": target.passed,
+        "exit_code": target.exit_code,
+        "error": target.error,
+        "error_traceback": target.error_traceback or None,
+        "max_rel_err": None if worst is None else _number(worst),
+        "points": [point_document(r, label) for label, r in zip(target.labels, target.results)],
+    }
+
+
+def _tool_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("gradcheck-cli")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def document(report: Report) -> dict[str, Any]:
+    """The report as JSON-ready data (see ``report.schema.json``)."""
+    return {
+        "schema": SCHEMA_ID,
+        "version": SCHEMA_VERSION,
+        "tool": {"name": "gradcheck-cli", "version": _tool_version()},
+        "passed": report.passed,
+        "exit_code": report.exit_code,
+        "summary": {
+            "targets": len(report.targets),
+            "points": report.points,
+            "failed_points": report.failed_points,
+            "errors": report.errors,
+        },
+        "targets": [target_document(t) for t in report.targets],
+    }
+
+
+def render(report: Report, **_: Any) -> str:
+    return json.dumps(document(report), indent=2, allow_nan=False) + "\n"

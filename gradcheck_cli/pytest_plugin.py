@@ -1,0 +1,230 @@
+"""The pytest plugin (entry point ``pytest11``): the ``grad_checker`` fixture and the ``gradcheck`` marker.
+
+Every pytest run in an environment with gradcheck-cli installed imports this module, so it imports neither
+torch nor the numerical core at import time; they are imported when a test first calls ``grad_checker``.
+
+    def test_softplus(grad_checker):
+        grad_checker(softplus, torch.tensor([1.0, 2.0], dtype=torch.float64))
+
+    @pytest.mark.gradcheck(method="forward", atol=1e-6)
+    def test_cube(grad_checker):
+        grad_checker.points(cube, [torch.tensor([0.5]), torch.tensor([2.0])])
+
+On a wrong gradient the fixture raises an :class:`AssertionError` whose message is the plain-text table of
+the failing entries, worst first. Options, strongest first: the call's keywords, the test's
+``@pytest.mark.gradcheck(...)``, ``--gradcheck-*`` on the command line, ``[tool.gradcheck]`` in the
+``pyproject.toml`` of the rootdir (or above), the dtype's defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from gradcheck_cli.report import TargetReport
+    from gradcheck_cli.result import CheckResult
+
+# Option name (as a keyword of the fixture and the marker) -> key in [tool.gradcheck].
+OPTIONS: dict[str, str] = {
+    "method": "method",
+    "dtype": "dtype",
+    "eps": "eps",
+    "atol": "atol",
+    "rtol": "rtol",
+    "max_rows": "max-rows",
+    "digits": "digits",
+}
+CHECK_OPTIONS = ("method", "eps", "atol", "rtol")
+
+_RECORDS = pytest.StashKey[list["TargetReport"]]()
+_DEFAULTS = pytest.StashKey[dict[str, Any]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gradcheck", "gradient checks (gradcheck-cli's grad_checker fixture)")
+    group.addoption(
+        "--gradcheck-method",
+        choices=("auto", "central", "forward", "backward", "richardson", "complex-step"),
+        help="the numerical reference the verdict uses [default: auto]",
+    )
+    group.addoption(
+        "--gradcheck-dtype",
+        choices=("float64", "float32", "float16", "bfloat16"),
+        help="cast the inputs of every check to this dtype [default: keep the inputs' dtype]",
+    )
+    group.addoption("--gradcheck-eps", type=float, metavar="H", help="absolute finite-difference step")
+    group.addoption("--gradcheck-atol", type=float, metavar="ATOL", help="absolute tolerance")
+    group.addoption("--gradcheck-rtol", type=float, metavar="RTOL", help="relative tolerance")
+    group.addoption(
+        "--gradcheck-report",
+        metavar="FILE",
+        help="write every check of the session to FILE: JSON (report.schema.json), or JUnit XML for "
+        "*.xml, Markdown for *.md",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "gradcheck(method=None, dtype=None, eps=None, atol=None, rtol=None, max_rows=None): options for "
+        "the grad_checker fixture in this test",
+    )
+    config.stash[_RECORDS] = []
+
+
+def _command_line(config: pytest.Config) -> dict[str, Any]:
+    values = {
+        name: config.getoption(f"--gradcheck-{name}") for name in ("method", "dtype", "eps", "atol", "rtol")
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _configured(config: pytest.Config) -> dict[str, Any]:
+    """The ``[tool.gradcheck]`` defaults of the project (read once per session)."""
+    if _DEFAULTS not in config.stash:
+        from gradcheck_cli.config import load
+
+        defaults = load(start=config.rootpath).defaults
+        config.stash[_DEFAULTS] = {
+            name: defaults[key] for name, key in OPTIONS.items() if defaults.get(key) is not None
+        }
+    return config.stash[_DEFAULTS]
+
+
+def _validate(options: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise TypeError(
+            f"{where}: unknown option(s) {', '.join(unknown)}; expected some of {', '.join(OPTIONS)}"
+        )
+
+
+@dataclass(repr=False)
+class GradChecker:
+    """The ``grad_checker`` fixture: call it with a function and its inputs (a tensor or a tuple of
+    tensors; numbers and nested lists are made float64 tensors). It returns the
+    :class:`~gradcheck_cli.result.CheckResult`, or raises an :class:`AssertionError` on a wrong gradient."""
+
+    name: str
+    options: dict[str, Any]
+    records: list[TargetReport]
+
+    def __repr__(self) -> str:
+        return f"<grad_checker of {self.name} {self.options}>"
+
+    def __call__(self, func: Callable[..., Any], inputs: Any, **options: Any) -> CheckResult:
+        __tracebackhide__ = True
+        return self.points(func, [inputs], **options)[0]
+
+    def points(self, func: Callable[..., Any], points: Iterable[Any], **options: Any) -> list[CheckResult]:
+        """Check ``func`` at every point (each a tensor or a tuple of tensors); fail once, listing every
+        point with a wrong gradient."""
+        __tracebackhide__ = True
+        _validate(options, "grad_checker")
+        merged = {**self.options, **{k: v for k, v in options.items() if v is not None}}
+        report = _check(func, list(points), merged, self.name)
+        self.records.append(report)
+        failing = [
+            (label, result) for label, result in zip(report.labels, report.results) if not result.passed
+        ]
+        if failing:
+            from gradcheck_cli.table import failure_text
+
+            name = _qualname(func)
+            display = {"digits": merged.get("digits", 12), "max_rows": merged.get("max_rows", 20)}
+            tables = [failure_text(result, label, name, **display) for label, result in failing]
+            heading = f"wrong gradient of {name} at {len(failing)} of {len(report.results)} point(s)"
+            raise AssertionError(heading + ":\n" + "\n".join(tables))
+        return list(report.results)
+
+
+def _tensors(inputs: Any, dtype: str | None) -> tuple[Any, ...]:
+    import numpy as np
+    import torch
+
+    from gradcheck_cli.tolerances import DTYPES
+
+    if dtype is not None and dtype not in DTYPES:
+        raise ValueError(f"grad_checker: unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
+    values = inputs if isinstance(inputs, (tuple, list)) and not _is_numeric_list(inputs) else (inputs,)
+    tensors = []
+    for value in values:
+        tensor = (
+            value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value, dtype=np.float64))
+        )
+        tensors.append(tensor.to(getattr(torch, dtype)) if dtype is not None else tensor)
+    return tuple(tensors)
+
+
+def _is_numeric_list(value: Any) -> bool:
+    """``[1.0, 2.0]`` is one argument's values; ``(tensor_a, tensor_b)`` is two arguments."""
+    return isinstance(value, list) and all(isinstance(v, (int, float, list)) for v in value)
+
+
+def _check(
+    func: Callable[..., Any], points: list[Any], options: Mapping[str, Any], test: str
+) -> TargetReport:
+    from gradcheck_cli.engine import check
+    from gradcheck_cli.report import PointLabel, TargetReport
+    from gradcheck_cli.runner import describe_point
+
+    if not points:
+        raise ValueError("grad_checker.points: no points given")
+    target = f"{test}::{_qualname(func)}"
+    kwargs = {name: options[name] for name in CHECK_OPTIONS if name in options}
+    results, labels = [], []
+    for index, point in enumerate(points):
+        tensors = _tensors(point, options.get("dtype"))
+        result = check(func, tensors, **kwargs)
+        results.append(result)
+        labels.append(PointLabel(index, describe_point(result.point, result.input_names)))
+    file, line = _where(func)
+    return TargetReport(target=target, file=file, line=line, labels=tuple(labels), results=tuple(results))
+
+
+def _qualname(func: Callable[..., Any]) -> str:
+    return getattr(func, "__qualname__", type(func).__name__)
+
+
+def _where(func: Callable[..., Any]) -> tuple[str | None, int | None]:
+    import inspect
+
+    try:
+        unwrapped = inspect.unwrap(func)
+        return inspect.getsourcefile(unwrapped), inspect.getsourcelines(unwrapped)[1]
+    except (TypeError, OSError):
+        return None, None
+
+
+@pytest.fixture
+def grad_checker(request: pytest.FixtureRequest) -> GradChecker:
+    """Check gradients against finite differences: ``grad_checker(func, inputs, **options)``."""
+    config = request.config
+    from gradcheck_cli.errors import GradcheckError
+
+    try:
+        options = {**_configured(config), **_command_line(config)}
+    except GradcheckError as exc:  # a broken [tool.gradcheck]: say where, without our traceback
+        pytest.fail(f"gradcheck: {exc}", pytrace=False)
+    for marker in reversed(list(request.node.iter_markers("gradcheck"))):  # the closest marker wins
+        if marker.args:
+            raise TypeError("@pytest.mark.gradcheck takes keyword options only, e.g. gradcheck(atol=1e-6)")
+        _validate(marker.kwargs, "@pytest.mark.gradcheck")
+        options.update(marker.kwargs)
+    return GradChecker(name=request.node.nodeid, options=options, records=config.stash[_RECORDS])
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("--gradcheck-report", default=None)
+    if not path or getattr(session.config, "workerinput", None) is not None:
+        return
+    from gradcheck_cli.formats import format_for, render
+    from gradcheck_cli.report import Report
+
+    report = Report(tuple(session.config.stash.get(_RECORDS, [])))
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(render(report, format_for(path)))

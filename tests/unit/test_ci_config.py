@@ -1,0 +1,154 @@
+"""``[tool.gradcheck]``: finding the file, the defaults, the checks, and errors that name file, key, expectation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gradcheck_cli.config import Config, find, load
+from gradcheck_cli.errors import ConfigError
+from gradcheck_cli.runner import CheckOptions, configured, source_for
+
+GOOD = """
+[project]
+name = "demo"
+
+[tool.gradcheck]
+method = "forward"
+rtol = 1e-4
+max_rows = 5
+
+[[tool.gradcheck.checks]]
+target = "pkg.ops:softplus"
+x = ["1,2,3", "0.5"]
+dtype = "float32"
+
+[[tool.gradcheck.checks]]
+name = "cube from a file"
+target = "funcs/cube.py:cube"
+random = 3
+shape = ["2,3"]
+seed = 7
+
+[[tool.gradcheck.checks]]
+target = "pkg.ops:relu"
+points = "points.json"
+"""
+
+
+def write(directory: Path, text: str) -> Path:
+    path = directory / "pyproject.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_and_checks_are_parsed(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    config = load(path)
+    assert config.path == path and config.root == tmp_path
+    assert config.defaults == {"method": "forward", "rtol": 1e-4, "max-rows": 5}
+    first, second, third = config.checks
+    assert (first.target, first.name, first.x, first.options) == (
+        "pkg.ops:softplus",
+        "pkg.ops:softplus",
+        ("1,2,3", "0.5"),
+        {"dtype": "float32"},
+    )
+    assert second.name == "cube from a file" and second.spec == "funcs/cube.py:cube"
+    assert second.target == f"{tmp_path / 'funcs' / 'cube.py'}:cube"  # relative to the pyproject.toml
+    assert (second.random, second.shape, second.seed) == (3, ("2,3",), 7)
+    assert third.points == str(tmp_path / "points.json")
+    assert first.describe_points() == "--x 1,2,3 --x 0.5"
+    assert second.describe_points() == "--random 3 --shape 2,3 --seed 7"
+
+
+def test_options_layer_command_line_over_check_over_defaults(tmp_path: Path) -> None:
+    config = load(write(tmp_path, GOOD))
+    check = config.checks[0]
+    options = configured(CheckOptions(), check, config.defaults, given=())
+    assert options == CheckOptions(dtype="float32", method="forward", rtol=1e-4)
+    given = configured(
+        CheckOptions(dtype="float64", rtol=1e-6), check, config.defaults, given={"dtype", "rtol"}
+    )
+    assert given == CheckOptions(dtype="float64", method="forward", rtol=1e-6)
+    assert source_for(config.checks[1]).seed == 7 and source_for(check, default_seed=3).seed == 3
+
+
+def test_found_by_walking_up_skipping_a_pyproject_without_the_table(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    inner = tmp_path / "sub" / "deeper"
+    inner.mkdir(parents=True)
+    write(tmp_path / "sub", '[project]\nname = "no gradcheck here"\n')
+    assert find(inner) == path
+    assert load(start=inner).checks[0].target == "pkg.ops:softplus"
+
+
+def test_no_file_gives_an_empty_config(tmp_path: Path) -> None:
+    assert load(start=tmp_path) == Config()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            'method = "sideways"',
+            "[tool.gradcheck] method = 'sideways' is invalid: expected one of 'auto', 'central', 'forward', 'backward', 'richardson', 'complex-step'",
+        ),
+        ("rtol = -1", "[tool.gradcheck] rtol = -1 is invalid: expected a number >= 0"),
+        ("eps = 0", "[tool.gradcheck] eps = 0 is invalid: expected a positive number"),
+        ('dtype = "float8"', "[tool.gradcheck] dtype = 'float8' is invalid: expected one of 'float64'"),
+        ("digits = 30", "[tool.gradcheck] digits = 30 is invalid: expected an integer from 1 to 17"),
+        ("tolerance = 1", "[tool.gradcheck] tolerance: unknown key; expected one of dtype, method"),
+        ("rtl = 1", "[tool.gradcheck] rtl: unknown key (did you mean 'rtol'?)"),
+        ("checks = 1", "[tool.gradcheck] checks = 1 is invalid: expected an array of tables"),
+        (
+            '[[tool.gradcheck.checks]]\nx = ["1"]',
+            "[tool.gradcheck] checks[0].target = None is invalid: expected a target",
+        ),
+        (
+            '[[tool.gradcheck.checks]]\ntarget = "m:f"\nx = "1,2"\n[[tool.gradcheck.checks]]\ntarget = "m:f"\nx = [1, 2]',
+            "[tool.gradcheck] checks[1].x = [1, 2] is invalid: expected a list of strings, one per positional argument",
+        ),
+        (
+            '[[tool.gradcheck.checks]]\ntarget = "m:f"',
+            '[tool.gradcheck] checks[0] (m:f): give exactly one of x = ["1,2,3"]',
+        ),
+        (
+            '[[tool.gradcheck.checks]]\ntarget = "m:f"\nx = ["1"]\nrandom = 2',
+            "found x, random",
+        ),
+        (
+            '[[tool.gradcheck.checks]]\ntarget = "m:f"\nrandom = 2',
+            "checks[0].shape: missing; random = N needs shape",
+        ),
+        (
+            '[[tool.gradcheck.checks]]\ntarget = "m:f"\nx = ["1"]\nseed = 1',
+            "shape and seed only go with random = N",
+        ),
+        (
+            '[[tool.gradcheck.checks]]\ntarget = "m:f"\nx = ["1"]\natl = 1',
+            "checks[0].atl: unknown key (did you mean 'atol'?)",
+        ),
+        (
+            '[[tool.gradcheck.checks]]\ntarget = "m:f"\nx = ["1"]\nrtol = "big"',
+            "checks[0].rtol = 'big' is invalid",
+        ),
+    ],
+)
+def test_errors_name_the_file_the_key_and_what_is_expected(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, "[tool.gradcheck]\n" + text + "\n")
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert str(info.value).startswith(f"{path}: ") and message in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[tool.gradcheck\n")
+    with pytest.raises(ConfigError, match=r"pyproject.toml: invalid TOML: "):
+        load(path)
+    with pytest.raises(ConfigError, match=r"pyproject.toml: invalid TOML: "):
+        find(tmp_path)  # the nearest pyproject.toml is broken: say so rather than skip it
+    with pytest.raises(ConfigError, match=r"config file not found: .*nope\.toml"):
+        load(tmp_path / "nope.toml")
