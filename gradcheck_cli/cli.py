@@ -236,7 +236,16 @@ def run(
     else:
         assert target is not None
         source = PointSource(x=x, points_file=points_file, random=random, shapes=shapes, seed=seed)
-        report = Report((run_target(target, source, configured(options, None, config.defaults, given)),))
+        options = configured(options, None, config.defaults, given)
+        if output_format == "table" and output is None:
+            report = Report((run_target(target, source, options),))  # an error: one line on stderr, exit 2
+        else:  # a machine-readable report is written even when the target could not be checked
+            report = Report((run_safely(target, source, options),))
+            for failed in report.targets:
+                if failed.error is not None:
+                    click.echo(f"gradcheck: error: {failed.error}", err=True)
+                    if failed.error_traceback:
+                        click.echo(failed.error_traceback.rstrip(), err=True)
     _write(report, output_format, output, digits=digits, max_rows=max_rows)
     sys.exit(report.exit_code)
 

@@ -1,31 +1,44 @@
 """The engine: ``check(func, inputs)`` runs autograd and finite differences at one point and compares them.
 
-The pipeline for one point: autograd Jacobian (twice, and the function twice: nondeterminism); the
-evaluation dtype of the reference (float64 on an upcast copy when a low-precision function runs in float64);
-per input the numerical estimates with error bars (:mod:`gradcheck_cli.reference`); per block the verdicts
-(:func:`gradcheck_cli.comparison.judge`). Pure: it never prints. It clones the user's tensors (they are never mutated), calls the function through
+A full check: the autograd Jacobian (twice, with the function evaluated twice: nondeterminism); the dtype
+the numerical reference is computed in (float64 on an upcast copy when a low-precision function runs in
+float64); per input the numerical estimates with error bars (:mod:`gradcheck_cli.reference`); per block the
+verdicts (:func:`gradcheck_cli.comparison.judge`). Pure: it never prints. It clones the user's tensors (they are never mutated), calls the function through
 :mod:`gradcheck_cli.user_code` so that a function that raises is reported as such, and returns a frozen
 :class:`~gradcheck_cli.result.CheckResult`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from gradcheck_cli.autodiff import reverse_jacobian
+from gradcheck_cli.autodiff import (
+    ForwardModeUnavailable,
+    check_history,
+    forward_jacobian,
+    jvps,
+    reverse_jacobian,
+    vjps,
+)
+from gradcheck_cli.budget import Budget, describe_bytes, parse_memory
 from gradcheck_cli.comparison import judge
 from gradcheck_cli.errors import GradcheckError, InputError, UsageError
 from gradcheck_cli.evaluation import Evaluator, as_outputs, check_finite
-from gradcheck_cli.finite_differences import split_rows
-from gradcheck_cli.nondeterminism import backward_jitter, output_jitter
+from gradcheck_cli.finite_differences import SCHEMES, split_rows
+from gradcheck_cli.nondeterminism import jacobian_jitter, output_jitter
 from gradcheck_cli.points import argument_names, check_arity
-from gradcheck_cli.reference import METHODS, SHOWN, InputReference, input_reference, resolve
+from gradcheck_cli.probe import DEFAULT_PROBES, MAX_COLUMNS, Prober, random_directions
+from gradcheck_cli.progress import ProgressCallback, no_progress
+from gradcheck_cli.reference import METHODS, SHOWN, input_reference, resolve
 from gradcheck_cli.result import Block, CheckResult
-from gradcheck_cli.tolerances import default_tolerance, epsilon
+from gradcheck_cli.second_order import ORDERS, GradientFunction
+from gradcheck_cli.tolerances import autograd_ulps, default_tolerance, epsilon
 from gradcheck_cli.user_code import call_user
 
 
@@ -50,6 +63,220 @@ def _output_names(count: int) -> list[str]:
     return ["out"] if count == 1 else [f"out{k}" for k in range(count)]
 
 
+MODES = ("auto", "full", "probe")
+# In a full check both schemes are computed (one is shown for comparison) while the Jacobian has at most
+# this many entries; past it only the scheme of the verdict is computed.
+BOTH_SCHEMES_ENTRIES = 2**16
+# The other autograd mode is checked along the basis vectors (every entry) of an input this small, and
+# along ``probes`` random directions past it.
+SECONDARY_BASIS = 32
+
+
+@dataclass(frozen=True)
+class _Setup:
+    atol: float | None
+    rtol: float | None
+    default_atol: float
+    default_rtol: float
+    dtype: str
+    strict_kinks: bool
+    eps: float | None
+    method: str
+    probes: int
+    seed: int
+    distribution: str
+    budget: Budget
+    forward: bool
+    progress: ProgressCallback
+
+
+def check(
+    func: Callable[..., Any],
+    inputs: torch.Tensor | Sequence[torch.Tensor],
+    *,
+    eps: float | None = None,
+    atol: float | None = None,
+    rtol: float | None = None,
+    method: str = "auto",
+    strict_kinks: bool = False,
+    mode: str = "auto",
+    order: int = 1,
+    probes: int = DEFAULT_PROBES,
+    seed: int = 0,
+    distribution: str = "rademacher",
+    max_memory: int | str | None = None,
+    forward: bool = True,
+    names: Sequence[str] | None = None,
+    progress: ProgressCallback = no_progress,
+) -> CheckResult:
+    """Check the autograd Jacobian of ``func`` at ``inputs`` against a numerical reference.
+
+    ``inputs`` is a tensor or a tuple of tensors (the positional arguments). ``method`` names the reference
+    the verdict uses: ``auto`` (the complex step where the function allows it, else Richardson
+    extrapolation), ``central``, ``forward``, ``backward``, ``richardson``, ``complex-step``, ``central4``,
+    ``central6``; central and forward differences are computed and shown too. ``eps`` is an absolute step
+    used as given in the function's own dtype (default: chosen per element by balancing truncation against
+    round-off, in float64 when a low-precision function runs in float64). Each entry's tolerance follows from
+    the reference's error estimate; ``atol``/``rtol`` replace it with ``atol + rtol * |reference|``.
+    Statuses: PASS, FAIL, INCONCLUSIVE (the reference cannot tell), KINK (not differentiable there; autograd
+    between the one-sided slopes passes unless ``strict_kinks``), NONDETERMINISTIC (two evaluations differ).
+
+    ``mode``: ``"full"`` checks every Jacobian entry, ``"probe"`` checks ``probes`` seeded random
+    projections per input (``distribution`` rademacher or gaussian) and localises failures, ``"auto"``
+    picks full when the Jacobian fits in ``max_memory`` (bytes or a size like ``"512M"``). ``forward``
+    also checks forward-mode AD (JVPs), and the report says which mode is wrong. ``order=2`` checks the
+    gradient of the gradient. ``names`` names the inputs (default: the function's parameter names).
+    """
+    if method not in METHODS:
+        raise UsageError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
+    if mode not in MODES:
+        raise UsageError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
+    if order not in ORDERS:
+        raise UsageError(f"unsupported order {order}: expected 1 (gradient) or 2 (gradient of the gradient)")
+    if eps is not None and not eps > 0:
+        raise UsageError(f"eps must be a positive step, got {eps}")
+    originals = _as_inputs(inputs)
+    if names is None:
+        check_arity(func, len(originals))
+        names = argument_names(func, len(originals))
+    elif len(names) != len(originals):
+        raise UsageError(f"{len(names)} names given for {len(originals)} inputs")
+    names = tuple(names)
+    dtype = str(originals[0].dtype).removeprefix("torch.")
+    tolerance = default_tolerance(dtype) if dtype in ("float64", "float32", "float16", "bfloat16") else None
+    budget = Budget(parse_memory(max_memory)) if max_memory is not None else Budget()
+    setup = _Setup(
+        atol=atol,
+        rtol=rtol,
+        default_atol=tolerance.atol if tolerance else 1e-5,
+        default_rtol=tolerance.rtol if tolerance else 1e-3,
+        dtype=dtype,
+        strict_kinks=strict_kinks,
+        eps=eps,
+        method=method,
+        probes=probes,
+        seed=seed,
+        distribution=distribution,
+        budget=budget,
+        forward=forward,
+        progress=progress,
+    )
+    notes: list[str] = []
+    if order == 2:
+        func = GradientFunction(func, seed)
+
+    leaves = tuple(x.detach().clone().requires_grad_(True) for x in originals)
+    with torch.enable_grad():
+        outputs = as_outputs(call_user(func, *leaves))
+    check_finite(outputs, "at the point")
+    check_history(outputs)
+    if order == 2:
+        out_names = [f"grad_{name}" for name in names]
+        notes.append(
+            "order 2: checks the gradient of "
+            + ("the weighted sum w·out for a seeded random w" if func.weighted else "the output")  # type: ignore[attr-defined]
+            + " (Hessian-vector products by double backward) against finite differences of the gradient"
+        )
+    else:
+        out_names = _output_names(len(outputs))
+    m = sum(out.numel() for out in outputs)
+    n = sum(x.numel() for x in leaves)
+    chosen = mode
+    if mode == "auto":
+        chosen = "full" if budget.fits_full(m, n) else "probe"
+        if chosen == "probe":
+            notes.append(
+                f"probe mode: the full Jacobian ({m}x{n} entries) needs about "
+                f"{describe_bytes(budget.full_bytes(m, n))}, over the memory bound "
+                f"{describe_bytes(budget.total)} (--max-memory); --mode full to force"
+            )
+    elif mode == "full" and not budget.fits_full(m, n):
+        raise UsageError(
+            f"--mode full: the Jacobian ({m}x{n} entries) needs about {describe_bytes(budget.full_bytes(m, n))}, "
+            f"over --max-memory {describe_bytes(budget.total)}; use --mode probe or raise --max-memory"
+        )
+    point = tuple(x.detach().clone() for x in originals)
+    secondary: list[Block] = []
+    reference, reference_dtype = method, dtype
+    if chosen == "probe":
+        blocks = _probe_blocks(func, leaves, outputs, names, out_names, setup, notes)
+        reference = _probe_scheme(method)
+    else:
+        blocks, secondary, reference_dtype = _full_blocks(
+            func, leaves, outputs, point, names, out_names, setup, notes
+        )
+        reference = blocks[0].reference if blocks else resolve(method, ())
+        if any(not b.passed for b in secondary) and all(b.passed for b in blocks):
+            other = secondary[0].mode
+            notes.append(
+                f"{other}-mode AD disagrees with finite differences where {blocks[0].mode} mode agrees: "
+                f"the {'jvp (forward derivative)' if other == 'forward' else 'backward (vjp)'} is wrong"
+            )
+    return CheckResult(
+        blocks=tuple(blocks),
+        point=tuple(x.detach().double().cpu().numpy() for x in point),
+        input_names=names,
+        dtype=dtype,
+        method=reference,
+        notes=tuple(notes),
+        mode=chosen,
+        order=order,
+        secondary=tuple(secondary),
+        reference_dtype=reference_dtype,
+        strict_kinks=strict_kinks,
+    )
+
+
+def _block(
+    setup: _Setup,
+    autograd: np.ndarray,
+    fd: dict[str, np.ndarray],
+    steps: dict[str, np.ndarray],
+    reference: str,
+    error: np.ndarray,
+    reference_dtype: str,
+    *,
+    kink: np.ndarray | None = None,
+    left: np.ndarray | None = None,
+    right: np.ndarray | None = None,
+    jitter: np.ndarray | None = None,
+    scale: float | None = None,
+    **fields: Any,
+) -> Block:
+    comparison = judge(
+        autograd,
+        fd[reference],
+        error,
+        dtype=setup.dtype,
+        reference_dtype=reference_dtype,
+        kink=kink,
+        left=left,
+        right=right,
+        jitter=jitter,
+        scale=scale,
+        atol=setup.atol,
+        rtol=setup.rtol,
+        default_atol=setup.default_atol,
+        default_rtol=setup.default_rtol,
+    )
+    return Block(
+        autograd=autograd,
+        numerical=fd,
+        steps=steps,
+        reference=reference,
+        abs_err=comparison.abs_err,
+        rel_err=comparison.rel_err,
+        tolerance=comparison.tolerance,
+        status=comparison.status,
+        reference_error=error,
+        left=None if kink is None or left is None else np.where(kink, left, np.nan),
+        right=None if kink is None or right is None else np.where(kink, right, np.nan),
+        jitter=jitter,
+        strict_kinks=setup.strict_kinks,
+        **fields,
+    )
+
+
 def _evaluation_point(
     func: Callable[..., Any], point: tuple[torch.Tensor, ...], outputs: tuple[torch.Tensor, ...], dtype: str
 ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...], str]:
@@ -70,163 +297,308 @@ def _evaluation_point(
         )
     if not all(bool(torch.isfinite(out).all()) for out in wide):
         return point, outputs, f"the function is not finite in float64 here: reference in {dtype}"
-    return (
-        upcast,
-        tuple(w.detach() for w in wide),
-        f"reference computed in float64 on an upcast copy (the {dtype} function runs in float64)",
-    )
+    note = f"reference computed in float64 on an upcast copy (the {dtype} function runs in float64)"
+    return upcast, tuple(w.detach() for w in wide), note
 
 
-def check(
+def _probe_scheme(method: str) -> str:
+    """Probe mode differences along random directions with one plain scheme."""
+    return method if method in ("central", "forward", "backward") else "central"
+
+
+def _full_blocks(
     func: Callable[..., Any],
-    inputs: torch.Tensor | Sequence[torch.Tensor],
-    *,
-    eps: float | None = None,
-    atol: float | None = None,
-    rtol: float | None = None,
-    method: str = "auto",
-    strict_kinks: bool = False,
-) -> CheckResult:
-    """Check the autograd Jacobian of ``func`` at ``inputs`` against a numerical reference.
-
-    ``inputs`` is a tensor or a tuple of tensors (the positional arguments). ``method`` names the reference
-    the verdict uses: ``auto`` (the complex step where the function allows it, else Richardson
-    extrapolation), ``central``, ``forward``, ``backward``, ``richardson``, ``complex-step``, ``central4``,
-    ``central6``; central and forward differences are always computed and shown. ``eps`` is an absolute step
-    used as given in the function's own dtype (default: chosen per element by balancing truncation against
-    round-off, in float64 when a low-precision function runs in float64). Each entry's tolerance follows from
-    the reference's error estimate; ``atol``/``rtol`` replace it with ``atol + rtol * |reference|``.
-    ``strict_kinks`` makes KINK entries fail.
-    """
-    if method not in METHODS:
-        raise UsageError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
-    if eps is not None and not eps > 0:
-        raise UsageError(f"eps must be a positive step, got {eps}")
-    originals = _as_inputs(inputs)
-    check_arity(func, len(originals))
-    dtype = str(originals[0].dtype).removeprefix("torch.")
-    tolerance = default_tolerance(dtype) if dtype in ("float64", "float32", "float16", "bfloat16") else None
-    default_atol = tolerance.atol if tolerance else 1e-5
-    default_rtol = tolerance.rtol if tolerance else 1e-3
-    eps_f = epsilon(dtype) if tolerance else 2.0**-52
-
-    leaves = tuple(x.detach().clone().requires_grad_(True) for x in originals)
-    with torch.enable_grad():
-        outputs = as_outputs(call_user(func, *leaves))
-    check_finite(outputs, "at the point")
-    analytic = reverse_jacobian(outputs, leaves)
-    jitter_out = output_jitter(func, leaves, outputs, eps_f)
-    jitter_back = backward_jitter(outputs, leaves, analytic)
-
-    point = tuple(x.detach().clone() for x in originals)
+    leaves: tuple[torch.Tensor, ...],
+    outputs: tuple[torch.Tensor, ...],
+    point: tuple[torch.Tensor, ...],
+    names: tuple[str, ...],
+    out_names: list[str],
+    setup: _Setup,
+    notes: list[str],
+) -> tuple[list[Block], list[Block], str]:
+    """Every entry: the Jacobian by the cheaper autograd mode (twice, and the function twice), the numerical
+    reference with error estimates, the other autograd mode along basis vectors or probes. Also returns the
+    dtype the reference was computed in."""
+    m = sum(out.numel() for out in outputs)
+    n = sum(x.numel() for x in point)
     base = tuple(out.detach() for out in outputs)
-    notes: list[str] = []
+    numels = [out.numel() for out in outputs]
+    primary = "forward" if n < m and setup.forward else "reverse"
+
+    def jacobian(mode: str) -> Any:
+        if mode == "forward":
+            return forward_jacobian(func, point, numels, budget=setup.budget, progress=setup.progress)
+        return reverse_jacobian(outputs, leaves, setup.budget, setup.progress, func=func)
+
+    analytic = None
+    if primary == "forward":
+        try:
+            analytic = jacobian("forward")
+        except ForwardModeUnavailable as exc:
+            notes.append(f"forward-mode AD not available ({exc}): checked reverse mode only")
+            primary = "reverse"
+            setup = dataclasses.replace(setup, forward=False)
+    if analytic is None:
+        analytic = jacobian("reverse")
+    eps_f = epsilon(setup.dtype) if setup.dtype in ("float64", "float32", "float16", "bfloat16") else 2.0**-52
+    jitter_out = output_jitter(func, leaves, outputs, eps_f)
+    jitter_back = jacobian_jitter(analytic, jacobian(primary))
+
     eval_point, eval_base = point, base
-    if dtype != "float64" and eps is None:
-        eval_point, eval_base, note = _evaluation_point(func, point, base, dtype)
+    if setup.dtype != "float64" and setup.eps is None:
+        eval_point, eval_base, note = _evaluation_point(func, point, base, setup.dtype)
         notes.append(note)
     reference_dtype = str(eval_point[0].dtype).removeprefix("torch.")
-    evaluate = Evaluator(func, eval_point)
-    references: list[InputReference] = [
-        input_reference(func, evaluate, eval_point, eval_base, i, method, eps) for i in range(len(point))
+    evaluate = Evaluator(func, eval_point, budget=setup.budget, progress=setup.progress)
+    lean = m * n > BOTH_SCHEMES_ENTRIES
+    references = [
+        input_reference(func, evaluate, eval_point, eval_base, i, setup.method, setup.eps, lean=lean)
+        for i in range(len(point))
     ]
     available = set.intersection(*(set(ref.estimates) for ref in references))
-    chosen = resolve(method, sorted(available))
+    chosen = resolve(setup.method, sorted(available))
     reasons = sorted({ref.complex_reason for ref in references if ref.complex_reason})
-    if method in ("auto", "complex-step") and chosen != "complex-step" and reasons:
-        notes.append(
-            f"{'auto' if method == 'auto' else 'complex step unavailable'}: {chosen} used, not the complex step: {reasons[0]}"
-        )
-    elif method == "auto":
+    if setup.method in ("auto", "complex-step") and chosen != "complex-step" and reasons:
+        notes.append(f"{setup.method}: {chosen} used, not the complex step: {reasons[0]}")
+    elif setup.method == "auto":
         notes.append(f"auto: {chosen} used (exact to round-off for this complex-analytic function)")
-    shown = [*SHOWN, *([chosen] if chosen not in SHOWN else [])]
+    if lean:
+        notes.append(
+            f"a large Jacobian ({m}x{n}): only the central column and the reference computed, kinks not looked for"
+        )
+    shown = [name for name in SHOWN if name in available]
+    shown += [chosen] if chosen not in shown else []
 
-    names = argument_names(func, len(point))
-    out_names = _output_names(len(outputs))
-    sizes = [out.numel() for out in outputs]
-    cut = [
-        {
-            "value": {m: split_rows(ref.estimates[m].value, sizes) for m in shown},
-            "error": split_rows(ref.estimates[chosen].error, sizes),
-            "kink": split_rows(ref.one_sided.kink, sizes),
-            "left": split_rows(ref.one_sided.left, sizes),
-            "right": split_rows(ref.one_sided.right, sizes),
-        }
+    numerical = {
+        name: [split_rows(ref.estimates[name].value, numels) for ref in references] for name in shown
+    }
+    steps = {name: [ref.estimates[name].steps for ref in references] for name in shown}
+    errors = [split_rows(ref.estimates[chosen].error, numels) for ref in references]
+    sides = [
+        None
+        if ref.one_sided is None
+        else (
+            split_rows(ref.one_sided.kink, numels),
+            split_rows(ref.one_sided.left, numels),
+            split_rows(ref.one_sided.right, numels),
+        )
         for ref in references
     ]
     blocks = []
     kinks = 0
     for k, output in enumerate(outputs):
         scale = max(
-            float(np.max(np.abs(array), initial=0.0))
-            for i in range(len(point))
-            for array in (cut[i]["value"][chosen][k], analytic[k][i] if analytic[k][i] is not None else 0.0)
+            max(float(np.max(np.abs(numerical[chosen][i][k]), initial=0.0)) for i in range(len(point))),
+            max(float(np.max(np.abs(a), initial=0.0)) for a in analytic[k] if a is not None)
+            if any(a is not None for a in analytic[k])
+            else 0.0,
         )
         for i, x in enumerate(point):
             block = analytic[k][i]
             if block is None:
                 notes.append(f"{out_names[k]} does not depend on {names[i]} (autograd): a zero block")
                 block = np.zeros((output.numel(), x.numel()))
-            fd = {m: cut[i]["value"][m][k] for m in shown}
-            kink = cut[i]["kink"][k]
             back = jitter_back[k][i]
-            roundoff = 64 * eps_f * (np.abs(block) + float(np.max(np.abs(block), initial=0.0)))
+            roundoff = (
+                autograd_ulps(setup.dtype) * eps_f * (np.abs(block) + float(np.max(np.abs(block), initial=0)))
+            )
             # One differing element makes the whole output (or block) untrustworthy: mark all of it.
             spread = max(
                 float(np.max(jitter_out[k], initial=0.0)),
                 float(np.max(np.where(back > roundoff, back, 0.0), initial=0.0)) if back is not None else 0.0,
             )
-            jitter = np.full(block.shape, spread)
-            comparison = judge(
-                block,
-                fd[chosen],
-                cut[i]["error"][k],
-                dtype=dtype,
-                reference_dtype=reference_dtype,
-                kink=kink,
-                left=cut[i]["left"][k],
-                right=cut[i]["right"][k],
-                jitter=jitter,
-                scale=scale,
-                atol=atol,
-                rtol=rtol,
-                default_atol=default_atol,
-                default_rtol=default_rtol,
-            )
-            kinks += int(np.sum(kink))
+            kink = None if sides[i] is None else sides[i][0][k]
+            kinks += 0 if kink is None else int(np.sum(kink))
             blocks.append(
-                Block(
+                _block(
+                    setup,
+                    block,
+                    {name: numerical[name][i][k] for name in shown},
+                    {name: steps[name][i] for name in shown},
+                    chosen,
+                    errors[i][k],
+                    reference_dtype,
+                    kink=kink,
+                    left=None if sides[i] is None else sides[i][1][k],
+                    right=None if sides[i] is None else sides[i][2][k],
+                    jitter=np.full(block.shape, spread),
+                    scale=scale,
                     output_name=out_names[k],
                     input_name=names[i],
                     output_shape=tuple(output.shape),
                     input_shape=tuple(x.shape),
-                    autograd=block,
-                    numerical=fd,
-                    steps={m: references[i].estimates[m].steps for m in shown},
-                    reference=chosen,
-                    abs_err=comparison.abs_err,
-                    rel_err=comparison.rel_err,
-                    tolerance=comparison.tolerance,
-                    status=comparison.status,
                     independent=analytic[k][i] is None,
-                    reference_error=cut[i]["error"][k],
-                    left=np.where(kink, cut[i]["left"][k], np.nan),
-                    right=np.where(kink, cut[i]["right"][k], np.nan),
-                    jitter=jitter,
-                    strict_kinks=strict_kinks,
+                    mode=primary,
                 )
             )
-    if strict_kinks and kinks:
+    if setup.strict_kinks and kinks:
         notes.append(f"--strict-kinks: {kinks} KINK entr{'y' if kinks == 1 else 'ies'} counted as failing")
+    other = "reverse" if primary == "forward" else "forward" if setup.forward else None
+    secondary: list[Block] = []
+    if other is not None:
+        try:
+            secondary = _secondary_blocks(
+                other,
+                func,
+                leaves,
+                outputs,
+                point,
+                names,
+                out_names,
+                setup,
+                numerical,
+                steps,
+                tuple(shown),
+                (chosen, errors, reference_dtype, sides, max(float(np.max(b.jitter)) for b in blocks)),
+            )
+        except ForwardModeUnavailable as exc:
+            notes.append(f"forward-mode AD not checked: {exc}")
     if evaluate.strategy is not None and evaluate.strategy.strategy == "loop":
         notes.append(f"finite differences ran one point at a time (not vmapped: {evaluate.strategy.reason})")
-    return CheckResult(
-        blocks=tuple(blocks),
-        point=tuple(x.double().cpu().numpy() for x in point),
-        input_names=names,
-        dtype=dtype,
-        method=chosen,
-        notes=tuple(notes),
-        reference_dtype=reference_dtype,
-        strict_kinks=strict_kinks,
+    return blocks, secondary, reference_dtype
+
+
+def _secondary_blocks(
+    mode: str,
+    func: Callable[..., Any],
+    leaves: tuple[torch.Tensor, ...],
+    outputs: tuple[torch.Tensor, ...],
+    point: tuple[torch.Tensor, ...],
+    names: tuple[str, ...],
+    out_names: list[str],
+    setup: _Setup,
+    numerical: dict[str, list[list[np.ndarray]]],
+    steps: dict[str, list[np.ndarray]],
+    methods: tuple[str, ...],
+    reference: tuple[str, list[list[np.ndarray]], str, list[Any], float],
+) -> list[Block]:
+    """The mode not used for the Jacobian, checked against the same numerical Jacobian (nothing recomputed):
+    forward mode by JVPs ``J u`` per input, reverse mode by VJPs ``v^T J`` per output; along the basis
+    vectors when small (every entry), else along ``probes`` seeded random unit directions."""
+    generator = torch.Generator().manual_seed(setup.seed)
+    blocks = []
+    sizes = [x.numel() for x in point] if mode == "forward" else [out.numel() for out in outputs]
+    for j, size in enumerate(sizes):
+        basis = size <= SECONDARY_BASIS
+        count = size if basis else setup.probes
+        directions = (
+            torch.eye(size, dtype=torch.float64)
+            if basis
+            else random_directions(generator, count, size, setup.distribution)
+        )
+        if mode == "forward":
+            x = point[j]
+            tangents: list[torch.Tensor | None] = [None] * len(point)
+            tangents[j] = directions.to(x.dtype).to(x.device).reshape(count, *x.shape)
+            products = jvps(func, point, tangents)
+            pairs = [
+                (k, j, products[k].reshape(count, -1).T.double().cpu().numpy()) for k in range(len(outputs))
+            ]
+        else:
+            out = outputs[j]
+            cotangents = [torch.zeros(count, *o.shape, dtype=o.dtype, device=o.device) for o in outputs]
+            cotangents[j] = directions.to(out.dtype).to(out.device).reshape(count, *out.shape)
+            grads = vjps(outputs, leaves, cotangents)
+            pairs = [
+                (
+                    j,
+                    i,
+                    np.zeros((count, x.numel()))
+                    if g is None
+                    else g.reshape(count, -1).double().cpu().numpy(),
+                )
+                for i, (g, x) in enumerate(zip(grads, point))
+            ]
+        u = directions.numpy()
+        for k, i, autograd in pairs:
+            chosen, errors, reference_dtype, sides, spread = reference
+            # Along basis vectors the entries are the Jacobian's own: their kinks carry over.
+            kinked = {}
+            if basis and sides[i] is not None:
+                kinked = {"kink": sides[i][0][k], "left": sides[i][1][k], "right": sides[i][2][k]}
+            if mode == "forward":  # (m, count) = J @ U^T
+                fd = {name: numerical[name][i][k] @ u.T for name in methods}
+                error = errors[i][k] @ np.abs(u).T
+            else:  # (count, n) = V @ J
+                fd = {name: u @ numerical[name][i][k] for name in methods}
+                error = np.abs(u) @ errors[i][k]
+            out, x = outputs[k], point[i]
+            fields: dict[str, Any] = {
+                "output_name": out_names[k],
+                "input_name": names[i],
+                "output_shape": tuple(out.shape),
+                "input_shape": tuple(x.shape),
+            }
+            if not basis and mode == "forward":
+                fields.update(input_name=f"{names[i]}·u", input_shape=(count,), probes=True)
+            if not basis and mode == "reverse":
+                fields.update(output_name=f"v·{out_names[k]}", output_shape=(count,), probes=True)
+            blocks.append(
+                _block(
+                    setup,
+                    autograd,
+                    fd,
+                    {name: steps[name][i] for name in methods},
+                    chosen,
+                    error,
+                    reference_dtype,
+                    mode=mode,
+                    jitter=np.full(autograd.shape, spread),
+                    **kinked,
+                    **fields,
+                )
+            )
+    return blocks
+
+
+def _probe_blocks(
+    func: Callable[..., Any],
+    leaves: tuple[torch.Tensor, ...],
+    outputs: tuple[torch.Tensor, ...],
+    names: tuple[str, ...],
+    out_names: list[str],
+    setup: _Setup,
+    notes: list[str],
+) -> list[Block]:
+    prober = Prober(
+        func,
+        leaves,
+        outputs,
+        probes=setup.probes,
+        seed=setup.seed,
+        distribution=setup.distribution,
+        scheme=SCHEMES[_probe_scheme(setup.method)],
+        eps=setup.eps,
+        atol=setup.default_atol if setup.atol is None else setup.atol,
+        rtol=setup.default_rtol if setup.rtol is None else setup.rtol,
+        budget=setup.budget,
+        forward=setup.forward,
+        progress=setup.progress,
     )
+    blocks: list[Block] = []
+    for i, name in enumerate(names):
+        x = leaves[i]
+        setup.progress("probes", i, len(names))
+        values = prober.project(i, 0, x.numel())
+        blocks += prober.probe_blocks(name, values, name)
+        reverse, forward = prober.failing(values)
+        if not (reverse or forward):
+            continue
+        ranges = prober.localise(i, reverse, forward)
+        columns = np.unique(np.concatenate([np.arange(lo, hi) for lo, hi in ranges]))[:MAX_COLUMNS]
+        blocks += prober.columns(i, columns, reverse, forward, (name, out_names))
+        wrong = " and ".join(mode for mode, bad in (("reverse", reverse), ("forward", forward)) if bad)
+        where = ", ".join(f"{lo}:{hi}" for lo, hi in ranges)
+        notes.append(
+            f"{name}: probes fail in {wrong} mode; localised to flat element range(s) {where}, "
+            f"whose {len(columns)} Jacobian column(s) were checked in full"
+        )
+    setup.progress("probes", len(names), len(names))
+    notes.insert(
+        0,
+        f"probe mode: {setup.probes} {setup.distribution} probe(s) v·J·u per input, seed {setup.seed}"
+        + (
+            "" if prober.forward_reason is None else f"; forward-mode AD not checked: {prober.forward_reason}"
+        ),
+    )
+    return blocks

@@ -1,19 +1,23 @@
 """Evaluating the user's function: once with autograd, and in batches of perturbed points without it.
 
 Owns the normalisation of what the function returns (a tensor or a tuple of tensors, floating, finite)
-and batched evaluation with :func:`torch.func.vmap` in memory-bounded chunks, with a fall-back to a plain
-loop for functions that cannot be vmapped (``.item()``, value-dependent branches, numpy inside).
+and batched evaluation with :func:`torch.func.vmap` in chunks sized to the function (adaptive, bounded by
+the memory budget), with a fall-back to a plain loop for functions that cannot be vmapped (``.item()``,
+value-dependent branches, numpy inside).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from gradcheck_cli.budget import BATCH_OVERHEAD, Budget
 from gradcheck_cli.errors import UserFunctionError
+from gradcheck_cli.progress import ProgressCallback, no_progress
 from gradcheck_cli.user_code import call_user, describe
 
 # A chunk of perturbed points holds at most this many input+output elements (float64: 8 MiB per 2**20).
@@ -58,55 +62,114 @@ class BatchedCall:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class Rows:
+    """``count`` rows (values of one input) made on demand, ``make(start, stop)`` -> ``(stop-start, *shape)``.
+
+    Lets a batch of perturbed points far larger than memory be evaluated chunk by chunk."""
+
+    count: int
+    make: Callable[[int, int], torch.Tensor]
+
+
+# Chunks start at this many rows and double while the time per row keeps falling (by 10% or more), up to
+# the memory budget: matrix functions want large batches, elementwise ones lose on cache past a point.
+START_ROWS = 16
+
+
 class Evaluator:
-    """Evaluates ``func`` at many values of one input while the others stay at the point."""
+    """Evaluates ``func`` at many values of one input while the others stay at the point.
+
+    Rows are evaluated with :func:`torch.func.vmap` in chunks sized to the function (adaptive, bounded by
+    the memory budget), or one at a time where vmap fails or disagrees with a plain call.
+    """
 
     def __init__(
         self,
         func: Callable[..., Any],
         point: Sequence[torch.Tensor],
         chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+        *,
+        budget: Budget | None = None,
+        progress: ProgressCallback = no_progress,
+        task: str = "finite differences",
     ):
         self.func = func
         self.point = tuple(point)
-        self.chunk_elements = chunk_elements
+        self.budget = budget if budget is not None else Budget(BATCH_OVERHEAD * 8 * 4 * chunk_elements)
+        self.progress = progress
+        self.task = task
         self.strategy: BatchedCall | None = None
+        self.chunk_rows: dict[int, int] = {}
+        self._settled: set[int] = set()
+        self.calls = 0
 
     def _call(self, index: int, value: torch.Tensor) -> tuple[torch.Tensor, ...]:
         args = (*self.point[:index], value, *self.point[index + 1 :])
+        self.calls += 1
         return as_outputs(call_user(self.func, *args))
 
     def _loop(self, index: int, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
         rows = [self._call(index, row) for row in batch]
         return tuple(torch.stack([r[k] for r in rows]) for k in range(len(rows[0])))
 
-    def _vmap(self, index: int, batch: torch.Tensor, chunk: int) -> tuple[torch.Tensor, ...]:
+    def _vmap(self, index: int, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
         in_dims = tuple(0 if i == index else None for i in range(len(self.point)))
 
         def wrapped(*args: torch.Tensor) -> tuple[torch.Tensor, ...]:
             return as_outputs(self.func(*args))
 
-        return torch.func.vmap(wrapped, in_dims=in_dims, chunk_size=chunk)(
+        self.calls += len(batch)
+        return torch.func.vmap(wrapped, in_dims=in_dims)(
             *(batch if i == index else p for i, p in enumerate(self.point))
         )
 
-    def __call__(self, index: int, batch: torch.Tensor, output_numel: int) -> tuple[torch.Tensor, ...]:
+    def _chunk(self, index: int, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.strategy is None or self.strategy.strategy == "vmap":
+            try:
+                outputs = self._vmap(index, batch)
+                self._confirm(index, batch, outputs)
+                self.strategy = BatchedCall("vmap")
+                return outputs
+            except _VmapMismatch as exc:
+                self.strategy = BatchedCall("loop", str(exc))
+            except Exception as exc:
+                reason = describe(exc)
+                self.strategy = BatchedCall("loop", reason if len(reason) < 100 else reason[:97] + "...")
+        return self._loop(index, batch)
+
+    def __call__(self, index: int, batch: torch.Tensor | Rows, output_numel: int) -> tuple[torch.Tensor, ...]:
         """Outputs at every row of ``batch`` (values of input ``index``), stacked along a new first dim."""
+        rows = batch if isinstance(batch, Rows) else Rows(len(batch), lambda a, b: batch[a:b])
+        if rows.count == 0:
+            raise ValueError("no rows to evaluate")
+        row_elements = self.point[index].numel() + output_numel
+        cap = self.budget.rows(row_elements, self.point[index].element_size(), limit=rows.count)
+        size = min(cap, self.chunk_rows.get(index, START_ROWS))
+        growing = index not in self._settled
+        best = float("inf")
+        parts: list[tuple[torch.Tensor, ...]] = []
+        start = 0
         with torch.no_grad():
-            if self.strategy is None or self.strategy.strategy == "vmap":
-                per_row = batch[0].numel() + output_numel
-                chunk = max(1, min(len(batch), self.chunk_elements // max(per_row, 1)))
-                try:
-                    outputs = self._vmap(index, batch, chunk)
-                    self._confirm(index, batch, outputs)
-                    self.strategy = BatchedCall("vmap")
-                    return outputs
-                except _VmapMismatch as exc:
-                    self.strategy = BatchedCall("loop", str(exc))
-                except Exception as exc:
-                    reason = describe(exc)
-                    self.strategy = BatchedCall("loop", reason if len(reason) < 100 else reason[:97] + "...")
-            return self._loop(index, batch)
+            while start < rows.count:
+                stop = min(rows.count, start + size)
+                began = time.perf_counter()
+                parts.append(self._chunk(index, rows.make(start, stop)))
+                per_row = (time.perf_counter() - began) / (stop - start)
+                if growing and stop - start == size:
+                    if per_row < 0.9 * best and size < cap:
+                        best, size = per_row, min(cap, 2 * size)
+                    else:
+                        growing = False
+                        if per_row >= best:
+                            size = max(1, size // 2)
+                        self._settled.add(index)
+                start = stop
+                self.progress(self.task, start, rows.count)
+        self.chunk_rows[index] = size
+        if len(parts) == 1:
+            return parts[0]
+        return tuple(torch.cat([part[k] for part in parts]) for k in range(len(parts[0])))
 
     def _confirm(self, index: int, batch: torch.Tensor, outputs: tuple[torch.Tensor, ...]) -> None:
         """Guard against functions that vmap silently changes: row 0 must equal a plain call."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gradcheck_cli.evaluation import Evaluator
+from gradcheck_cli.evaluation import Evaluator, Rows
 from gradcheck_cli.tolerances import ROUNDOFF_ULPS, default_step_scale, epsilon
 
 
@@ -69,12 +69,20 @@ def power_of_two(steps: np.ndarray) -> np.ndarray:
     return np.exp2(np.round(np.log2(steps)))
 
 
-def _perturbed(x: torch.Tensor, offsets: np.ndarray) -> torch.Tensor:
-    """Rows ``x + offsets[j] * e_j`` for every element j, formed in float64 then cast to x's dtype."""
+def _perturbed(x: torch.Tensor, offsets: np.ndarray) -> Rows:
+    """Rows ``x + offsets[j] * e_j`` for every element j, formed in float64 then cast to x's dtype.
+
+    Made chunk by chunk on demand: the whole batch is ``numel**2`` values."""
     flat = x.detach().double().reshape(-1)
-    rows = flat.repeat(flat.numel(), 1)
-    rows.diagonal().add_(torch.as_tensor(offsets, dtype=torch.float64, device=x.device))
-    return rows.to(x.dtype).reshape(flat.numel(), *x.shape)
+    shifts = torch.as_tensor(offsets, dtype=torch.float64, device=x.device)
+
+    def make(start: int, stop: int) -> torch.Tensor:
+        rows = flat.repeat(stop - start, 1)
+        columns = torch.arange(start, stop, device=x.device)
+        rows[torch.arange(stop - start, device=x.device), columns] += shifts[start:stop]
+        return rows.to(x.dtype).reshape(stop - start, *x.shape)
+
+    return Rows(flat.numel(), make)
 
 
 class Samples:
@@ -108,7 +116,7 @@ class Samples:
         if key not in self._cache:
             batch = _perturbed(self.x, offsets)
             values = self.evaluate(self.index, batch, self.output_numel)
-            self._cache[key] = torch.cat([v.double().reshape(len(batch), -1) for v in values], dim=1)
+            self._cache[key] = torch.cat([v.double().reshape(batch.count, -1) for v in values], dim=1)
         return self._cache[key]
 
     def quotient(self, scheme: Scheme, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from gradcheck_cli.autodiff import reverse_jacobian
 from gradcheck_cli.evaluation import as_outputs
 from gradcheck_cli.tolerances import ROUNDOFF_ULPS
 from gradcheck_cli.user_code import call_user
@@ -37,13 +36,10 @@ def output_jitter(
     return jitter
 
 
-def backward_jitter(
-    outputs: Sequence[torch.Tensor],
-    leaves: Sequence[torch.Tensor],
-    first: Sequence[Sequence[np.ndarray | None]],
+def jacobian_jitter(
+    first: Sequence[Sequence[np.ndarray | None]], second: Sequence[Sequence[np.ndarray | None]]
 ) -> list[list[np.ndarray | None]]:
-    """``|J - J|`` per block between a second reverse pass over the same graph and ``first``."""
-    second = reverse_jacobian(outputs, leaves)
+    """``|J - J|`` per block between two autograd Jacobians of the same point."""
     return [
         [None if a is None or b is None else np.abs(a - b) for a, b in zip(row_a, row_b)]
         for row_a, row_b in zip(first, second)

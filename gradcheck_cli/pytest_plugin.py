@@ -96,6 +96,7 @@ def _configured(config: pytest.Config) -> dict[str, Any]:
 
 
 def _validate(options: Mapping[str, Any], where: str) -> None:
+    __tracebackhide__ = True
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise TypeError(
@@ -126,7 +127,17 @@ class GradChecker:
         __tracebackhide__ = True
         _validate(options, "grad_checker")
         merged = {**self.options, **{k: v for k, v in options.items() if v is not None}}
-        report = _check(func, list(points), merged, self.name)
+        from gradcheck_cli.errors import GradcheckError, UserFunctionError
+
+        try:
+            report = _check(func, list(points), merged, self.name)
+        except GradcheckError as exc:  # bad input, or the function raised: its traceback, not ours
+            trace = exc.user_traceback if isinstance(exc, UserFunctionError) else ""
+            problem = f"gradcheck: {exc}\n{trace}".rstrip()
+        else:
+            problem = None
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
         self.records.append(report)
         failing = [
             (label, result) for label, result in zip(report.labels, report.results) if not result.passed
@@ -200,22 +211,38 @@ def _where(func: Callable[..., Any]) -> tuple[str | None, int | None]:
         return None, None
 
 
-@pytest.fixture
-def grad_checker(request: pytest.FixtureRequest) -> GradChecker:
-    """Check gradients against finite differences: ``grad_checker(func, inputs, **options)``."""
-    config = request.config
+def _marker_problem(marker: pytest.Mark) -> str | None:
+    if marker.args:
+        return "@pytest.mark.gradcheck takes keyword options only, e.g. gradcheck(atol=1e-6)"
+    try:
+        _validate(marker.kwargs, "@pytest.mark.gradcheck")
+    except TypeError as exc:
+        return str(exc)
+    return None
+
+
+def _defaults(config: pytest.Config) -> dict[str, Any] | str:
+    """``[tool.gradcheck]`` under the command line's options, or what is wrong with the config file."""
     from gradcheck_cli.errors import GradcheckError
 
     try:
-        options = {**_configured(config), **_command_line(config)}
-    except GradcheckError as exc:  # a broken [tool.gradcheck]: say where, without our traceback
-        pytest.fail(f"gradcheck: {exc}", pytrace=False)
+        return {**_configured(config), **_command_line(config)}
+    except GradcheckError as exc:
+        return f"gradcheck: {exc}"
+
+
+@pytest.fixture
+def grad_checker(request: pytest.FixtureRequest) -> GradChecker:
+    """Check gradients against finite differences: ``grad_checker(func, inputs, **options)``."""
+    options = _defaults(request.config)
+    if isinstance(options, str):  # a broken [tool.gradcheck]: say where, without our traceback
+        pytest.fail(options, pytrace=False)
     for marker in reversed(list(request.node.iter_markers("gradcheck"))):  # the closest marker wins
-        if marker.args:
-            raise TypeError("@pytest.mark.gradcheck takes keyword options only, e.g. gradcheck(atol=1e-6)")
-        _validate(marker.kwargs, "@pytest.mark.gradcheck")
+        problem = _marker_problem(marker)
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
         options.update(marker.kwargs)
-    return GradChecker(name=request.node.nodeid, options=options, records=config.stash[_RECORDS])
+    return GradChecker(name=request.node.nodeid, options=options, records=request.config.stash[_RECORDS])
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

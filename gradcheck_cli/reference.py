@@ -46,7 +46,7 @@ class InputReference:
     """Every estimate computed for one input, its one-sided slopes, and why the complex step was not used."""
 
     estimates: dict[str, Estimate]
-    one_sided: OneSided
+    one_sided: OneSided | None
     complex_reason: str = ""
     notes: tuple[str, ...] = field(default=())
 
@@ -96,8 +96,11 @@ def input_reference(
     index: int,
     method: str,
     eps: float | None,
+    *,
+    lean: bool = False,
 ) -> InputReference:
-    """All estimates ``method`` needs (plus the shown central and forward columns) for input ``index``."""
+    """All estimates ``method`` needs (plus the shown central and forward columns) for input ``index``.
+    ``lean`` (large Jacobians): no forward column and no one-sided slopes (kinks), unless asked for."""
     x = point[index]
     samples = Samples(evaluate, index, x, base)
     estimates: dict[str, Estimate] = {}
@@ -109,8 +112,9 @@ def input_reference(
         central_steps = adaptive_steps(samples, 2)
         onesided_steps, ratio = adaptive_steps(samples, 1), 0.5
         estimates["central"] = fixed(samples, SCHEMES["central"], central_steps, 2.0)
-    estimates["forward"] = fixed(samples, SCHEMES["forward"], onesided_steps, ratio)
-    sides = one_sided(samples, onesided_steps)
+    if not lean or method == "forward":
+        estimates["forward"] = fixed(samples, SCHEMES["forward"], onesided_steps, ratio)
+    sides = None if lean else one_sided(samples, onesided_steps)
     if method == "backward":
         estimates["backward"] = fixed(samples, SCHEMES["backward"], onesided_steps, ratio)
     if method in ("central4", "central6"):
@@ -128,7 +132,8 @@ def input_reference(
             found = complex_step(func, point, index, base)
             reason = found.reason
             if found.value is not None:
-                bad = _consistent(found.value, estimates["richardson"], sides.kink)
+                kink = np.zeros(found.value.shape, dtype=bool) if sides is None else sides.kink
+                bad = _consistent(found.value, estimates["richardson"], kink)
                 if bad:
                     reason = (
                         f"the complex step disagrees with finite differences at {bad} entr"

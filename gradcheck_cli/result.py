@@ -55,6 +55,7 @@ class Entry:
     rel_err: float
     tolerance: float
     status: Status
+    mode: str = "reverse"
     reference_error: float = 0.0
     left: float = float("nan")
     right: float = float("nan")
@@ -113,6 +114,12 @@ class Block:
     tolerance: np.ndarray
     status: np.ndarray
     independent: bool = False
+    mode: str = "reverse"
+    """The autograd mode that gave ``autograd``: ``"reverse"`` (VJPs, backward) or ``"forward"`` (JVPs)."""
+    columns: np.ndarray | None = None
+    """Flat indices into the input of the columns held, when only some are (a localised probe failure)."""
+    probes: bool = False
+    """Rows are random probes ``v . out`` and columns directions ``u`` rather than elements."""
     reference_error: np.ndarray | None = None
     left: np.ndarray | None = None
     right: np.ndarray | None = None
@@ -139,7 +146,10 @@ class Block:
         out_index = (
             tuple(int(i) for i in np.unravel_index(row, self.output_shape)) if self.output_shape else ()
         )
-        in_index = tuple(int(i) for i in np.unravel_index(col, self.input_shape)) if self.input_shape else ()
+        element = col if self.columns is None else int(self.columns[col])
+        in_index = (
+            tuple(int(i) for i in np.unravel_index(element, self.input_shape)) if self.input_shape else ()
+        )
         return Entry(
             output_label=element_label(self.output_name, out_index),
             input_label=element_label(self.input_name, in_index),
@@ -150,6 +160,7 @@ class Block:
             rel_err=float(self.rel_err[row, col]),
             tolerance=float(self.tolerance[row, col]),
             status=STATUSES[int(self.status[row, col])],
+            mode=self.mode,
             reference_error=_at(self.reference_error, row, col, 0.0),
             left=_at(self.left, row, col, float("nan")),
             right=_at(self.right, row, col, float("nan")),
@@ -167,12 +178,20 @@ class CheckResult:
     dtype: str
     method: str
     notes: tuple[str, ...] = field(default=())
+    mode: str = "full"
+    """``"full"`` (every Jacobian entry) or ``"probe"`` (random projections, failures localised)."""
+    order: int = 1
+    """1: the gradient; 2: the gradient of the gradient (Hessian-vector products)."""
+    secondary: tuple[Block, ...] = field(default=())
+    """The autograd mode the Jacobian was *not* computed by (forward mode, usually), checked against the same
+    numerical Jacobian along basis vectors or random directions. Counted in :attr:`passed` and shown by
+    :meth:`worst` where failing, but not in :attr:`size` or :meth:`counts` (which are the Jacobian's)."""
     reference_dtype: str = ""
     strict_kinks: bool = False
 
     @property
     def passed(self) -> bool:
-        return all(block.passed for block in self.blocks)
+        return all(block.passed for block in (*self.blocks, *self.secondary))
 
     @property
     def size(self) -> int:
@@ -186,6 +205,31 @@ class CheckResult:
     def max_rel_err(self) -> float:
         return max((float(b.rel_err.max()) for b in self.blocks if b.size), default=0.0)
 
+    @property
+    def failed_modes(self) -> tuple[str, ...]:
+        """The autograd modes (``"reverse"``, ``"forward"``) with a failing entry."""
+        failing = {block.mode for block in (*self.blocks, *self.secondary) if not block.passed}
+        return tuple(sorted(failing, reverse=True))
+
+    def secondary_counts(self) -> dict[Status, int]:
+        """:meth:`counts` of the :attr:`secondary` blocks."""
+        codes = (
+            np.concatenate([b.status.ravel() for b in self.secondary])
+            if self.secondary
+            else np.array([], int)
+        )
+        return {status: int(np.sum(codes == status.code)) for status in STATUSES}
+
+    @property
+    def failed_inputs(self) -> tuple[str, ...]:
+        """The inputs (arguments or parameter names) with a failing entry, in order of first appearance."""
+        names = [
+            block.input_name.split("·")[0].split("[")[0]
+            for block in (*self.blocks, *self.secondary)
+            if not block.passed
+        ]
+        return tuple(dict.fromkeys(names))
+
     def counts(self) -> dict[Status, int]:
         codes = np.concatenate([b.status.ravel() for b in self.blocks]) if self.blocks else np.array([], int)
         return {status: int(np.sum(codes == status.code)) for status in STATUSES}
@@ -198,7 +242,8 @@ class CheckResult:
     def worst(self, limit: int | None = None) -> list[Entry]:
         """Entries ordered worst first (by status severity, then abs_err / tolerance), at most ``limit``."""
         keyed: list[tuple[int, float, int, int]] = []
-        for b, block in enumerate(self.blocks):
+        blocks = (*self.blocks, *(block for block in self.secondary if not block.passed))
+        for b, block in enumerate(blocks):
             if not block.size:
                 continue
             status = block.status.ravel()
@@ -209,4 +254,4 @@ class CheckResult:
         keyed.sort(key=lambda k: (-k[0], -k[1]))
         if limit is not None:
             keyed = keyed[:limit]
-        return [self.blocks[b].entry(i) for _, _, b, i in keyed]
+        return [blocks[b].entry(i) for _, _, b, i in keyed]

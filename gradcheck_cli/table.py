@@ -60,8 +60,14 @@ def check_table(
     table = Table(
         title=title, title_justify="left", box=box.ASCII if ascii else box.ROUNDED, show_edge=not ascii
     )
+    shown = result.worst(max_rows)
+    if only_failing:
+        shown = [entry for entry in shown if not entry.status.ok]
+    modes = any(entry.mode != "reverse" for entry in shown) or result.mode == "probe"
     table.add_column("output")
     table.add_column("input")
+    if modes:
+        table.add_column("AD mode")
     table.add_column("autograd", justify="right")
     for method in methods:
         label = method_label(method) + (" *" if method == result.method else "")
@@ -69,13 +75,11 @@ def check_table(
     for name in ("ref err", "abs err", "rel err", "tol"):
         table.add_column(name, justify="right")
     table.add_column("status")
-    shown = result.worst(max_rows)
-    if only_failing:
-        shown = [entry for entry in shown if not entry.status.ok]
     for entry in shown:
         table.add_row(
             entry.output_label,
             entry.input_label,
+            *([entry.mode] if modes else []),
             _number(entry.autograd, digits),
             *(_number(entry.numerical[m], digits) for m in methods),
             _error(entry.reference_error),
@@ -105,8 +109,13 @@ def summary_line(result: CheckResult) -> Text:
         if result.reference_dtype and result.reference_dtype != result.dtype
         else ""
     )
+    extra = ""
+    if result.secondary:
+        other = ", ".join(f"{n} {s.value}" for s, n in result.secondary_counts().items() if n)
+        extra = f"; {result.secondary[0].mode} mode also checked ({other})"
     text = Text(
-        f"{result.size} entries checked ({counts}); max abs err {_error(result.max_abs_err)}, "
+        f"{'probe mode: ' if result.mode == 'probe' else ''}"
+        f"{result.size} entries checked ({counts}){extra}; max abs err {_error(result.max_abs_err)}, "
         f"max rel err {_error(result.max_rel_err)}; reference: {method_label(result.method)} (*){computed}, "
         f"steps: {_steps(result)}; {result.dtype}: "
     )

@@ -177,3 +177,12 @@ def test_config_errors_and_missing_config_exit_2(project: Path, monkeypatch: pyt
 def test_output_file_that_cannot_be_written_is_a_usage_error(project: Path) -> None:
     code, _, err = gradcheck("run", "--format", "json", "--output", str(project / "missing" / "r.json"))
     assert code == 2 and err.startswith("gradcheck: error: cannot write --output")
+
+
+def test_a_single_target_that_cannot_be_checked_still_gets_its_report(project: Path) -> None:
+    code, out, err = gradcheck("run", "../funcs/tutorial.py:calx", "--x", "1", "--format", "junit")
+    assert code == 2 and err.startswith("gradcheck: error: ../funcs/tutorial.py:calx: ")
+    error = ET.fromstring(out).find("testsuite/testcase/error")
+    assert error is not None and "has no attribute 'calx'; did you mean calc?" in (error.get("message") or "")
+    code, out, err = gradcheck("run", "../funcs/tutorial.py:calx", "--x", "1")
+    assert code == 2 and out == "" and len(err.splitlines()) == 1  # the table format: just the one line

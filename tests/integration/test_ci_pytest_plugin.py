@@ -142,11 +142,28 @@ def test_marker_sets_the_options_of_one_test(project: pytest.Pytester) -> None:
         @pytest.mark.gradcheck(tolerance=1)
         def test_unknown_option(grad_checker):
             pass
+
+        def broken(x):
+            raise ValueError("boom")
+
+        def test_user_error(grad_checker):
+            grad_checker(broken, [1.0])
         """
     )
     result = run(project)
-    result.assert_outcomes(passed=2, failed=1, errors=1)
+    result.assert_outcomes(passed=2, failed=2, errors=1)
+    out = result.stdout.str()
     result.stdout.fnmatch_lines(["*unknown option(s) tolerance; expected some of method, dtype, eps, atol*"])
+    lines_in_order(
+        out,
+        [
+            "test_user_error",
+            "gradcheck: the function raised ValueError: boom",
+            'test_marker.py", line 22, in broken',
+        ],
+    )
+    assert "engine.py" not in out and "pytest_plugin.py" not in out and "direct cause" not in out
+    assert "ERROR at setup of test_unknown_option" in out
 
 
 def test_command_line_options_and_pyproject_defaults_in_order_of_precedence(project: pytest.Pytester) -> None:
