@@ -125,6 +125,46 @@ def cli() -> None:
     help="Entries shown per point, worst first.",
 )
 @click.option(
+    "--x-shape",
+    "x_shape",
+    metavar="S",
+    help="One seeded random (standard normal) input of shape S, e.g. 4,10: the example input of a model "
+    "(an nn.Module class, instance or factory) or of a one-argument function.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "full", "probe"]),
+    default="auto",
+    show_default=True,
+    help="full: every Jacobian entry; probe: seeded random projections v.J.u per input, failures localised "
+    "and checked in full; auto: full when the Jacobian fits in --max-memory.",
+)
+@click.option(
+    "--probes", type=click.IntRange(1), default=4, show_default=True, help="Probes per input in probe mode."
+)
+@click.option(
+    "--order",
+    type=click.IntRange(1, 2),
+    default=1,
+    show_default=True,
+    help="1: the gradient; 2: the gradient of the gradient (Hessian-vector products).",
+)
+@click.option(
+    "--max-memory",
+    metavar="SIZE",
+    help="Memory bound of a check (Jacobians and batches), e.g. 512M or 2G [default: 1G].",
+)
+@click.option(
+    "--device", default="cpu", show_default=True, help="Where the function runs: cpu, cuda, cuda:N or mps."
+)
+@click.option(
+    "--forward/--no-forward",
+    "forward_mode",
+    default=True,
+    show_default=True,
+    help="Also check forward-mode AD (JVPs); the report says which mode is wrong.",
+)
+@click.option(
     "--format",
     "output_format",
     type=click.Choice(["table", "json", "junit", "markdown", "github"]),
@@ -165,6 +205,13 @@ def run(
     rtol: float | None,
     digits: int,
     max_rows: int,
+    x_shape: str | None,
+    mode: str,
+    probes: int,
+    order: int,
+    max_memory: str | None,
+    device: str,
+    forward_mode: bool,
     output_format: str,
     output: str | None,
     config_file: str | None,
@@ -179,6 +226,8 @@ def run(
     Examples:
       gradcheck run sample_functions/tutorial.py:calc --x 1,2,3
       gradcheck run sample_functions.two_inputs:weighted_distance --x 1,2,3 --x 0.5
+      gradcheck run sample_functions/models.py:TinyNet --x-shape 4,10
+      gradcheck run sample_functions/tutorial.py:calc --x 1,2,3 --order 2
       gradcheck run --format junit --output gradcheck.xml
     """
     from gradcheck_cli.config import load
@@ -197,8 +246,28 @@ def run(
     digits = digits if "digits" in given else config.defaults.get("digits", digits)
     max_rows = max_rows if "max_rows" in given else config.defaults.get("max-rows", max_rows)
     seed = seed if "seed" in given else config.defaults.get("seed", seed)
+    from gradcheck_cli.progress_bar import ProgressBar
+
+    if x_shape is not None:
+        if random is not None or shapes:
+            raise UsageError("--x-shape S stands for --random 1 --shape S: give one or the other")
+        random, shapes = 1, (x_shape,)
+    bar = ProgressBar()
     options = CheckOptions(
-        dtype=dtype, method=method, eps=eps, atol=atol, rtol=rtol, strict_kinks=strict_kinks
+        dtype=dtype,
+        method=method,
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        strict_kinks=strict_kinks,
+        mode=mode,
+        order=order,
+        probes=probes,
+        seed=seed,
+        max_memory=max_memory,
+        device=device,
+        forward=forward_mode,
+        progress=bar,
     )
     has_points = bool(x) or points_file is not None or random is not None
     checks = [c for c in config.checks if target in (c.name, c.target)] if target and not has_points else []
@@ -215,37 +284,40 @@ def run(
                 "e.g. gradcheck run pkg.mod:func --x 1,2,3, or configure checks (see gradcheck list)"
             )
         checks = list(config.checks)
-    if checks:
-        if config.root is not None and str(config.root) not in sys.path:
-            sys.path.insert(0, str(config.root))  # configured module targets are relative to the project
-        targets = tuple(
-            run_safely(
-                check.target,
-                source_for(check, seed),
-                configured(options, check, config.defaults, given),
-                name=check.name,
+    with bar:  # a progress bar on stderr for long checks, on a terminal only
+        if checks:
+            if config.root is not None and str(config.root) not in sys.path:
+                sys.path.insert(0, str(config.root))  # configured module targets are relative to the project
+            targets = tuple(
+                run_safely(
+                    check.target,
+                    source_for(check, seed),
+                    configured(options, check, config.defaults, given),
+                    name=check.name,
+                )
+                for check in checks
             )
-            for check in checks
-        )
-        for failed in targets:
-            if failed.error is not None:
-                click.echo(f"gradcheck: error: {failed.target}: {failed.error}", err=True)
-                if failed.error_traceback:
-                    click.echo(failed.error_traceback.rstrip(), err=True)
-        report = Report(targets)
-    else:
-        assert target is not None
-        source = PointSource(x=x, points_file=points_file, random=random, shapes=shapes, seed=seed)
-        options = configured(options, None, config.defaults, given)
-        if output_format == "table" and output is None:
-            report = Report((run_target(target, source, options),))  # an error: one line on stderr, exit 2
-        else:  # a machine-readable report is written even when the target could not be checked
-            report = Report((run_safely(target, source, options),))
-            for failed in report.targets:
+            for failed in targets:
                 if failed.error is not None:
-                    click.echo(f"gradcheck: error: {failed.error}", err=True)
+                    click.echo(f"gradcheck: error: {failed.target}: {failed.error}", err=True)
                     if failed.error_traceback:
                         click.echo(failed.error_traceback.rstrip(), err=True)
+            report = Report(targets)
+        else:
+            assert target is not None
+            source = PointSource(x=x, points_file=points_file, random=random, shapes=shapes, seed=seed)
+            options = configured(options, None, config.defaults, given)
+            if output_format == "table" and output is None:
+                report = Report(
+                    (run_target(target, source, options),)
+                )  # an error: one line on stderr, exit 2
+            else:  # a machine-readable report is written even when the target could not be checked
+                report = Report((run_safely(target, source, options),))
+                for failed in report.targets:
+                    if failed.error is not None:
+                        click.echo(f"gradcheck: error: {failed.error}", err=True)
+                        if failed.error_traceback:
+                            click.echo(failed.error_traceback.rstrip(), err=True)
     _write(report, output_format, output, digits=digits, max_rows=max_rows)
     sys.exit(report.exit_code)
 

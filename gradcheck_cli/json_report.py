@@ -49,7 +49,7 @@ def _entries(result: CheckResult) -> list[dict[str, Any]]:
     from gradcheck_cli.result import STATUSES
 
     entries = []
-    for block in result.blocks:
+    for block in (*result.blocks, *result.secondary):
         outs = _labels(block.output_name, block.output_shape)
         ins = _labels(block.input_name, block.input_shape)
         autograd = block.autograd.tolist()
@@ -71,6 +71,7 @@ def _entries(result: CheckResult) -> list[dict[str, Any]]:
                         "rel_err": _number(rel_err[row][col]),
                         "tolerance": _number(tolerance[row][col]),
                         "status": STATUSES[int(status[row][col])].value,
+                        "mode": block.mode,
                     }
                 )
     return entries
@@ -83,6 +84,8 @@ def point_document(result: CheckResult, label: PointLabel) -> dict[str, Any]:
         "passed": result.passed,
         "dtype": result.dtype,
         "method": result.method,
+        "mode": result.mode,
+        "failed_modes": list(result.failed_modes),
         "values": {name: _numbers(value.tolist()) for name, value in zip(result.input_names, result.point)},
         "size": result.size,
         "max_abs_err": _number(result.max_abs_err),

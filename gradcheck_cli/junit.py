@@ -47,8 +47,9 @@ def _suite(target: TargetReport, *, digits: int, max_rows: int) -> ET.Element:
         case = ET.SubElement(suite, "testcase", classname=_clean(target.target), name=name, **where)
         if not result.passed:
             bad = sum(n for status, n in result.counts().items() if not status.ok)
+            modes = " and ".join(result.failed_modes)
             message = (
-                f"wrong gradient: {bad} of {result.size} entries not PASS, "
+                f"wrong gradient ({modes} mode): {bad} of {result.size} entries not PASS, "
                 f"max abs err {result.max_abs_err:.3g}, max rel err {result.max_rel_err:.3g}"
             )
             failure = ET.SubElement(case, "failure", message=message, type="WrongGradient")

@@ -31,8 +31,8 @@ DISTRIBUTIONS = ("rademacher", "gaussian")
 DEFAULT_PROBES = 4
 # Localisation halves a failing range until it has at most this many elements, following at most
 # MAX_RANGES failing ranges per input; the columns of the ranges found are then checked in full.
-LEAF_ELEMENTS = 16
-MAX_RANGES = 4
+LEAF_ELEMENTS = 32
+MAX_RANGES = 2
 # A range that fails as a whole but in neither half is checked in full up to this many columns.
 MAX_COLUMNS = 256
 
@@ -124,37 +124,41 @@ class Prober:
         magnitude = max(1.0, float(x.abs().max()))
         return float(2.0 ** np.round(np.log2(scale * magnitude)))
 
-    def project(self, index: int, lo: int, hi: int) -> ProbeValues:
-        """Probe input ``index`` along fresh directions supported on its flat elements ``lo:hi``."""
+    def project(self, index: int, lo: int, hi: int, *, forward: bool = True) -> ProbeValues:
+        """Probe input ``index`` along fresh directions supported on its flat elements ``lo:hi`` (the JVPs
+        only with ``forward``)."""
         x = self.point[index]
         n = x.numel()
         local = random_directions(self.generator, self.probes, hi - lo, self.distribution).to(x.device)
         reverse = (self.grads[index][:, lo:hi] * local).sum(1)
-        directions = torch.zeros(self.probes, n, dtype=torch.float64, device=x.device)
-        directions[:, lo:hi] = local
-        forward = None
-        if self.forward_reason is None:
+        projected = None
+        if forward and self.forward_reason is None:
+            directions = torch.zeros(self.probes, n, dtype=x.dtype, device=x.device)
+            directions[:, lo:hi] = local
             tangents: list[torch.Tensor | None] = [None] * len(self.point)
-            tangents[index] = directions.to(x.dtype).reshape(self.probes, *x.shape)
+            tangents[index] = directions.reshape(self.probes, *x.shape)
             try:
-                forward = self._weigh(jvps(self.func, self.point, tangents))
+                projected = self._weigh(jvps(self.func, self.point, tangents))
             except ForwardModeUnavailable as exc:
                 self.forward_reason = str(exc)
         h = self.step(index, lo, hi)
-        flat = x.detach().double().reshape(1, -1)
-        total: torch.Tensor | None = None
+        offsets = [offset for offset in self.scheme.offsets if offset != 0.0]
+        rows = x.detach().double().reshape(1, -1).repeat(self.probes * len(offsets), 1)
+        for j, offset in enumerate(offsets):  # every perturbed point of every probe in one batch
+            rows[j * self.probes : (j + 1) * self.probes, lo:hi] += (offset * h) * local
+        rows = rows.to(x.dtype).reshape(len(rows), *x.shape)
+        outputs = self.evaluate(index, Rows(len(rows), lambda a, b: rows[a:b]), self.output_numel)
+        total = torch.zeros(self.probes, dtype=torch.float64, device=x.device)
         for offset, weight in zip(self.scheme.offsets, self.scheme.weights):
             if offset == 0.0:
                 values = self._weigh([out.unsqueeze(0).expand(self.probes, *out.shape) for out in self.base])
             else:
-                rows = (flat + offset * h * directions).to(x.dtype).reshape(self.probes, *x.shape)
-                batch = Rows(self.probes, lambda a, b, rows=rows: rows[a:b])
-                values = self._weigh(self.evaluate(index, batch, self.output_numel))
-            total = weight * values if total is None else total + weight * values
-        assert total is not None
+                j = offsets.index(offset)
+                values = self._weigh([out[j * self.probes : (j + 1) * self.probes] for out in outputs])
+            total = total + weight * values
         return ProbeValues(
             reverse=reverse.cpu().numpy(),
-            forward=None if forward is None else forward.cpu().numpy(),
+            forward=None if projected is None else projected.cpu().numpy(),
             numerical=(total / h).cpu().numpy(),
             step=h,
         )
@@ -206,7 +210,7 @@ class Prober:
                 mid = (lo + hi) // 2
                 halves = []
                 for a, b in ((lo, mid), (mid, hi)):
-                    values = self.project(index, a, b)
+                    values = self.project(index, a, b, forward=forward)
                     rev, fwd = self.failing(values)
                     if (reverse and rev) or (forward and fwd):
                         halves.append((self._excess(values, reverse, forward), a, b))

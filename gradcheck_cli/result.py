@@ -211,6 +211,17 @@ class CheckResult:
         failing = {block.mode for block in (*self.blocks, *self.secondary) if not block.passed}
         return tuple(sorted(failing, reverse=True))
 
+    def by_input(self) -> dict[str, dict[Status, int]]:
+        """Entry counts per input (argument or parameter name), over the Jacobian, the probes and the other
+        autograd mode, in input order: how a model's report is grouped by parameter."""
+        groups: dict[str, dict[Status, int]] = {name: dict.fromkeys(STATUSES, 0) for name in self.input_names}
+        for block in (*self.blocks, *self.secondary):
+            name = block.input_name.split("·")[0].split("[")[0]
+            counts = groups.setdefault(name, dict.fromkeys(STATUSES, 0))
+            for status in STATUSES:
+                counts[status] += int(np.sum(block.status == status.code))
+        return groups
+
     def secondary_counts(self) -> dict[Status, int]:
         """:meth:`counts` of the :attr:`secondary` blocks."""
         codes = (

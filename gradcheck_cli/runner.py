@@ -7,12 +7,14 @@ outside world and the conversion of float64 points into tensors of the requested
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from gradcheck_cli.budget import parse_memory
 from gradcheck_cli.config import OPTION_KEYS, CheckConfig
+from gradcheck_cli.devices import resolve_device
 from gradcheck_cli.errors import GradcheckError, InputError, UsageError, UserFunctionError
 from gradcheck_cli.points import (
     Point,
@@ -61,10 +63,40 @@ class CheckOptions:
     atol: float | None = None
     rtol: float | None = None
     strict_kinks: bool = False
+    mode: str = "auto"
+    order: int = 1
+    probes: int = 4
+    seed: int = 0
+    max_memory: str | None = None
+    device: str = "cpu"
+    forward: bool = True
+    progress: Any = field(default=None, compare=False, repr=False)
+    """A :data:`gradcheck_cli.progress.ProgressCallback` (the CLI's progress bar), or None."""
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
             raise UsageError(f"unknown dtype {self.dtype!r}: expected one of {', '.join(DTYPES)}")
+        if self.max_memory is not None:
+            parse_memory(self.max_memory)
+
+    def engine_options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`gradcheck_cli.engine.check` these options stand for."""
+        options: dict[str, Any] = {
+            "eps": self.eps,
+            "atol": self.atol,
+            "rtol": self.rtol,
+            "method": self.method,
+            "strict_kinks": self.strict_kinks,
+            "mode": self.mode,
+            "order": self.order,
+            "probes": self.probes,
+            "seed": self.seed,
+            "max_memory": self.max_memory,
+            "forward": self.forward,
+        }
+        if self.progress is not None:
+            options["progress"] = self.progress
+        return options
 
 
 def describe_point(point: Point, names: tuple[str, ...]) -> str:
@@ -78,10 +110,10 @@ def describe_point(point: Point, names: tuple[str, ...]) -> str:
     return ", ".join(parts)
 
 
-def to_tensors(point: Point, dtype: str) -> tuple[Any, ...]:
+def to_tensors(point: Point, dtype: str, device: str = "cpu") -> tuple[Any, ...]:
     import torch
 
-    return tuple(torch.tensor(value, dtype=getattr(torch, dtype)) for value in point)
+    return tuple(torch.tensor(value, dtype=getattr(torch, dtype), device=device) for value in point)
 
 
 def run_target(target: Target | str, source: PointSource, options: CheckOptions) -> TargetReport:
@@ -89,25 +121,66 @@ def run_target(target: Target | str, source: PointSource, options: CheckOptions)
     from gradcheck_cli.engine import check
 
     loaded = load_target(target) if isinstance(target, str) else target
+    device = resolve_device(options.device)
     points = source.points()
     for i, point in enumerate(points):
         if len(point) != len(points[0]):
             raise InputError(f"point {i} has {len(point)} arguments but point 0 has {len(points[0])}")
+    module = _module(loaded, options, device)
+    if module is not None:
+        return _run_module(loaded, module, points, options, device)
     check_arity(loaded.func, len(points[0]))
     names = argument_names(loaded.func, len(points[0]))
     results = tuple(
-        check(
-            loaded.func,
-            to_tensors(point, options.dtype),
-            eps=options.eps,
-            atol=options.atol,
-            rtol=options.rtol,
-            method=options.method,
-            strict_kinks=options.strict_kinks,
-        )
+        check(loaded.func, to_tensors(point, options.dtype, device), **options.engine_options())
         for point in points
     )
     labels = tuple(PointLabel(i, describe_point(p, names)) for i, p in enumerate(points))
+    return TargetReport(
+        target=loaded.spec, file=loaded.file, line=loaded.line, labels=labels, results=results
+    )
+
+
+def _module(loaded: Target, options: CheckOptions, device: str) -> Any:
+    """The nn.Module the target names, or None for a plain function (torch is imported only if needed)."""
+    import sys
+
+    if "torch" not in sys.modules:
+        return None
+    from gradcheck_cli.models import load_module
+
+    return load_module(loaded.func, loaded.spec, seed=options.seed, dtype=options.dtype, device=device)
+
+
+def _run_module(
+    loaded: Target, module: Any, points: list[Point], options: CheckOptions, device: str
+) -> TargetReport:
+    """Check a model w.r.t. its input (the point's one argument) and every parameter, by name."""
+    from gradcheck_cli.engine import check
+    from gradcheck_cli.models import module_target
+
+    if len(points[0]) != 1:
+        raise InputError(
+            f"{loaded.spec} is a model: give its input as one argument (--x-shape S, or one --x), "
+            f"not {len(points[0])}"
+        )
+    model = module_target(module)
+    results = tuple(
+        check(
+            model.func,
+            to_tensors((*point, *model.parameters), options.dtype, device),
+            names=model.names,
+            **options.engine_options(),
+        )
+        for point in points
+    )
+    count = sum(p.size for p in model.parameters)
+    labels = tuple(
+        PointLabel(
+            i, f"{describe_point(p, ('x',))}; {len(model.parameters)} parameter tensors ({count} values)"
+        )
+        for i, p in enumerate(points)
+    )
     return TargetReport(
         target=loaded.spec, file=loaded.file, line=loaded.line, labels=labels, results=results
     )

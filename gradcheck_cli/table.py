@@ -88,8 +88,14 @@ def check_table(
             _error(entry.tolerance),
             Text(entry.status.value, style=STYLES.get(entry.status, "yellow")),
         )
-    bad = sum(n for s, n in result.counts().items() if not s.ok) - sum(1 for e in shown if not e.status.ok)
-    hidden = bad if only_failing else result.size - len(shown)
+    failing_other = [b for b in result.secondary if not b.passed]  # shown among the worst entries too
+    bad = (
+        sum(n for s, n in result.counts().items() if not s.ok)
+        + sum(int(np.sum(b.status != Status.PASS.code)) for b in failing_other)
+        - sum(1 for e in shown if not e.status.ok)
+    )
+    total = result.size + sum(b.size for b in failing_other)
+    hidden = bad if only_failing else total - len(shown)
     if hidden:
         what = (
             "more failing entries not shown"
@@ -123,6 +129,20 @@ def summary_line(result: CheckResult) -> Text:
     return text
 
 
+def inputs_line(result: CheckResult) -> Text | None:
+    """Per input (a model's parameters, by name): entries and verdict; for three inputs or more."""
+    if len(result.input_names) < 3:
+        return None
+    text = Text("by input: ")
+    for i, (name, counts) in enumerate(result.by_input().items()):
+        bad = sum(n for s, n in counts.items() if not s.ok)
+        text.append(("; " if i else "") + f"{name} {sum(counts.values())} ")
+        text.append("FAIL" if bad else "PASS", style=STYLES[Status.FAIL if bad else Status.PASS])
+        if bad:
+            text.append(f" ({bad})")
+    return text
+
+
 def point_renderable(
     result: CheckResult, label: PointLabel, target: str, *, digits: int, max_rows: int, ascii: bool
 ) -> RenderableType:
@@ -139,6 +159,9 @@ def point_renderable(
         if entry.detail
     ]
     parts += [Text(f"note: {note}", style="dim") for note in result.notes]
+    by_input = inputs_line(result)
+    if by_input is not None:
+        parts.append(by_input)
     parts.append(summary_line(result))
     return Group(*parts)
 

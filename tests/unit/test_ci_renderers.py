@@ -67,7 +67,12 @@ def test_json_validates_against_the_shipped_schema_and_holds_every_entry(report:
     assert [t["verdict"] for t in data["targets"]] == ["PASS", "FAIL", "ERROR"]
     assert right["file"].endswith("tutorial.py") and right["line"] == 14
     entry = right["points"][0]["entries"][0]
-    assert (entry["output"], entry["input"], entry["status"]) == ("out", "a[0]", "PASS")
+    assert (entry["output"], entry["input"], entry["status"], entry["mode"]) == (
+        "out",
+        "a[0]",
+        "PASS",
+        "reverse",
+    )
     assert entry["autograd"] == pytest.approx(8 / 121, rel=1e-12)
     assert set(entry["numerical"]) == {"central", "forward", "complex-step"}
     assert entry["reference"] == "complex-step"
@@ -182,3 +187,17 @@ def test_table_text_and_format_for_suffixes(report: Report) -> None:
         "table",
         "json",
     ]
+
+
+def test_a_wrong_forward_mode_shows_in_json_and_junit() -> None:
+    sine = run_target(
+        f"{REPO / 'sample_functions' / 'wrong_jvp.py'}:sine", PointSource(x=("0.5,1",)), CheckOptions()
+    )
+    data = json.loads(render(Report((sine,)), "json"))
+    jsonschema.validate(data, schema())
+    point = data["targets"][0]["points"][0]
+    assert data["passed"] is False and point["failed_modes"] == ["forward"]
+    failing = [e for e in point["entries"] if e["status"] != "PASS"]
+    assert failing and all(e["mode"] == "forward" for e in failing)
+    failure = ET.fromstring(render(Report((sine,)), "junit")).find("testsuite/testcase/failure")
+    assert failure is not None and (failure.get("message") or "").startswith("wrong gradient (forward mode)")

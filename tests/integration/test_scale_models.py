@@ -1,0 +1,32 @@
+"""Issue 5: probe mode on an MLP with about 10**6 parameters; one layer with a wrong backward is named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from gradcheck_cli.cli import cli
+from gradcheck_cli.runner import CheckOptions, PointSource, run_target
+
+
+def test_million_parameter_mlp_passes_in_probe_mode(repo_cwd: Path) -> None:
+    report = run_target(
+        "sample_functions/models.py:big_mlp", PointSource(random=1, shapes=("4,10",)), CheckOptions()
+    )
+    (result,) = report.results
+    assert result.passed and result.mode == "probe"
+    assert sum(p.size for p in result.point[1:]) == 996110
+    assert set(result.input_names) == {"x", *(f"{i}.{k}" for i in (0, 2, 4, 6) for k in ("weight", "bias"))}
+
+
+def test_wrong_layer_backward_fails_and_names_the_parameter(repo_cwd: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["run", "sample_functions/models.py:broken_mlp", "--x-shape", "4,10"], catch_exceptions=False
+    )
+    assert result.exit_code == 1
+    assert "2.weight: probes fail in reverse mode; localised to flat element range(s)" in result.stdout
+    failing = [line for line in result.stdout.splitlines() if "|" in line and line.rstrip().endswith("FAIL")]
+    assert failing and all("| 2.weight" in line for line in failing)
+    by_input = next(line for line in result.stdout.splitlines() if line.startswith("by input:"))
+    assert "2.weight" in by_input and by_input.count("FAIL") == 1
