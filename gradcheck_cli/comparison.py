@@ -106,6 +106,8 @@ def judge(
                 float(np.max(np.abs(autograd), initial=0)), float(np.max(np.abs(reference), initial=0))
             )
         status[uncertain(autograd, reference, error, scale, reference_dtype)] = Status.INCONCLUSIVE.code
+    unusable = ~np.isfinite(reference) | ~np.isfinite(error)
+    status[unusable] = Status.INCONCLUSIVE.code
     if kink is not None and left is not None and right is not None and np.any(kink):
         low, high = np.minimum(left, right), np.maximum(left, right)
         between = (autograd >= low - tolerance) & (autograd <= high + tolerance)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from gradcheck_cli.evaluation import Evaluator, Rows
-from gradcheck_cli.tolerances import ROUNDOFF_ULPS, default_step_scale, epsilon
+from gradcheck_cli.tolerances import default_step_scale, epsilon, roundoff_ulps
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,7 @@ class Samples:
             else 2.0**-52
         )
         self._cache: dict[bytes, torch.Tensor] = {}
+        self.ulps = roundoff_ulps(dtype_name(x))
         self._magnitude = np.abs(x.detach().double().cpu().numpy().ravel())
 
     def at(self, offsets: np.ndarray) -> torch.Tensor:
@@ -122,7 +123,7 @@ class Samples:
     def quotient(self, scheme: Scheme, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The scheme's estimate at ``steps`` and its round-off error estimate, both ``(out numel, in numel)``.
 
-        Round-off: each value is off by about ``ROUNDOFF_ULPS * eps * max |f|`` (an element computed with
+        Round-off: each value is off by about ``roundoff_ulps(dtype) * eps * max |f|`` (an element computed with
         cancellation is off relative to the largest output, not to itself); the weights carry that into the
         quotient, divided by ``h**derivative``.
         """
@@ -143,7 +144,9 @@ class Samples:
             sum(abs(w) for o, w in zip(scheme.offsets, scheme.weights) if o) if scheme.derivative == 1 else 0
         )
         inputs = torch.as_tensor(self._magnitude, dtype=torch.float64, device=total.device).reshape(-1, 1)
-        roundoff = ROUNDOFF_ULPS * self.eps * (noise + moved * inputs * value.abs()) / scale
+        roundoff = self.ulps * self.eps * (noise + moved * inputs * value.abs()) / scale
+        # A perturbed point outside the function's domain (nan, inf): this estimate is unusable.
+        roundoff = torch.where(torch.isfinite(value), roundoff, torch.inf)
         return value.T.cpu().numpy(), roundoff.T.cpu().numpy()
 
 

@@ -56,7 +56,12 @@ def fixed(samples: Samples, scheme: Scheme, steps: np.ndarray, ratio: float) -> 
     value, noise = samples.quotient(scheme, steps)
     other, other_noise = samples.quotient(scheme, steps * ratio)
     truncation = np.abs(value - other) / abs(ratio**scheme.order - 1)
-    return Estimate(value, truncation + noise + other_noise, steps)
+    return Estimate(value, _finite_or_inf(truncation + noise + other_noise), steps)
+
+
+def _finite_or_inf(error: np.ndarray) -> np.ndarray:
+    """Error estimates with nan (a sample outside the function's domain) made inf: unusable."""
+    return np.where(np.isfinite(error), error, np.inf)
 
 
 def richardson(samples: Samples, steps: np.ndarray) -> Estimate:
@@ -76,7 +81,7 @@ def richardson(samples: Samples, steps: np.ndarray) -> Estimate:
             np.abs(r2 - r1b) + 1.8 * noise,
         ]
     )
-    best = np.argmin(errors, axis=0)
+    best = np.argmin(_finite_or_inf(errors), axis=0)
     pick = np.take_along_axis
     return Estimate(pick(values, best[None], 0)[0], pick(errors, best[None], 0)[0], steps)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from gradcheck_cli.finite_differences import SECOND, THIRD, Samples, magnitude, power_of_two
-from gradcheck_cli.tolerances import ROUNDOFF_ULPS
 
 # Truncation constants of the schemes: forward/backward |f''| h / 2, central |f'''| h**2 / 6.
 _TRUNCATION = {1: 0.5, 2: 1.0 / 6.0}
@@ -33,10 +32,13 @@ def adaptive_steps(samples: Samples, order: int) -> np.ndarray:
     resolved = np.abs(higher) > 4 * noise
     derivative = np.where(resolved, np.abs(higher), 0.0)  # (outputs, elements)
     f_scale = np.maximum(samples.base.abs().cpu().numpy().reshape(-1, 1), np.finfo(float).tiny)
-    c_round = ROUNDOFF_ULPS * samples.eps * f_scale * (1.0 if order == 2 else 2.0)
+    c_round = samples.ulps * samples.eps * f_scale * (1.0 if order == 2 else 2.0)
     with np.errstate(divide="ignore", over="ignore"):
         optimal = (c_round / (order * _TRUNCATION[order] * derivative)) ** (1.0 / (order + 1))
     # A column whose higher derivative is lost in round-off everywhere gets the largest allowed step.
     best = np.min(optimal, axis=0) if optimal.size else np.full(samples.numel, np.inf)
     best = np.where(np.isfinite(best), best, nominal * _UP)
-    return power_of_two(np.clip(best, nominal / _DOWN, nominal * _UP))
+    # Never more than 2**-3 of the input's scale: Richardson's ladder goes to 4h, and domains end.
+    return power_of_two(
+        np.minimum(np.clip(best, nominal / _DOWN, nominal * _UP), 2.0**-3 * magnitude(samples.x))
+    )
