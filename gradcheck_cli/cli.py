@@ -86,22 +86,33 @@ def cli() -> None:
 )
 @click.option(
     "--method",
-    type=click.Choice(["central", "forward"]),
-    default="central",
+    type=click.Choice(["auto", "central", "forward", "backward", "richardson", "complex-step"]),
+    default="auto",
     show_default=True,
-    help="The finite-difference scheme the verdict uses (both are shown).",
+    help="The numerical reference the verdict uses: auto picks the most accurate that works (the complex "
+    "step, else Richardson extrapolation). Central and forward differences are always shown.",
 )
 @click.option(
     "--eps",
     type=float,
-    help="Absolute finite-difference step [default: eps**(1/3)*max(1,|x|) central, "
-    "eps**(1/2)*max(1,|x|) forward, rounded to a power of two].",
+    help="Absolute finite-difference step, used as given in the function's own dtype [default: per element, "
+    "balancing truncation against round-off, in float64 when the function runs in float64].",
 )
 @click.option(
-    "--atol", type=float, help="Absolute tolerance [default per dtype: float64 1e-7, float32 1e-4]."
+    "--strict-kinks",
+    is_flag=True,
+    help="Fail at non-differentiable points (KINK) even where autograd lies between the one-sided slopes.",
 )
 @click.option(
-    "--rtol", type=float, help="Relative tolerance [default per dtype: float64 1e-5, float32 1e-3]."
+    "--atol",
+    type=float,
+    help="Absolute tolerance: replaces the per-entry tolerance that follows from the reference's error "
+    "estimate with atol + rtol*|reference| [default for the missing one per dtype: float64 1e-7, float32 1e-4].",
+)
+@click.option(
+    "--rtol",
+    type=float,
+    help="Relative tolerance (see --atol) [default per dtype: float64 1e-5, float32 1e-3].",
 )
 @click.option(
     "--digits", type=click.IntRange(1, 17), default=12, show_default=True, help="Significant digits shown."
@@ -189,6 +200,7 @@ def run(
     dtype: str,
     method: str,
     eps: float | None,
+    strict_kinks: bool,
     atol: float | None,
     rtol: float | None,
     digits: int,
@@ -247,6 +259,7 @@ def run(
         eps=eps,
         atol=atol,
         rtol=rtol,
+        strict_kinks=strict_kinks,
         mode=mode,
         order=order,
         probes=probes,
@@ -372,6 +385,49 @@ def list_checks(config_file: str | None) -> None:
         table.add_row(check.name, check.spec, check.describe_points(), options)
     console.print(table)
     click.echo(f"{len(config.checks)} check(s): gradcheck run runs them all")
+
+
+@cli.command(epilog="Exit codes: 0 drawn, 2 usage, load or input error.")
+@click.argument("target")
+@click.option(
+    "--x",
+    "x",
+    multiple=True,
+    metavar="VALUES",
+    help="One positional argument: a number, 1,2,3 or [[1,2],[3,4]]. Repeat for f(a, b).",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float64", "float32", "float16", "bfloat16"]),
+    default="float64",
+    show_default=True,
+    help="The dtype of the inputs the function is called with.",
+)
+@click.option(
+    "--per-decade", type=click.IntRange(1, 10), default=2, show_default=True, help="Steps per decade."
+)
+@reports_errors
+def sweep(target: str, x: tuple[str, ...], dtype: str, per_decade: int) -> None:
+    """Draw the error of forward and central differences against the step (the V-curve), with the steps
+    the checker chooses marked.
+
+    \b
+    Example:
+      gradcheck sweep sample_functions/tutorial.py:calc --x 1,2,3
+    """
+    from gradcheck_cli.points import check_arity
+    from gradcheck_cli.runner import CheckOptions, PointSource, to_tensors
+    from gradcheck_cli.sweep import sweep as run_sweep
+    from gradcheck_cli.sweep_chart import sweep_renderable
+    from gradcheck_cli.target import load_target
+
+    loaded = load_target(target)
+    (point,) = PointSource(x=x).points() if x else PointSource().points()
+    CheckOptions(dtype=dtype)
+    check_arity(loaded.func, len(point))
+    console = _console()
+    result = run_sweep(loaded.func, to_tensors(point, dtype), per_decade=per_decade)
+    console.print(sweep_renderable(result, loaded.spec, ascii=not console.is_terminal))
 
 
 def main() -> None:

@@ -1,4 +1,11 @@
-"""Comparing an autograd Jacobian block with a numerical one: errors, tolerances and per-entry statuses."""
+"""Comparing an autograd Jacobian block with a numerical one: errors, tolerances and per-entry statuses.
+
+:func:`compare` is the fixed rule ``|autograd - reference| <= atol + rtol * |reference|`` (for ``--atol`` /
+``--rtol``). :func:`judge` derives each entry's tolerance from the reference's error estimate plus the
+autograd side's round-off, and assigns every status: INCONCLUSIVE where the reference is too uncertain to
+tell, KINK where the one-sided slopes disagree (and autograd lies between them), NONDETERMINISTIC where two
+evaluations differ.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradcheck_cli.result import Status
+from gradcheck_cli.tolerances import BLOCK_FLOOR, ERROR_SAFETY, UNCERTAIN_FRACTION, autograd_ulps, epsilon
 
 
 @dataclass(frozen=True)
@@ -35,4 +43,79 @@ def compare(autograd: np.ndarray, reference: np.ndarray, *, atol: float, rtol: f
     tolerance += atol
     status = np.full(abs_err.shape, Status.FAIL.code, dtype=np.int8)
     status[abs_err <= tolerance] = Status.PASS.code
+    return Comparison(abs_err, relative_error(abs_err, reference), tolerance, status)
+
+
+def estimated_tolerance(
+    autograd: np.ndarray, reference: np.ndarray, error: np.ndarray, dtype: str, reference_dtype: str
+) -> np.ndarray:
+    """``ERROR_SAFETY * error + autograd round-off + reference round-off`` per entry."""
+    scale = max(float(np.max(np.abs(autograd), initial=0.0)), float(np.max(np.abs(reference), initial=0.0)))
+    eps, eps_ref = _eps(dtype), _eps(reference_dtype)
+    return (
+        ERROR_SAFETY * error + autograd_ulps(dtype) * eps * (np.abs(autograd) + scale) + 4 * eps_ref * scale
+    )
+
+
+def _eps(dtype: str) -> float:
+    try:
+        return epsilon(dtype)
+    except KeyError:
+        return 2.0**-52
+
+
+def uncertain(
+    autograd: np.ndarray, reference: np.ndarray, error: np.ndarray, scale: float, reference_dtype: str
+) -> np.ndarray:
+    """Entries whose reference error exceeds ``UNCERTAIN_FRACTION`` of their magnitude. The magnitude is
+    floored at ``BLOCK_FLOOR * scale`` (the largest derivative of the output) and at ``sqrt(eps)`` (absolute):
+    an error bar far below either resolves a zero derivative as well as it can be resolved."""
+    floor = max(BLOCK_FLOOR * scale, float(np.sqrt(_eps(reference_dtype))))
+    size = np.maximum(np.maximum(np.abs(autograd), np.abs(reference)), floor)
+    return error > UNCERTAIN_FRACTION * size
+
+
+def judge(
+    autograd: np.ndarray,
+    reference: np.ndarray,
+    error: np.ndarray,
+    *,
+    dtype: str,
+    reference_dtype: str,
+    kink: np.ndarray | None = None,
+    left: np.ndarray | None = None,
+    right: np.ndarray | None = None,
+    jitter: np.ndarray | None = None,
+    scale: float | None = None,
+    atol: float | None = None,
+    rtol: float | None = None,
+    default_atol: float = 0.0,
+    default_rtol: float = 0.0,
+) -> Comparison:
+    """Statuses of one block. With ``atol``/``rtol`` given the tolerance is the fixed rule (missing one from
+    the defaults); otherwise it follows from ``error``. ``scale``: the largest derivative of the output (over
+    every input), below which an entry's error is not held against it (default: this block's)."""
+    abs_err = np.abs(autograd - reference)
+    fixed = atol is not None or rtol is not None
+    if fixed:
+        a = default_atol if atol is None else atol
+        r = default_rtol if rtol is None else rtol
+        tolerance = a + r * np.abs(reference)
+    else:
+        tolerance = estimated_tolerance(autograd, reference, error, dtype, reference_dtype)
+    status = np.where(abs_err <= tolerance, Status.PASS.code, Status.FAIL.code).astype(np.int8)
+    if not fixed:
+        if scale is None:
+            scale = max(
+                float(np.max(np.abs(autograd), initial=0)), float(np.max(np.abs(reference), initial=0))
+            )
+        status[uncertain(autograd, reference, error, scale, reference_dtype)] = Status.INCONCLUSIVE.code
+    unusable = ~np.isfinite(reference) | ~np.isfinite(error)
+    status[unusable] = Status.INCONCLUSIVE.code
+    if kink is not None and left is not None and right is not None and np.any(kink):
+        low, high = np.minimum(left, right), np.maximum(left, right)
+        between = (autograd >= low - tolerance) & (autograd <= high + tolerance)
+        status[kink] = np.where(between[kink], Status.KINK.code, Status.FAIL.code)
+    if jitter is not None:
+        status[jitter > 0] = Status.NONDETERMINISTIC.code
     return Comparison(abs_err, relative_error(abs_err, reference), tolerance, status)

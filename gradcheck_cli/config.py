@@ -32,7 +32,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
-METHODS = ("central", "forward")
+METHODS = ("auto", "central", "forward", "backward", "richardson", "complex-step")
 
 OPTION_KEYS = ("dtype", "method", "eps", "atol", "rtol")
 POINT_KEYS = ("x", "points", "random", "shape", "seed")

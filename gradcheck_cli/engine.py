@@ -1,6 +1,9 @@
 """The engine: ``check(func, inputs)`` runs autograd and finite differences at one point and compares them.
 
-Pure: it never prints. It clones the user's tensors (they are never mutated), calls the function through
+A full check: the autograd Jacobian (twice, with the function evaluated twice: nondeterminism); the dtype
+the numerical reference is computed in (float64 on an upcast copy when a low-precision function runs in
+float64); per input the numerical estimates with error bars (:mod:`gradcheck_cli.reference`); per block the
+verdicts (:func:`gradcheck_cli.comparison.judge`). Pure: it never prints. It clones the user's tensors (they are never mutated), calls the function through
 :mod:`gradcheck_cli.user_code` so that a function that raises is reported as such, and returns a frozen
 :class:`~gradcheck_cli.result.CheckResult`.
 """
@@ -24,19 +27,19 @@ from gradcheck_cli.autodiff import (
     vjps,
 )
 from gradcheck_cli.budget import Budget, describe_bytes, parse_memory
-from gradcheck_cli.comparison import compare
-from gradcheck_cli.errors import InputError, UsageError
+from gradcheck_cli.comparison import judge
+from gradcheck_cli.errors import GradcheckError, InputError, UsageError
 from gradcheck_cli.evaluation import Evaluator, as_outputs, check_finite
-from gradcheck_cli.finite_differences import SCHEMES, numerical_jacobian
+from gradcheck_cli.finite_differences import SCHEMES, split_rows
+from gradcheck_cli.nondeterminism import jacobian_jitter, output_jitter
 from gradcheck_cli.points import argument_names, check_arity
 from gradcheck_cli.probe import DEFAULT_PROBES, MAX_COLUMNS, Prober, random_directions
 from gradcheck_cli.progress import ProgressCallback, no_progress
+from gradcheck_cli.reference import METHODS, SHOWN, input_reference, resolve
 from gradcheck_cli.result import Block, CheckResult
 from gradcheck_cli.second_order import ORDERS, GradientFunction
-from gradcheck_cli.tolerances import default_tolerance
+from gradcheck_cli.tolerances import autograd_ulps, default_tolerance, epsilon
 from gradcheck_cli.user_code import call_user
-
-METHODS = ("central", "forward")
 
 
 def _as_inputs(inputs: torch.Tensor | Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
@@ -61,8 +64,7 @@ def _output_names(count: int) -> list[str]:
 
 
 MODES = ("auto", "full", "probe")
-# In a full check both schemes are computed (one is shown for comparison) while the Jacobian has at most
-# this many entries and the input this many elements; past them only the scheme of the verdict is computed.
+# A full check is lean (no forward column, no kink search) past this many Jacobian entries or input elements.
 BOTH_SCHEMES_ENTRIES = 2**16
 BOTH_SCHEMES_INPUTS = 1024
 # The other autograd mode is checked along the basis vectors (every entry) of an input this small, and
@@ -72,8 +74,12 @@ SECONDARY_BASIS = 32
 
 @dataclass(frozen=True)
 class _Setup:
-    atol: float
-    rtol: float
+    atol: float | None
+    rtol: float | None
+    default_atol: float
+    default_rtol: float
+    dtype: str
+    strict_kinks: bool
     eps: float | None
     method: str
     probes: int
@@ -91,7 +97,8 @@ def check(
     eps: float | None = None,
     atol: float | None = None,
     rtol: float | None = None,
-    method: str = "central",
+    method: str = "auto",
+    strict_kinks: bool = False,
     mode: str = "auto",
     order: int = 1,
     probes: int = DEFAULT_PROBES,
@@ -102,11 +109,17 @@ def check(
     names: Sequence[str] | None = None,
     progress: ProgressCallback = no_progress,
 ) -> CheckResult:
-    """Check the autograd Jacobian of ``func`` at ``inputs`` against finite differences.
+    """Check the autograd Jacobian of ``func`` at ``inputs`` against a numerical reference.
 
-    ``inputs`` is a tensor or a tuple of tensors (the positional arguments). ``eps`` is an absolute step
-    (default: scaled to the dtype and to ``max(1, |x|)``); ``atol``/``rtol`` override the dtype's default
-    tolerance; ``method`` names the finite-difference scheme the verdict uses.
+    ``inputs`` is a tensor or a tuple of tensors (the positional arguments). ``method`` names the reference
+    the verdict uses: ``auto`` (the complex step where the function allows it, else Richardson
+    extrapolation), ``central``, ``forward``, ``backward``, ``richardson``, ``complex-step``, ``central4``,
+    ``central6``; central and forward differences are computed and shown too. ``eps`` is an absolute step
+    used as given in the function's own dtype (default: chosen per element by balancing truncation against
+    round-off, in float64 when a low-precision function runs in float64). Each entry's tolerance follows from
+    the reference's error estimate; ``atol``/``rtol`` replace it with ``atol + rtol * |reference|``.
+    Statuses: PASS, FAIL, INCONCLUSIVE (the reference cannot tell), KINK (not differentiable there; autograd
+    between the one-sided slopes passes unless ``strict_kinks``), NONDETERMINISTIC (two evaluations differ).
 
     ``mode``: ``"full"`` checks every Jacobian entry, ``"probe"`` checks ``probes`` seeded random
     projections per input (``distribution`` rademacher or gaussian) and localises failures, ``"auto"``
@@ -133,8 +146,12 @@ def check(
     tolerance = default_tolerance(dtype) if dtype in ("float64", "float32", "float16", "bfloat16") else None
     budget = Budget(parse_memory(max_memory)) if max_memory is not None else Budget()
     setup = _Setup(
-        atol=atol if atol is not None else tolerance.atol if tolerance else 1e-5,
-        rtol=rtol if rtol is not None else tolerance.rtol if tolerance else 1e-3,
+        atol=atol,
+        rtol=rtol,
+        default_atol=tolerance.atol if tolerance else 1e-5,
+        default_rtol=tolerance.rtol if tolerance else 1e-3,
+        dtype=dtype,
+        strict_kinks=strict_kinks,
         eps=eps,
         method=method,
         probes=probes,
@@ -180,10 +197,15 @@ def check(
         )
     point = tuple(x.detach().clone() for x in originals)
     secondary: list[Block] = []
+    reference, reference_dtype = method, dtype
     if chosen == "probe":
         blocks = _probe_blocks(func, leaves, outputs, names, out_names, setup, notes)
+        reference = _probe_scheme(method)
     else:
-        blocks, secondary = _full_blocks(func, leaves, outputs, point, names, out_names, setup, notes)
+        blocks, secondary, reference_dtype = _full_blocks(
+            func, leaves, outputs, point, names, out_names, setup, notes
+        )
+        reference = blocks[0].reference if blocks else resolve(method, ())
         if any(not b.passed for b in secondary) and all(b.passed for b in blocks):
             other = secondary[0].mode
             notes.append(
@@ -195,11 +217,13 @@ def check(
         point=tuple(x.detach().double().cpu().numpy() for x in point),
         input_names=names,
         dtype=dtype,
-        method=method,
+        method=reference,
         notes=tuple(notes),
         mode=chosen,
         order=order,
         secondary=tuple(secondary),
+        reference_dtype=reference_dtype,
+        strict_kinks=strict_kinks,
     )
 
 
@@ -208,20 +232,78 @@ def _block(
     autograd: np.ndarray,
     fd: dict[str, np.ndarray],
     steps: dict[str, np.ndarray],
+    reference: str,
+    error: np.ndarray,
+    reference_dtype: str,
+    *,
+    kink: np.ndarray | None = None,
+    left: np.ndarray | None = None,
+    right: np.ndarray | None = None,
+    jitter: np.ndarray | None = None,
+    scale: float | None = None,
     **fields: Any,
 ) -> Block:
-    comparison = compare(autograd, fd[setup.method], atol=setup.atol, rtol=setup.rtol)
+    comparison = judge(
+        autograd,
+        fd[reference],
+        error,
+        dtype=setup.dtype,
+        reference_dtype=reference_dtype,
+        kink=kink,
+        left=left,
+        right=right,
+        jitter=jitter,
+        scale=scale,
+        atol=setup.atol,
+        rtol=setup.rtol,
+        default_atol=setup.default_atol,
+        default_rtol=setup.default_rtol,
+    )
     return Block(
         autograd=autograd,
         numerical=fd,
         steps=steps,
-        reference=setup.method,
+        reference=reference,
         abs_err=comparison.abs_err,
         rel_err=comparison.rel_err,
         tolerance=comparison.tolerance,
         status=comparison.status,
+        reference_error=error,
+        left=None if kink is None or left is None else np.where(kink, left, np.nan),
+        right=None if kink is None or right is None else np.where(kink, right, np.nan),
+        jitter=jitter,
+        strict_kinks=setup.strict_kinks,
         **fields,
     )
+
+
+def _evaluation_point(
+    func: Callable[..., Any], point: tuple[torch.Tensor, ...], outputs: tuple[torch.Tensor, ...], dtype: str
+) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...], str]:
+    """The point and outputs the reference is computed from, and a note saying which dtype and why."""
+    upcast = tuple(x.double() for x in point)
+    try:
+        with torch.no_grad():
+            wide = as_outputs(call_user(func, *upcast))
+    except GradcheckError as exc:
+        return point, outputs, f"the function fails in float64 ({exc}): steps and tolerances fit {dtype}"
+    dtypes = sorted({str(out.dtype).removeprefix("torch.") for out in wide})
+    if dtypes != ["float64"] or any(w.shape != o.shape for w, o in zip(wide, outputs)):
+        return (
+            point,
+            outputs,
+            f"the function does not run in float64 (it returned {', '.join(dtypes)} for float64 input): "
+            f"reference in {dtype}, steps and tolerances fit {dtype}",
+        )
+    if not all(bool(torch.isfinite(out).all()) for out in wide):
+        return point, outputs, f"the function is not finite in float64 here: reference in {dtype}"
+    note = f"reference computed in float64 on an upcast copy (the {dtype} function runs in float64)"
+    return upcast, tuple(w.detach() for w in wide), note
+
+
+def _probe_scheme(method: str) -> str:
+    """Probe mode differences along random directions with one plain scheme."""
+    return method if method in ("central", "forward", "backward") else "central"
 
 
 def _full_blocks(
@@ -233,44 +315,114 @@ def _full_blocks(
     out_names: list[str],
     setup: _Setup,
     notes: list[str],
-) -> tuple[list[Block], list[Block]]:
-    """Every entry: the Jacobian by the cheaper autograd mode, the other mode along basis vectors or probes."""
+) -> tuple[list[Block], list[Block], str]:
+    """Every entry: the Jacobian by the cheaper autograd mode (twice, and the function twice), the numerical
+    reference with error estimates, the other autograd mode along basis vectors or probes. Also returns the
+    dtype the reference was computed in."""
     m = sum(out.numel() for out in outputs)
     n = sum(x.numel() for x in point)
     base = tuple(out.detach() for out in outputs)
     numels = [out.numel() for out in outputs]
     primary = "forward" if n < m and setup.forward else "reverse"
+
+    def jacobian(mode: str) -> Any:
+        if mode == "forward":
+            return forward_jacobian(func, point, numels, budget=setup.budget, progress=setup.progress)
+        return reverse_jacobian(outputs, leaves, setup.budget, setup.progress, func=func)
+
     analytic = None
     if primary == "forward":
         try:
-            analytic = forward_jacobian(func, point, numels, budget=setup.budget, progress=setup.progress)
+            analytic = jacobian("forward")
         except ForwardModeUnavailable as exc:
             notes.append(f"forward-mode AD not available ({exc}): checked reverse mode only")
             primary = "reverse"
             setup = dataclasses.replace(setup, forward=False)
     if analytic is None:
-        analytic = reverse_jacobian(outputs, leaves, setup.budget, setup.progress, func=func)
+        analytic = jacobian("reverse")
+    eps_f = epsilon(setup.dtype) if setup.dtype in ("float64", "float32", "float16", "bfloat16") else 2.0**-52
+    jitter_out = output_jitter(func, leaves, outputs, eps_f)
+    jitter_back = jacobian_jitter(analytic, jacobian(primary))
 
-    evaluate = Evaluator(func, point, budget=setup.budget, progress=setup.progress)
-    small = m * n <= BOTH_SCHEMES_ENTRIES and n <= BOTH_SCHEMES_INPUTS
-    methods = METHODS if small else (setup.method,)
-    numerical, steps = {}, {}
-    for name in methods:
-        numerical[name], steps[name] = numerical_jacobian(evaluate, point, base, SCHEMES[name], setup.eps)
+    eval_point, eval_base = point, base
+    if setup.dtype != "float64" and setup.eps is None:
+        eval_point, eval_base, note = _evaluation_point(func, point, base, setup.dtype)
+        notes.append(note)
+    reference_dtype = str(eval_point[0].dtype).removeprefix("torch.")
+    evaluate = Evaluator(func, eval_point, budget=setup.budget, progress=setup.progress)
+    lean = m * n > BOTH_SCHEMES_ENTRIES or n > BOTH_SCHEMES_INPUTS
+    references = [
+        input_reference(func, evaluate, eval_point, eval_base, i, setup.method, setup.eps, lean=lean)
+        for i in range(len(point))
+    ]
+    available = set.intersection(*(set(ref.estimates) for ref in references))
+    chosen = resolve(setup.method, sorted(available))
+    reasons = sorted({ref.complex_reason for ref in references if ref.complex_reason})
+    if setup.method in ("auto", "complex-step") and chosen != "complex-step" and reasons:
+        notes.append(f"{setup.method}: {chosen} used, not the complex step: {reasons[0]}")
+    elif setup.method == "auto":
+        notes.append(f"auto: {chosen} used (exact to round-off for this complex-analytic function)")
+    if lean:
+        notes.append(
+            f"a large Jacobian ({m}x{n}): only the central column and the reference computed, kinks not looked for"
+        )
+    shown = [name for name in SHOWN if name in available]
+    shown += [chosen] if chosen not in shown else []
 
+    numerical = {
+        name: [split_rows(ref.estimates[name].value, numels) for ref in references] for name in shown
+    }
+    steps = {name: [ref.estimates[name].steps for ref in references] for name in shown}
+    errors = [split_rows(ref.estimates[chosen].error, numels) for ref in references]
+    sides = [
+        None
+        if ref.one_sided is None
+        else (
+            split_rows(ref.one_sided.kink, numels),
+            split_rows(ref.one_sided.left, numels),
+            split_rows(ref.one_sided.right, numels),
+        )
+        for ref in references
+    ]
     blocks = []
+    kinks = 0
     for k, output in enumerate(outputs):
+        scale = max(
+            max(float(np.max(np.abs(numerical[chosen][i][k]), initial=0.0)) for i in range(len(point))),
+            max(float(np.max(np.abs(a), initial=0.0)) for a in analytic[k] if a is not None)
+            if any(a is not None for a in analytic[k])
+            else 0.0,
+        )
         for i, x in enumerate(point):
             block = analytic[k][i]
             if block is None:
                 notes.append(f"{out_names[k]} does not depend on {names[i]} (autograd): a zero block")
                 block = np.zeros((output.numel(), x.numel()))
+            back = jitter_back[k][i]
+            roundoff = (
+                autograd_ulps(setup.dtype) * eps_f * (np.abs(block) + float(np.max(np.abs(block), initial=0)))
+            )
+            # One differing element makes the whole output (or block) untrustworthy: mark all of it.
+            spread = max(
+                float(np.max(jitter_out[k], initial=0.0)),
+                float(np.max(np.where(back > roundoff, back, 0.0), initial=0.0)) if back is not None else 0.0,
+            )
+            kink = None if sides[i] is None else sides[i][0][k]
+            kinks += 0 if kink is None else int(np.sum(kink))
             blocks.append(
                 _block(
                     setup,
                     block,
-                    {name: numerical[name][k][i] for name in methods},
-                    {name: steps[name][i] for name in methods},
+                    {name: numerical[name][i][k] for name in shown},
+                    {name: steps[name][i] for name in shown},
+                    chosen,
+                    errors[i][k],
+                    reference_dtype,
+                    kink=kink,
+                    left=None if sides[i] is None else sides[i][1][k],
+                    right=None if sides[i] is None else sides[i][2][k],
+                    jitter=np.full(block.shape, spread),
+                    scale=scale,
                     output_name=out_names[k],
                     input_name=names[i],
                     output_shape=tuple(output.shape),
@@ -279,18 +431,31 @@ def _full_blocks(
                     mode=primary,
                 )
             )
+    if setup.strict_kinks and kinks:
+        notes.append(f"--strict-kinks: {kinks} KINK entr{'y' if kinks == 1 else 'ies'} counted as failing")
     other = "reverse" if primary == "forward" else "forward" if setup.forward else None
     secondary: list[Block] = []
     if other is not None:
         try:
             secondary = _secondary_blocks(
-                other, func, leaves, outputs, point, names, out_names, setup, numerical, steps, methods
+                other,
+                func,
+                leaves,
+                outputs,
+                point,
+                names,
+                out_names,
+                setup,
+                numerical,
+                steps,
+                tuple(shown),
+                (chosen, errors, reference_dtype, sides, max(float(np.max(b.jitter)) for b in blocks)),
             )
         except ForwardModeUnavailable as exc:
             notes.append(f"forward-mode AD not checked: {exc}")
     if evaluate.strategy is not None and evaluate.strategy.strategy == "loop":
         notes.append(f"finite differences ran one point at a time (not vmapped: {evaluate.strategy.reason})")
-    return blocks, secondary
+    return blocks, secondary, reference_dtype
 
 
 def _secondary_blocks(
@@ -305,6 +470,7 @@ def _secondary_blocks(
     numerical: dict[str, list[list[np.ndarray]]],
     steps: dict[str, list[np.ndarray]],
     methods: tuple[str, ...],
+    reference: tuple[str, list[list[np.ndarray]], str, list[Any], float],
 ) -> list[Block]:
     """The mode not used for the Jacobian, checked against the same numerical Jacobian (nothing recomputed):
     forward mode by JVPs ``J u`` per input, reverse mode by VJPs ``v^T J`` per output; along the basis
@@ -345,10 +511,17 @@ def _secondary_blocks(
             ]
         u = directions.numpy()
         for k, i, autograd in pairs:
+            chosen, errors, reference_dtype, sides, spread = reference
+            # Along basis vectors the entries are the Jacobian's own: their kinks carry over.
+            kinked = {}
+            if basis and sides[i] is not None:
+                kinked = {"kink": sides[i][0][k], "left": sides[i][1][k], "right": sides[i][2][k]}
             if mode == "forward":  # (m, count) = J @ U^T
-                fd = {name: numerical[name][k][i] @ u.T for name in methods}
+                fd = {name: numerical[name][i][k] @ u.T for name in methods}
+                error = errors[i][k] @ np.abs(u).T
             else:  # (count, n) = V @ J
-                fd = {name: u @ numerical[name][k][i] for name in methods}
+                fd = {name: u @ numerical[name][i][k] for name in methods}
+                error = np.abs(u) @ errors[i][k]
             out, x = outputs[k], point[i]
             fields: dict[str, Any] = {
                 "output_name": out_names[k],
@@ -361,7 +534,19 @@ def _secondary_blocks(
             if not basis and mode == "reverse":
                 fields.update(output_name=f"v·{out_names[k]}", output_shape=(count,), probes=True)
             blocks.append(
-                _block(setup, autograd, fd, {name: steps[name][i] for name in methods}, mode=mode, **fields)
+                _block(
+                    setup,
+                    autograd,
+                    fd,
+                    {name: steps[name][i] for name in methods},
+                    chosen,
+                    error,
+                    reference_dtype,
+                    mode=mode,
+                    jitter=np.full(autograd.shape, spread),
+                    **kinked,
+                    **fields,
+                )
             )
     return blocks
 
@@ -382,10 +567,10 @@ def _probe_blocks(
         probes=setup.probes,
         seed=setup.seed,
         distribution=setup.distribution,
-        scheme=SCHEMES[setup.method],
+        scheme=SCHEMES[_probe_scheme(setup.method)],
         eps=setup.eps,
-        atol=setup.atol,
-        rtol=setup.rtol,
+        atol=setup.default_atol if setup.atol is None else setup.atol,
+        rtol=setup.default_rtol if setup.rtol is None else setup.rtol,
         budget=setup.budget,
         forward=setup.forward,
         progress=setup.progress,

@@ -46,7 +46,10 @@ def _failing(result: CheckResult, label: PointLabel, target: str, digits: int, m
         "output",
         "input",
         "autograd",
-        *(f"{m} FD" + (" *" if m == result.method else "") for m in methods),
+        *(
+            (m if m in ("complex-step", "richardson") else f"{m} FD") + (" *" if m == result.method else "")
+            for m in methods
+        ),
     ]
     headers += ["abs err", "rel err", "tol", "status"]
     lines.append(_row(*headers))

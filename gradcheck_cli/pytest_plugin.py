@@ -48,8 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gradcheck", "gradient checks (gradcheck-cli's grad_checker fixture)")
     group.addoption(
         "--gradcheck-method",
-        choices=("central", "forward"),
-        help="finite-difference scheme the verdict uses [default: central]",
+        choices=("auto", "central", "forward", "backward", "richardson", "complex-step"),
+        help="the numerical reference the verdict uses [default: auto]",
     )
     group.addoption(
         "--gradcheck-dtype",

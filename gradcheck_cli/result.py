@@ -8,6 +8,7 @@ numpy arrays of shape ``(output elements, input elements)``. :class:`Entry` is o
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -18,6 +19,9 @@ class Status(str, enum.Enum):
     """The verdict on one Jacobian entry. The order is the order of severity, worst last."""
 
     PASS = "PASS"
+    KINK = "KINK"
+    INCONCLUSIVE = "INCONCLUSIVE"
+    NONDETERMINISTIC = "NONDETERMINISTIC"
     FAIL = "FAIL"
 
     @property
@@ -26,7 +30,9 @@ class Status(str, enum.Enum):
 
     @property
     def ok(self) -> bool:
-        return self is Status.PASS
+        """Whether the entry counts as passing: PASS, and KINK (autograd between the one-sided slopes)
+        unless the check was run with ``strict_kinks``."""
+        return self in (Status.PASS, Status.KINK)
 
 
 STATUSES: tuple[Status, ...] = tuple(Status)
@@ -50,11 +56,45 @@ class Entry:
     tolerance: float
     status: Status
     mode: str = "reverse"
+    reference_error: float = 0.0
+    left: float = float("nan")
+    right: float = float("nan")
+    jitter: float = 0.0
+
+    @property
+    def detail(self) -> str:
+        """Why a status other than PASS or FAIL was given, and what to do about it."""
+        if self.status is Status.KINK:
+            return (
+                f"not differentiable here: one-sided slopes {self.left:.6g} (left) and {self.right:.6g} "
+                f"(right); autograd {self.autograd:.6g} lies between them (a subgradient)"
+            )
+        if self.status is Status.NONDETERMINISTIC:
+            return (
+                f"two evaluations at the same point differ by {self.jitter:.3g}: the function or its backward is "
+                "random (dropout, sampling) or nondeterministic; fix the seed or use eval mode"
+            )
+        if self.status is Status.INCONCLUSIVE:
+            return (
+                f"the reference is too uncertain to tell: error estimate {self.reference_error:.3g} for a value "
+                f"of {self.numerical.get(self.reference, float('nan')):.6g}; try float64 inputs, "
+                "--method complex-step, or a smoother point"
+            )
+        if self.status is Status.FAIL and not math.isnan(self.left):
+            return (
+                f"not differentiable here, and autograd {self.autograd:.6g} lies outside the one-sided slopes "
+                f"{self.left:.6g} (left) and {self.right:.6g} (right)"
+            )
+        return ""
 
     @property
     def excess(self) -> float:
         """abs_err / tolerance: above 1 fails."""
         return self.abs_err / self.tolerance if self.tolerance > 0 else float("inf") * (self.abs_err > 0)
+
+
+def _at(array: np.ndarray | None, row: int, col: int, default: float) -> float:
+    return default if array is None else float(array[row, col])
 
 
 @dataclass(frozen=True)
@@ -80,6 +120,11 @@ class Block:
     """Flat indices into the input of the columns held, when only some are (a localised probe failure)."""
     probes: bool = False
     """Rows are random probes ``v . out`` and columns directions ``u`` rather than elements."""
+    reference_error: np.ndarray | None = None
+    left: np.ndarray | None = None
+    right: np.ndarray | None = None
+    jitter: np.ndarray | None = None
+    strict_kinks: bool = False
 
     @property
     def size(self) -> int:
@@ -87,7 +132,8 @@ class Block:
 
     @property
     def passed(self) -> bool:
-        return bool(np.all(self.status == Status.PASS.code))
+        accepted = [Status.PASS.code] if self.strict_kinks else [Status.PASS.code, Status.KINK.code]
+        return bool(np.all(np.isin(self.status, accepted)))
 
     @property
     def excess(self) -> np.ndarray:
@@ -115,6 +161,10 @@ class Block:
             tolerance=float(self.tolerance[row, col]),
             status=STATUSES[int(self.status[row, col])],
             mode=self.mode,
+            reference_error=_at(self.reference_error, row, col, 0.0),
+            left=_at(self.left, row, col, float("nan")),
+            right=_at(self.right, row, col, float("nan")),
+            jitter=_at(self.jitter, row, col, 0.0),
         )
 
 
@@ -136,6 +186,8 @@ class CheckResult:
     """The autograd mode the Jacobian was *not* computed by (forward mode, usually), checked against the same
     numerical Jacobian along basis vectors or random directions. Counted in :attr:`passed` and shown by
     :meth:`worst` where failing, but not in :attr:`size` or :meth:`counts` (which are the Jacobian's)."""
+    reference_dtype: str = ""
+    strict_kinks: bool = False
 
     @property
     def passed(self) -> bool:

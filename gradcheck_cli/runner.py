@@ -58,10 +58,11 @@ class PointSource:
 @dataclass(frozen=True)
 class CheckOptions:
     dtype: str = "float64"
-    method: str = "central"
+    method: str = "auto"
     eps: float | None = None
     atol: float | None = None
     rtol: float | None = None
+    strict_kinks: bool = False
     mode: str = "auto"
     order: int = 1
     probes: int = 4
@@ -85,6 +86,7 @@ class CheckOptions:
             "atol": self.atol,
             "rtol": self.rtol,
             "method": self.method,
+            "strict_kinks": self.strict_kinks,
             "mode": self.mode,
             "order": self.order,
             "probes": self.probes,

@@ -14,7 +14,18 @@ from rich.text import Text
 from gradcheck_cli.report import PointLabel, Report, TargetReport
 from gradcheck_cli.result import CheckResult, Status
 
-STYLES = {Status.PASS: "green", Status.FAIL: "bold red"}
+STYLES = {
+    Status.PASS: "green",
+    Status.KINK: "cyan",
+    Status.INCONCLUSIVE: "yellow",
+    Status.NONDETERMINISTIC: "magenta",
+    Status.FAIL: "bold red",
+}
+
+
+def method_label(method: str) -> str:
+    """``central FD``, ``forward FD``...; the complex step and Richardson are named as they are."""
+    return method if method in ("complex-step", "richardson") else f"{method} FD"
 
 
 def _number(value: float, digits: int) -> str:
@@ -59,9 +70,9 @@ def check_table(
         table.add_column("AD mode")
     table.add_column("autograd", justify="right")
     for method in methods:
-        label = f"{method} FD" + (" *" if method == result.method else "")
+        label = method_label(method) + (" *" if method == result.method else "")
         table.add_column(label, justify="right")
-    for name in ("abs err", "rel err", "tol"):
+    for name in ("ref err", "abs err", "rel err", "tol"):
         table.add_column(name, justify="right")
     table.add_column("status")
     for entry in shown:
@@ -71,6 +82,7 @@ def check_table(
             *([entry.mode] if modes else []),
             _number(entry.autograd, digits),
             *(_number(entry.numerical[m], digits) for m in methods),
+            _error(entry.reference_error),
             _error(entry.abs_err),
             _error(entry.rel_err),
             _error(entry.tolerance),
@@ -98,6 +110,11 @@ def check_table(
 def summary_line(result: CheckResult) -> Text:
     counts = ", ".join(f"{n} {s.value}" for s, n in result.counts().items() if n)
     verdict = "PASS" if result.passed else "FAIL"
+    computed = (
+        f" in {result.reference_dtype}"
+        if result.reference_dtype and result.reference_dtype != result.dtype
+        else ""
+    )
     extra = ""
     if result.secondary:
         other = ", ".join(f"{n} {s.value}" for s, n in result.secondary_counts().items() if n)
@@ -105,7 +122,7 @@ def summary_line(result: CheckResult) -> Text:
     text = Text(
         f"{'probe mode: ' if result.mode == 'probe' else ''}"
         f"{result.size} entries checked ({counts}){extra}; max abs err {_error(result.max_abs_err)}, "
-        f"max rel err {_error(result.max_rel_err)}; reference: {result.method} FD (*), "
+        f"max rel err {_error(result.max_rel_err)}; reference: {method_label(result.method)} (*){computed}, "
         f"steps: {_steps(result)}; {result.dtype}: "
     )
     text.append(verdict, style=STYLES[Status.PASS if result.passed else Status.FAIL])
@@ -132,6 +149,14 @@ def point_renderable(
     title = f"{target} at point {label.index}: {label.text}"
     parts: list[RenderableType] = [
         check_table(result, title=title, digits=digits, max_rows=max_rows, ascii=ascii)
+    ]
+    parts += [
+        Text(
+            f"{entry.output_label} {entry.input_label}: {entry.status.value}: {entry.detail}",
+            style=STYLES[entry.status],
+        )
+        for entry in result.worst(max_rows)
+        if entry.detail
     ]
     parts += [Text(f"note: {note}", style="dim") for note in result.notes]
     by_input = inputs_line(result)

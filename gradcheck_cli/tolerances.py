@@ -46,3 +46,32 @@ def default_step_scale(dtype: str, order: int) -> float:
     """The step, relative to ``max(1, |x|)``, that balances truncation and round-off for a scheme of
     accuracy ``order`` (1: forward/backward, 2: central): ``eps ** (1 / (order + 1))``."""
     return EPSILON[dtype] ** (1.0 / (order + 1))
+
+
+# How many units of round-off (eps * max |f|) one evaluation of the function is assumed to be off by: low
+# precision functions round every intermediate result at a precision close to the output's.
+ROUNDOFF_ULPS: dict[str, float] = {"float64": 1.0, "float32": 1.0, "float16": 4.0, "bfloat16": 4.0}
+
+# Tolerances that follow from error estimates: an entry passes when
+# |autograd - reference| <= ERROR_SAFETY * reference error + autograd round-off, where the autograd side's
+# round-off is AUTOGRAD_ULPS * eps(dtype) * (|autograd| + the largest |autograd| of its block).
+ERROR_SAFETY = 4.0
+AUTOGRAD_ULPS: dict[str, float] = {"float64": 64.0, "float32": 64.0, "float16": 16.0, "bfloat16": 16.0}
+
+# A reference whose error estimate exceeds this fraction of the entry's magnitude cannot tell right from wrong.
+UNCERTAIN_FRACTION = 0.1
+# ... where the magnitude is at least this fraction of the largest entry of the block (zeros are resolvable).
+BLOCK_FLOOR = 1e-2
+
+# The complex step: h = COMPLEX_STEP * max(1, |x|), and its result is exact to a few ulps of the function's
+# conditioning: error estimate COMPLEX_STEP_ULPS * eps * (|derivative| + the largest of its block).
+COMPLEX_STEP = 2.0**-66
+COMPLEX_STEP_ULPS = 256.0
+
+
+def roundoff_ulps(dtype: str) -> float:
+    return ROUNDOFF_ULPS.get(dtype, 1.0)
+
+
+def autograd_ulps(dtype: str) -> float:
+    return AUTOGRAD_ULPS.get(dtype, 64.0)

@@ -159,7 +159,7 @@ def test_config_errors_and_missing_config_exit_2(project: Path, monkeypatch: pyt
     assert code == 2 and out == ""
     assert err == (
         f"gradcheck: error: {project / 'pyproject.toml'}: [tool.gradcheck] checks[2].method = 'sideways' is "
-        "invalid: expected one of 'central', 'forward'\n"
+        "invalid: expected one of 'auto', 'central', 'forward', 'backward', 'richardson', 'complex-step'\n"
     )
     assert gradcheck("list")[0] == 2
     empty = project.parent / f"{project.name}_elsewhere"  # not below the project

@@ -92,8 +92,8 @@ def test_no_file_gives_an_empty_config(tmp_path: Path) -> None:
     ("text", "message"),
     [
         (
-            'method = "backward"',
-            "[tool.gradcheck] method = 'backward' is invalid: expected one of 'central', 'forward'",
+            'method = "sideways"',
+            "[tool.gradcheck] method = 'sideways' is invalid: expected one of 'auto', 'central', 'forward', 'backward', 'richardson', 'complex-step'",
         ),
         ("rtol = -1", "[tool.gradcheck] rtol = -1 is invalid: expected a number >= 0"),
         ("eps = 0", "[tool.gradcheck] eps = 0 is invalid: expected a positive number"),

@@ -1,0 +1,39 @@
+"""Issue 3: ``sweep`` (error against step) and its chart."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from gradcheck_cli.sweep import sweep
+from gradcheck_cli.sweep_chart import sweep_renderable
+
+
+def calc(a: torch.Tensor) -> torch.Tensor:
+    b = a * 2 + 1
+    c = b * b
+    return (c / (c + 2)).mean()
+
+
+def test_the_error_is_v_shaped_and_the_chosen_step_sits_near_its_bottom() -> None:
+    result = sweep(calc, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+    assert result.reference == "complex-step" and result.steps[0] == 1.0 and result.steps[-1] <= 1e-16
+    for method in ("forward", "central"):
+        errors = result.errors[method]
+        bottom = int(np.argmin(errors))
+        assert 0 < bottom < len(errors) - 1
+        assert errors[0] > 1e3 * errors[bottom] and errors[-1] > 1e3 * errors[bottom]  # both arms rise
+        chosen = result.chosen[method]
+        assert abs(np.log10(chosen) - np.log10(result.best(method))) <= 1.6  # within a decade and a half
+    assert min(result.errors["central"]) < 1e-9 < min(result.errors["forward"])
+
+
+def test_the_chart_marks_the_chosen_steps() -> None:
+    result = sweep(calc, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+    console = Console(width=200, record=True, no_color=True)
+    console.print(sweep_renderable(result, "calc", ascii=True))
+    text = console.export_text()
+    assert "the steps the checker chose" in text and "^" in text
+    assert "<- central chosen" in text and "<- forward chosen" in text
+    assert text.count("c") > 20 and "1e-16" in text
