@@ -30,7 +30,7 @@ from gradcheck_cli.budget import Budget, describe_bytes, parse_memory
 from gradcheck_cli.comparison import judge
 from gradcheck_cli.errors import GradcheckError, InputError, UsageError
 from gradcheck_cli.evaluation import Evaluator, as_outputs, check_finite
-from gradcheck_cli.finite_differences import SCHEMES, split_rows
+from gradcheck_cli.finite_differences import SCHEMES, central_jacobian, default_steps, split_rows
 from gradcheck_cli.nondeterminism import jacobian_jitter, output_jitter
 from gradcheck_cli.points import argument_names, check_arity
 from gradcheck_cli.probe import DEFAULT_PROBES, MAX_COLUMNS, Prober, random_directions
@@ -64,9 +64,9 @@ def _output_names(count: int) -> list[str]:
 
 
 MODES = ("auto", "full", "probe")
-# In a full check both schemes are computed (one is shown for comparison) while the Jacobian has at most
-# this many entries; past it only the scheme of the verdict is computed.
+# A full check is lean (no forward column, no kink search) past this many Jacobian entries or input elements.
 BOTH_SCHEMES_ENTRIES = 2**16
+BOTH_SCHEMES_INPUTS = 1024
 # The other autograd mode is checked along the basis vectors (every entry) of an input this small, and
 # along ``probes`` random directions past it.
 SECONDARY_BASIS = 32
@@ -227,6 +227,11 @@ def check(
     )
 
 
+def _largest(array: np.ndarray) -> float:
+    """``max |array|`` without a temporary of the array's size."""
+    return max(abs(float(array.max())), abs(float(array.min()))) if array.size else 0.0
+
+
 def _block(
     setup: _Setup,
     autograd: np.ndarray,
@@ -341,8 +346,12 @@ def _full_blocks(
     if analytic is None:
         analytic = jacobian("reverse")
     eps_f = epsilon(setup.dtype) if setup.dtype in ("float64", "float32", "float16", "bfloat16") else 2.0**-52
+    lean = m * n > BOTH_SCHEMES_ENTRIES or n > BOTH_SCHEMES_INPUTS
     jitter_out = output_jitter(func, leaves, outputs, eps_f)
-    jitter_back = jacobian_jitter(analytic, jacobian(primary))
+    # A large Jacobian is computed once: its backward is not repeated to look for nondeterminism.
+    jitter_back = (
+        [[None] * len(point) for _ in outputs] if lean else jacobian_jitter(analytic, jacobian(primary))
+    )
 
     eval_point, eval_base = point, base
     if setup.dtype != "float64" and setup.eps is None:
@@ -350,49 +359,73 @@ def _full_blocks(
         notes.append(note)
     reference_dtype = str(eval_point[0].dtype).removeprefix("torch.")
     evaluate = Evaluator(func, eval_point, budget=setup.budget, progress=setup.progress)
-    lean = m * n > BOTH_SCHEMES_ENTRIES
-    references = [
-        input_reference(func, evaluate, eval_point, eval_base, i, setup.method, setup.eps, lean=lean)
-        for i in range(len(point))
-    ]
-    notes += sorted({note for ref in references for note in ref.notes})
-    available = set.intersection(*(set(ref.estimates) for ref in references))
-    chosen = resolve(setup.method, sorted(available))
-    reasons = sorted({ref.complex_reason for ref in references if ref.complex_reason})
-    if setup.method in ("auto", "complex-step") and chosen != "complex-step" and reasons:
-        notes.append(f"{setup.method}: {chosen} used, not the complex step: {reasons[0]}")
-    elif setup.method == "auto":
-        notes.append(f"auto: {chosen} used (exact to round-off for this complex-analytic function)")
-    if lean:
+    if lean and setup.method in ("auto", "central"):
+        # The fast path for large Jacobians: central differences at the default steps, judged by the fixed
+        # rule atol + rtol * |reference| (no step search, Richardson or complex step: 2n evaluations).
+        chosen, shown = "central", ["central"]
+        setup = dataclasses.replace(
+            setup,
+            atol=setup.default_atol if setup.atol is None else setup.atol,
+            rtol=setup.default_rtol if setup.rtol is None else setup.rtol,
+        )
+        central: list[list[np.ndarray]] = []
+        central_steps = []
+        for i, x in enumerate(eval_point):
+            step = (
+                default_steps(x, SCHEMES["central"]) if setup.eps is None else np.full(x.numel(), setup.eps)
+            )
+            central_steps.append(step)
+            central.append(split_rows(central_jacobian(evaluate, i, x, step, m), numels))
+        numerical = {"central": central}
+        steps = {"central": central_steps}
+        errors = [[np.zeros(c.shape) for c in blocks_i] for blocks_i in central]
+        sides: list[Any] = [None] * len(point)
         notes.append(
-            f"a large Jacobian ({m}x{n}): only the central column and the reference computed, kinks not looked for"
+            f"a large Jacobian ({m}x{n}): central differences at the default steps, tolerance "
+            f"atol + rtol*|reference| (atol {setup.atol:g}, rtol {setup.rtol:g}); no step search, "
+            "Richardson or complex step, kinks and backward nondeterminism not looked for"
         )
-    shown = [name for name in SHOWN if name in available]
-    shown += [chosen] if chosen not in shown else []
+    else:
+        references = [
+            input_reference(func, evaluate, eval_point, eval_base, i, setup.method, setup.eps, lean=lean)
+            for i in range(len(point))
+        ]
+        notes += sorted({note for ref in references for note in ref.notes})
+        available = set.intersection(*(set(ref.estimates) for ref in references))
+        chosen = resolve(setup.method, sorted(available))
+        reasons = sorted({ref.complex_reason for ref in references if ref.complex_reason})
+        if setup.method in ("auto", "complex-step") and chosen != "complex-step" and reasons:
+            notes.append(f"{setup.method}: {chosen} used, not the complex step: {reasons[0]}")
+        elif setup.method == "auto":
+            notes.append(f"auto: {chosen} used (exact to round-off for this complex-analytic function)")
+        if lean:
+            notes.append(
+                f"a large Jacobian ({m}x{n}): only the central column and the reference computed, kinks not looked for"
+            )
+        shown = [name for name in SHOWN if name in available]
+        shown += [chosen] if chosen not in shown else []
 
-    numerical = {
-        name: [split_rows(ref.estimates[name].value, numels) for ref in references] for name in shown
-    }
-    steps = {name: [ref.estimates[name].steps for ref in references] for name in shown}
-    errors = [split_rows(ref.estimates[chosen].error, numels) for ref in references]
-    sides = [
-        None
-        if ref.one_sided is None
-        else (
-            split_rows(ref.one_sided.kink, numels),
-            split_rows(ref.one_sided.left, numels),
-            split_rows(ref.one_sided.right, numels),
-        )
-        for ref in references
-    ]
+        numerical = {
+            name: [split_rows(ref.estimates[name].value, numels) for ref in references] for name in shown
+        }
+        steps = {name: [ref.estimates[name].steps for ref in references] for name in shown}
+        errors = [split_rows(ref.estimates[chosen].error, numels) for ref in references]
+        sides = [
+            None
+            if ref.one_sided is None
+            else (
+                split_rows(ref.one_sided.kink, numels),
+                split_rows(ref.one_sided.left, numels),
+                split_rows(ref.one_sided.right, numels),
+            )
+            for ref in references
+        ]
     blocks = []
     kinks = 0
     for k, output in enumerate(outputs):
         scale = max(
-            max(float(np.max(np.abs(numerical[chosen][i][k]), initial=0.0)) for i in range(len(point))),
-            max(float(np.max(np.abs(a), initial=0.0)) for a in analytic[k] if a is not None)
-            if any(a is not None for a in analytic[k])
-            else 0.0,
+            max(_largest(numerical[chosen][i][k]) for i in range(len(point))),
+            max((_largest(a) for a in analytic[k] if a is not None), default=0.0),
         )
         for i, x in enumerate(point):
             block = analytic[k][i]
@@ -400,14 +433,11 @@ def _full_blocks(
                 notes.append(f"{out_names[k]} does not depend on {names[i]} (autograd): a zero block")
                 block = np.zeros((output.numel(), x.numel()))
             back = jitter_back[k][i]
-            roundoff = (
-                autograd_ulps(setup.dtype) * eps_f * (np.abs(block) + float(np.max(np.abs(block), initial=0)))
-            )
             # One differing element makes the whole output (or block) untrustworthy: mark all of it.
-            spread = max(
-                float(np.max(jitter_out[k], initial=0.0)),
-                float(np.max(np.where(back > roundoff, back, 0.0), initial=0.0)) if back is not None else 0.0,
-            )
+            spread = float(np.max(jitter_out[k], initial=0.0))
+            if back is not None:
+                roundoff = autograd_ulps(setup.dtype) * eps_f * (np.abs(block) + _largest(block))
+                spread = max(spread, float(np.max(np.where(back > roundoff, back, 0.0), initial=0.0)))
             kink = None if sides[i] is None else sides[i][0][k]
             kinks += 0 if kink is None else int(np.sum(kink))
             blocks.append(
@@ -422,7 +452,7 @@ def _full_blocks(
                     kink=kink,
                     left=None if sides[i] is None else sides[i][1][k],
                     right=None if sides[i] is None else sides[i][2][k],
-                    jitter=np.full(block.shape, spread),
+                    jitter=np.broadcast_to(np.float64(spread), block.shape),
                     scale=scale,
                     output_name=out_names[k],
                     input_name=names[i],

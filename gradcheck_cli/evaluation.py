@@ -72,9 +72,10 @@ class Rows:
     make: Callable[[int, int], torch.Tensor]
 
 
-# Chunks start at this many rows and double while the time per row keeps falling (by 10% or more), up to
-# the memory budget: matrix functions want large batches, elementwise ones lose on cache past a point.
-START_ROWS = 16
+# Chunks start at about this many input+output elements and double while the time per row does not get
+# clearly worse, up to the memory budget: matrix functions want large batches, elementwise ones lose on
+# cache past ~2**18-2**20 elements (and gain from threads past ~2**15).
+START_ELEMENTS = 2**15
 
 
 class Evaluator:
@@ -145,31 +146,39 @@ class Evaluator:
             raise ValueError("no rows to evaluate")
         row_elements = self.point[index].numel() + output_numel
         cap = self.budget.rows(row_elements, self.point[index].element_size(), limit=rows.count)
-        size = min(cap, self.chunk_rows.get(index, START_ROWS))
+        size = min(cap, self.chunk_rows.get(index, max(1, START_ELEMENTS // row_elements)))
         growing = index not in self._settled
         best = float("inf")
-        parts: list[tuple[torch.Tensor, ...]] = []
+        stacked: list[torch.Tensor] | None = None
         start = 0
         with torch.no_grad():
             while start < rows.count:
                 stop = min(rows.count, start + size)
                 began = time.perf_counter()
-                parts.append(self._chunk(index, rows.make(start, stop)))
+                part = self._chunk(index, rows.make(start, stop))
+                if stacked is None:  # the whole result at once: no concatenation of chunks afterwards
+                    stacked = [
+                        p if stop == rows.count else p.new_empty((rows.count, *p.shape[1:])) for p in part
+                    ]
+                if stop < rows.count or start > 0:
+                    for out, p in zip(stacked, part):
+                        out[start:stop] = p
                 per_row = (time.perf_counter() - began) / (stop - start)
                 if growing and stop - start == size:
-                    if per_row < 0.9 * best and size < cap:
-                        best, size = per_row, min(cap, 2 * size)
+                    # Grow while the time per row does not get clearly worse (timings are noisy; bigger
+                    # batches win on matrix functions), step back once it does.
+                    if per_row <= 1.1 * best and size < cap:
+                        best, size = min(best, per_row), min(cap, 2 * size)
                     else:
                         growing = False
-                        if per_row >= best:
+                        if per_row > 1.3 * best:
                             size = max(1, size // 2)
                         self._settled.add(index)
                 start = stop
                 self.progress(self.task, start, rows.count)
         self.chunk_rows[index] = size
-        if len(parts) == 1:
-            return parts[0]
-        return tuple(torch.cat([part[k] for part in parts]) for k in range(len(parts[0])))
+        assert stacked is not None
+        return tuple(stacked)
 
     def _confirm(self, index: int, batch: torch.Tensor, outputs: tuple[torch.Tensor, ...]) -> None:
         """Guard against functions that vmap silently changes: row 0 must equal a plain call."""
