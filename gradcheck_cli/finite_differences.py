@@ -108,6 +108,8 @@ class Samples:
         )
         self._cache: dict[bytes, torch.Tensor] = {}
         self.ulps = roundoff_ulps(dtype_name(x))
+        # The function's measured evaluation error per element, where it exceeds round-off (noise.py).
+        self.floor = np.zeros(self.numel)
         self._magnitude = np.abs(x.detach().double().cpu().numpy().ravel())
 
     def at(self, offsets: np.ndarray) -> torch.Tensor:
@@ -123,16 +125,19 @@ class Samples:
     def quotient(self, scheme: Scheme, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The scheme's estimate at ``steps`` and its round-off error estimate, both ``(out numel, in numel)``.
 
-        Round-off: each value is off by about ``roundoff_ulps(dtype) * eps * max |f|`` (an element computed with
+        Round-off: each value is off by about ``roundoff_ulps(dtype) * eps * max |f|``, or by the measured
+        ``floor`` where the function is noisier than its dtype (an element computed with
         cancellation is off relative to the largest output, not to itself); the weights carry that into the
         quotient, divided by ``h**derivative``.
         """
         total = torch.zeros(self.numel, self.output_numel, dtype=torch.float64, device=self.base.device)
         noise = torch.zeros_like(total)
+        floor = torch.as_tensor(self.floor, dtype=torch.float64, device=total.device).reshape(-1, 1)
         for offset, weight in zip(scheme.offsets, scheme.weights):
             values = self.at(offset * steps) if offset else self.base.expand(self.numel, -1)
             total = total + weight * values
-            noise = noise + abs(weight) * values.abs().amax(dim=1, keepdim=True)
+            per_value = self.ulps * self.eps * values.abs().amax(dim=1, keepdim=True)
+            noise = noise + abs(weight) * torch.maximum(per_value, floor)
         scale = (
             torch.as_tensor(steps, dtype=torch.float64, device=total.device).reshape(-1, 1)
             ** scheme.derivative
@@ -144,7 +149,7 @@ class Samples:
             sum(abs(w) for o, w in zip(scheme.offsets, scheme.weights) if o) if scheme.derivative == 1 else 0
         )
         inputs = torch.as_tensor(self._magnitude, dtype=torch.float64, device=total.device).reshape(-1, 1)
-        roundoff = self.ulps * self.eps * (noise + moved * inputs * value.abs()) / scale
+        roundoff = (noise + self.ulps * self.eps * moved * inputs * value.abs()) / scale
         # A perturbed point outside the function's domain (nan, inf): this estimate is unusable.
         roundoff = torch.where(torch.isfinite(value), roundoff, torch.inf)
         return value.T.cpu().numpy(), roundoff.T.cpu().numpy()

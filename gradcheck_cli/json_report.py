@@ -64,6 +64,7 @@ def _entries(result: CheckResult) -> list[dict[str, Any]]:
         steps = {name: np.ravel(values).tolist() for name, values in block.steps.items()}
         abs_err, rel_err = block.abs_err.tolist(), block.rel_err.tolist()
         tolerance, status = block.tolerance.tolist(), block.status.tolist()
+        errors = None if block.reference_error is None else block.reference_error.tolist()
         for row, out in enumerate(outs):
             for col, inp in enumerate(ins):
                 entries.append(
@@ -79,8 +80,13 @@ def _entries(result: CheckResult) -> list[dict[str, Any]]:
                         "tolerance": _number(tolerance[row][col]),
                         "status": STATUSES[int(status[row][col])].value,
                         "mode": block.mode,
+                        **({} if errors is None else {"reference_error": _number(errors[row][col])}),
                     }
                 )
+                if status[row][col] not in (0, len(STATUSES) - 1) or block.left is not None:
+                    detail = block.entry(row * len(ins) + col).detail
+                    if detail:
+                        entries[-1]["detail"] = detail
     return entries
 
 
@@ -91,6 +97,7 @@ def point_document(result: CheckResult, label: PointLabel) -> dict[str, Any]:
         "passed": result.passed,
         "dtype": result.dtype,
         "method": result.method,
+        "reference_dtype": result.reference_dtype or result.dtype,
         "mode": result.mode,
         "failed_modes": list(result.failed_modes),
         "values": {name: _numbers(value.tolist()) for name, value in zip(result.input_names, result.point)},

@@ -23,8 +23,9 @@ import torch
 
 from gradcheck_cli.complex_step import complex_step
 from gradcheck_cli.evaluation import Evaluator
-from gradcheck_cli.finite_differences import SCHEMES, Samples, Scheme, magnitude, power_of_two
+from gradcheck_cli.finite_differences import SCHEMES, Samples, Scheme, dtype_name, magnitude, power_of_two
 from gradcheck_cli.kinks import OneSided, one_sided
+from gradcheck_cli.noise import measured_noise
 from gradcheck_cli.steps import adaptive_steps
 from gradcheck_cli.tolerances import COMPLEX_STEP_ULPS, ERROR_SAFETY
 
@@ -108,6 +109,14 @@ def input_reference(
     ``lean`` (large Jacobians): no forward column and no one-sided slopes (kinks), unless asked for."""
     x = point[index]
     samples = Samples(evaluate, index, x, base)
+    notes: list[str] = []
+    if not lean and eps is None:
+        samples.floor = measured_noise(samples)
+        if np.any(samples.floor > 0):
+            notes.append(
+                f"the function is noisier than {dtype_name(x)} (errors up to {np.max(samples.floor):.2g}: "
+                "does it compute in lower precision inside?): steps and error estimates use its measured noise"
+            )
     estimates: dict[str, Estimate] = {}
     if eps is not None:
         step = np.full(x.numel(), float(eps))
@@ -133,6 +142,8 @@ def input_reference(
     if method in ("auto", "complex-step"):
         if x.dtype != torch.float64:
             reason = f"the complex step needs float64 evaluation (the function runs in {x.dtype})"
+        elif np.any(samples.floor > 0):
+            reason = "the function is noisier than float64: it does not compute in complex128 either"
         else:
             found = complex_step(func, point, index, base)
             reason = found.reason
@@ -149,7 +160,7 @@ def input_reference(
                     # where the derivative vanishes (x**3 at 0 gives -h**2, not 0).
                     error = COMPLEX_STEP_ULPS * 2.0**-52 * np.abs(found.value) + found.steps.reshape(1, -1)
                     estimates["complex-step"] = Estimate(found.value, error, found.steps)
-    return InputReference(estimates, sides, reason)
+    return InputReference(estimates, sides, reason, tuple(notes))
 
 
 def resolve(method: str, available: Sequence[str]) -> str:

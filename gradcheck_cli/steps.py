@@ -19,20 +19,28 @@ _TRUNCATION = {1: 0.5, 2: 1.0 / 6.0}
 _DOWN, _UP = 16.0, 8.0
 
 
+def effective_eps(samples: Samples) -> np.ndarray:
+    """Per element, the relative precision of the function's values: its dtype's epsilon, or its measured
+    noise relative to ``max |f|`` where that is larger (a function computing in lower precision inside)."""
+    scale = max(float(samples.base.abs().max()), np.finfo(float).tiny) if samples.base.numel() else 1.0
+    return np.maximum(samples.eps, samples.floor / scale)
+
+
 def nominal_steps(samples: Samples, order: int) -> np.ndarray:
-    return power_of_two(samples.eps ** (1.0 / (order + 1)) * magnitude(samples.x))
+    return power_of_two(effective_eps(samples) ** (1.0 / (order + 1)) * magnitude(samples.x))
 
 
 def adaptive_steps(samples: Samples, order: int) -> np.ndarray:
     """One step per element of the input, for a first-derivative scheme of accuracy ``order`` (1 or 2)."""
     order = 1 if order < 2 else 2
-    nominal = nominal_steps(samples, order)
-    coarse = power_of_two(samples.eps**0.2 * magnitude(samples.x))
+    nominal = np.minimum(nominal_steps(samples, order), 2.0**-3 * magnitude(samples.x))
+    coarse = power_of_two(np.minimum(effective_eps(samples) ** 0.2, 2.0**-3) * magnitude(samples.x))
     higher, noise = samples.quotient(SECOND if order == 1 else THIRD, coarse)
     resolved = np.abs(higher) > 4 * noise
     derivative = np.where(resolved, np.abs(higher), 0.0)  # (outputs, elements)
     f_scale = np.maximum(samples.base.abs().cpu().numpy().reshape(-1, 1), np.finfo(float).tiny)
-    c_round = samples.ulps * samples.eps * f_scale * (1.0 if order == 2 else 2.0)
+    c_round = np.maximum(samples.ulps * samples.eps * f_scale, samples.floor.reshape(1, -1))
+    c_round = c_round * (1.0 if order == 2 else 2.0)
     with np.errstate(divide="ignore", over="ignore"):
         optimal = (c_round / (order * _TRUNCATION[order] * derivative)) ** (1.0 / (order + 1))
     # A column whose higher derivative is lost in round-off everywhere gets the largest allowed step.

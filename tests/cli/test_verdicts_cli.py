@@ -59,3 +59,23 @@ def test_sweep_draws_the_v_curve_and_marks_the_chosen_step(repo_cwd: Path) -> No
 def test_sweep_bad_input_is_a_one_line_error(repo_cwd: Path) -> None:
     code, out = invoke("sweep", TUTORIAL, "--x", "1,a")
     assert code == 2 and "cannot parse" in out and "Traceback" not in out
+
+
+def test_json_carries_the_error_estimates_the_details_and_the_reference_dtype(repo_cwd: Path) -> None:
+    import json
+
+    import jsonschema
+
+    from gradcheck_cli.json_report import schema
+
+    code, out = invoke("run", "sample_functions/kink.py:absolute", "--x", "-1,0,2", "--format", "json")
+    data = json.loads(out)
+    assert code == 0
+    jsonschema.validate(data, schema())
+    (point,) = data["targets"][0]["points"]
+    assert point["reference_dtype"] == "float64" and point["counts"]["KINK"] >= 1
+    kinks = [e for e in point["entries"] if e["status"] == "KINK"]
+    assert kinks and all("one-sided slopes -1 (left) and 1 (right)" in e["detail"] for e in kinks)
+    assert all(isinstance(e["reference_error"], float) for e in point["entries"])
+    code, out = invoke("run", TUTORIAL, "--x", "1,2,3", "--dtype", "float32", "--format", "json")
+    assert code == 0 and json.loads(out)["targets"][0]["points"][0]["reference_dtype"] == "float64"

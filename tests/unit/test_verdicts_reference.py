@@ -221,3 +221,29 @@ def test_every_method_passes_a_correct_function_and_names_itself(method: str) ->
     result = gradcheck_cli.check(calc, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), method=method)
     assert result.passed and result.method == method
     np.testing.assert_allclose(result.blocks[0].numerical[method][0], EXACT_CALC, rtol=1e-6)
+
+
+@pytest.mark.parametrize("inner", [torch.float32, torch.float16])
+def test_a_function_less_precise_than_its_dtype_is_measured_not_failed(inner: torch.dtype) -> None:
+    def squares(x: torch.Tensor) -> torch.Tensor:
+        return (x.to(inner) ** 2).to(x.dtype)
+
+    result = gradcheck_cli.check(squares, torch.tensor([1.3, 0.7], dtype=torch.float64))
+    assert result.counts()[Status.FAIL] == 0
+    assert any("noisier than float64" in note for note in result.notes), result.notes
+    assert result.method == "richardson"  # not the complex step: the function does not run in complex128
+    if inner == torch.float32:
+        assert result.passed
+
+
+def test_a_smooth_float64_function_is_not_called_noisy() -> None:
+    for func, x in ((lambda t: t**3, [0.0, 2.0]), (torch.exp, [3.0, -1.0]), (calc, [1.0, 2.0, 3.0])):
+        result = gradcheck_cli.check(func, torch.tensor(x, dtype=torch.float64))
+        assert not any("noisier" in note for note in result.notes), (x, result.notes)
+
+
+def test_samples_outside_the_domain_make_the_reference_unusable_not_a_fail() -> None:
+    result = gradcheck_cli.check(
+        lambda t: torch.sqrt(t - 1.0), torch.tensor([1.0 + 2.0**-30], dtype=torch.float64)
+    )
+    assert result.counts()[Status.FAIL] == 0
