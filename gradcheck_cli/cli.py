@@ -16,7 +16,10 @@ import click
 
 from gradcheck_cli.errors import GradcheckError, UsageError, UserFunctionError
 
-EXIT_CODES = "Exit codes: 0 every gradient matches, 1 a gradient is wrong, 2 usage, load or input error."
+EXIT_CODES = (
+    "Exit codes: 0 every gradient matches, 1 a gradient is wrong or could not be verified (INCONCLUSIVE, "
+    "NONDETERMINISTIC), 2 usage, load or input error."
+)
 
 
 def _fail(exc: GradcheckError) -> None:

@@ -390,7 +390,8 @@ def _full_blocks(
             input_reference(func, evaluate, eval_point, eval_base, i, setup.method, setup.eps, lean=lean)
             for i in range(len(point))
         ]
-        notes += sorted({note for ref in references for note in ref.notes})
+        random = any(np.any(j > 0) for j in jitter_out)  # its noise is its randomness: said per entry
+        notes += sorted({note for ref in references for note in ref.notes if not random})
         available = set.intersection(*(set(ref.estimates) for ref in references))
         chosen = resolve(setup.method, sorted(available))
         reasons = sorted({ref.complex_reason for ref in references if ref.complex_reason})

@@ -107,9 +107,16 @@ def check_table(
     return table
 
 
+def _wrong(result: CheckResult) -> bool:
+    """Whether a point that did not pass has a wrong gradient (a FAIL, or a KINK under --strict-kinks),
+    rather than only entries the numbers could not tell (INCONCLUSIVE, NONDETERMINISTIC)."""
+    wrong = {Status.FAIL.code} | ({Status.KINK.code} if result.strict_kinks else set())
+    return any(np.isin(b.status, list(wrong)).any() for b in (*result.blocks, *result.secondary))
+
+
 def summary_line(result: CheckResult) -> Text:
     counts = ", ".join(f"{n} {s.value}" for s, n in result.counts().items() if n)
-    verdict = "PASS" if result.passed else "FAIL"
+    verdict = "PASS" if result.passed else "FAIL" if _wrong(result) else "NOT VERIFIED"
     computed = (
         f" in {result.reference_dtype}"
         if result.reference_dtype and result.reference_dtype != result.dtype
@@ -179,16 +186,24 @@ def target_renderables(
 
 def verdict_line(report: Report) -> Text:
     points = sum(len(t.results) for t in report.targets)
-    failed = sum(1 for t in report.targets for r in t.results if not r.passed)
+    failing = [r for t in report.targets for r in t.results if not r.passed]
+    wrong = sum(1 for r in failing if _wrong(r))
+    unsure = len(failing) - wrong
     errors = sum(1 for t in report.targets if t.error is not None)
     if report.exit_code == 0:
         return Text(f"PASS: every gradient matches ({points} point(s))", style="bold green")
     words = []
-    if failed:
-        words.append(f"{failed} of {points} point(s) have a wrong gradient")
+    if wrong:
+        words.append(f"{wrong} of {points} point(s) have a wrong gradient")
+    if unsure:
+        words.append(
+            f"{unsure} of {points} point(s) could not be verified (INCONCLUSIVE or NONDETERMINISTIC entries)"
+        )
+    failed = len(failing)
     if errors:
         words.append(f"{errors} target(s) could not be checked")
-    return Text(f"{'FAIL' if failed else 'ERROR'}: {'; '.join(words)}", style="bold red")
+    head = "FAIL" if wrong else "NOT VERIFIED" if failed else "ERROR"
+    return Text(f"{head}: {'; '.join(words)}", style="bold red")
 
 
 def summary_table(report: Report, *, ascii: bool = False) -> Table:
