@@ -172,7 +172,7 @@ def _functional_rows(
     rows: list[list[torch.Tensor]] = []
     for k, output in enumerate(outputs):
         m = output.numel()
-        parts: list[tuple[torch.Tensor, ...]] = []
+        blocks = [torch.empty(m, x.numel(), dtype=x.dtype, device=x.device) for x in point]
         chunk = budget.rows(in_numel + m, output.element_size(), limit=m)
         for start in range(0, m, chunk):
             count = min(chunk, m - start)
@@ -182,9 +182,10 @@ def _functional_rows(
                 else torch.zeros(count, *o.shape, dtype=o.dtype, device=o.device)
                 for j, o in enumerate(outputs)
             )
-            parts.append(torch.func.vmap(pullback)(cotangents))
+            for block, part in zip(blocks, torch.func.vmap(pullback)(cotangents)):
+                block[start : start + count] = part.reshape(count, -1)
             progress("autograd (reverse mode)", start + count, m)
-        rows.append([torch.cat([p[i].reshape(p[i].shape[0], -1) for p in parts]) for i in range(len(point))])
+        rows.append(blocks)
     return rows
 
 

@@ -75,7 +75,7 @@ class Rows:
 # Chunks start at about this many input+output elements and double while the time per row does not get
 # clearly worse, up to the memory budget: matrix functions want large batches, elementwise ones lose on
 # cache past ~2**18-2**20 elements (and gain from threads past ~2**15).
-START_ELEMENTS = 2**15
+START_ELEMENTS = 2**16
 
 
 class Evaluator:

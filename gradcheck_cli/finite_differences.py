@@ -196,14 +196,15 @@ def central_jacobian(
 ) -> np.ndarray:
     """Central differences at ``steps`` for input ``index``, ``(total output numel, in numel)``: the lean
     path for large Jacobians (two batches of perturbed points, combined in place, nothing cached)."""
-    plus = torch.cat(
-        [v.double().reshape(x.numel(), -1) for v in evaluate(index, _perturbed(x, steps), output_numel)],
-        dim=1,
-    )
-    minus = torch.cat(
-        [v.double().reshape(x.numel(), -1) for v in evaluate(index, _perturbed(x, -steps), output_numel)],
-        dim=1,
-    )
+
+    def stacked(offsets: np.ndarray) -> torch.Tensor:
+        values = [
+            v.double().reshape(x.numel(), -1) for v in evaluate(index, _perturbed(x, offsets), output_numel)
+        ]
+        return values[0] if len(values) == 1 else torch.cat(values, dim=1)
+
+    plus = stacked(steps)
+    minus = stacked(-steps)
     plus.sub_(minus)
     del minus
     plus.div_(torch.as_tensor(2 * steps, dtype=torch.float64, device=plus.device).reshape(-1, 1))

@@ -51,7 +51,14 @@ def _entries(result: CheckResult) -> list[dict[str, Any]]:
     entries = []
     for block in (*result.blocks, *result.secondary):
         outs = _labels(block.output_name, block.output_shape)
-        ins = _labels(block.input_name, block.input_shape)
+        ins = (
+            _labels(block.input_name, block.input_shape)
+            if block.columns is None  # a localised probe failure holds only some columns
+            else [
+                element_label(block.input_name, tuple(int(i) for i in np.unravel_index(c, block.input_shape)))
+                for c in block.columns
+            ]
+        )
         autograd = block.autograd.tolist()
         numerical = {name: values.tolist() for name, values in block.numerical.items()}
         steps = {name: np.ravel(values).tolist() for name, values in block.steps.items()}

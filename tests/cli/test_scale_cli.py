@@ -131,3 +131,25 @@ def test_the_numerical_core_imports_neither_rich_nor_click() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_json_report_of_a_localised_probe_failure_labels_the_columns_checked(repo_cwd: Path) -> None:
+    code, out, _ = run(
+        "sample_functions/wrong_backward.py:cube",
+        "--x",
+        "[0.5,1,2,3,4]",
+        "--mode",
+        "probe",
+        "--format",
+        "json",
+    )
+    assert code == 1
+    import json
+
+    (target,) = json.loads(out)["targets"]
+    (point,) = target["points"]
+    assert point["mode"] == "probe" and point["failed_modes"] == ["reverse"]
+    failing = sorted(
+        {e["input"] for e in point["entries"] if e["status"] == "FAIL" and "·" not in e["input"]}
+    )
+    assert failing == ["x[0]", "x[2]", "x[3]", "x[4]"]
