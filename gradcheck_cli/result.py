@@ -74,6 +74,11 @@ class Entry:
                 f"two evaluations at the same point differ by {self.jitter:.3g}: the function or its backward is "
                 "random (dropout, sampling) or nondeterministic; fix the seed or use eval mode"
             )
+        if self.status is Status.INCONCLUSIVE and not math.isfinite(self.reference_error):
+            return (
+                "the reference is unusable: a perturbed point gave nan or inf (outside the function's domain?); "
+                "try a point further from the domain's edge, or a smaller --eps"
+            )
         if self.status is Status.INCONCLUSIVE:
             return (
                 f"the reference is too uncertain to tell: error estimate {self.reference_error:.3g} for a value "

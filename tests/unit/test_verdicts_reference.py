@@ -247,3 +247,11 @@ def test_samples_outside_the_domain_make_the_reference_unusable_not_a_fail() -> 
         lambda t: torch.sqrt(t - 1.0), torch.tensor([1.0 + 2.0**-30], dtype=torch.float64)
     )
     assert result.counts()[Status.FAIL] == 0
+    fixed = gradcheck_cli.check(
+        lambda t: torch.sqrt(t - 1.0),
+        torch.tensor([1.0 + 2.0**-30], dtype=torch.float64),
+        eps=1e-3,
+        method="central",
+    )
+    (entry,) = fixed.entries()
+    assert entry.status is Status.INCONCLUSIVE and "nan or inf" in entry.detail, entry
