@@ -139,8 +139,19 @@ class Evaluator:
                 self.strategy = BatchedCall("loop", reason if len(reason) < 100 else reason[:97] + "...")
         return self._loop(index, batch)
 
-    def __call__(self, index: int, batch: torch.Tensor | Rows, output_numel: int) -> tuple[torch.Tensor, ...]:
-        """Outputs at every row of ``batch`` (values of input ``index``), stacked along a new first dim."""
+    def __call__(
+        self,
+        index: int,
+        batch: torch.Tensor | Rows,
+        output_numel: int,
+        *,
+        subtract_from: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, ...]:
+        """Outputs at every row of ``batch`` (values of input ``index``), stacked along a new first dim.
+
+        With ``subtract_from`` (``(rows, total output numel)`` float64), the outputs, flattened and
+        concatenated, are subtracted from it in place chunk by chunk instead (nothing of that size is
+        allocated) and ``(subtract_from,)`` is returned."""
         rows = batch if isinstance(batch, Rows) else Rows(len(batch), lambda a, b: batch[a:b])
         if rows.count == 0:
             raise ValueError("no rows to evaluate")
@@ -156,11 +167,15 @@ class Evaluator:
                 stop = min(rows.count, start + size)
                 began = time.perf_counter()
                 part = self._chunk(index, rows.make(start, stop))
-                if stacked is None:  # the whole result at once: no concatenation of chunks afterwards
+                if subtract_from is not None:
+                    flat = [p.reshape(stop - start, -1) for p in part]
+                    subtract_from[start:stop] -= flat[0] if len(flat) == 1 else torch.cat(flat, dim=1)
+                    stacked = [subtract_from]
+                elif stacked is None:  # the whole result at once: no concatenation of chunks afterwards
                     stacked = [
                         p if stop == rows.count else p.new_empty((rows.count, *p.shape[1:])) for p in part
                     ]
-                if stop < rows.count or start > 0:
+                if subtract_from is None and (stop < rows.count or start > 0):
                     for out, p in zip(stacked, part):
                         out[start:stop] = p
                 per_row = (time.perf_counter() - began) / (stop - start)

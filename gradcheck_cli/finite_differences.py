@@ -201,12 +201,10 @@ def central_jacobian(
         values = [
             v.double().reshape(x.numel(), -1) for v in evaluate(index, _perturbed(x, offsets), output_numel)
         ]
-        return values[0] if len(values) == 1 else torch.cat(values, dim=1)
+        return values[0].contiguous() if len(values) == 1 else torch.cat(values, dim=1)
 
-    plus = stacked(steps)
-    minus = stacked(-steps)
-    plus.sub_(minus)
-    del minus
+    plus = stacked(steps)  # ours to overwrite
+    evaluate(index, _perturbed(x, -steps), output_numel, subtract_from=plus)
     plus.div_(torch.as_tensor(2 * steps, dtype=torch.float64, device=plus.device).reshape(-1, 1))
     return plus.T.cpu().numpy()
 
