@@ -24,6 +24,8 @@ BATCH_OVERHEAD = 4
 # One batch tensor stays at or below this size: the C allocator then reuses freed batches instead of
 # mapping (and page-faulting) fresh memory for each one (glibc maps allocations above 32 MiB afresh).
 CHUNK_BYTES = 16 * 2**20
+# ... unless that leaves fewer rows than this (huge inputs: the memory bound alone limits them).
+MIN_CHUNK_ROWS = 64
 
 _UNITS = {"": 1, "B": 1, "K": 2**10, "KB": 2**10, "M": 2**20, "MB": 2**20, "G": 2**30, "GB": 2**30}
 
@@ -71,5 +73,5 @@ class Budget:
     def rows(self, row_elements: int, itemsize: int = 8, limit: int | None = None) -> int:
         """How many rows of ``row_elements`` elements fit in one batch (at least one)."""
         rows = max(1, self.working // max(1, BATCH_OVERHEAD * itemsize * row_elements))
-        rows = min(rows, max(1, CHUNK_BYTES // max(1, itemsize * row_elements)))
+        rows = min(rows, max(MIN_CHUNK_ROWS, CHUNK_BYTES // max(1, itemsize * row_elements)))
         return rows if limit is None else max(1, min(rows, limit))
