@@ -60,7 +60,9 @@ def test_command_line_seed_overrides_a_configured_checks_seed(project) -> None:
     assert values(gradcheck("run", "--format", "json", "--seed", "1")[1]) == configured
     overridden = values(gradcheck("run", "--format", "json", "--seed", "5")[1])
     assert overridden != configured
-    direct = gradcheck("run", "funcs/tutorial.py:calc", "--random", "1", "--shape", "3", "--seed", "5", "--format", "json")
+    direct = gradcheck(
+        "run", "funcs/tutorial.py:calc", "--random", "1", "--shape", "3", "--seed", "5", "--format", "json"
+    )
     assert values(direct[1]) == overridden  # the same points as `--random 1 --seed 5` on the command line
 
 

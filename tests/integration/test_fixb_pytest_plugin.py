@@ -4,7 +4,6 @@ unwritable report path): a one-line message, never a traceback of ours; and the 
 from __future__ import annotations
 
 import pytest
-
 from test_ci_pytest_plugin import (  # noqa: F401 - the autouse fixture keeps torch loaded
     _torch_imported_before_pytester,
     run,
