@@ -181,9 +181,11 @@ class Block:
     def labels(self) -> tuple[list[str], list[str]]:
         """The element labels of the rows (``out[0]``...) and of the columns (``x[1]``...), in order."""
         outs = [element_label(self.output_name, index) for index in _indices(self.output_shape)]
-        elements = _indices(self.input_shape)
-        if self.columns is not None:  # a localised probe failure holds only some columns
-            elements = [elements[int(c)] for c in self.columns]
+        elements = (
+            _indices(self.input_shape)
+            if self.columns is None  # a localised probe failure holds only some columns
+            else [_index(int(c), self.input_shape) for c in self.columns]
+        )
         return outs, [element_label(self.input_name, index) for index in elements]
 
     @property
