@@ -7,7 +7,8 @@ For each case: the median wall time of ``gradcheck_cli.check`` (full mode: every
 forward mode, central differences) and of ``torch.autograd.gradcheck`` with ``fast_mode=False`` and
 ``fast_mode=True``, their ratios, and the peak memory of our check (the growth of the peak resident set size
 in a fresh subprocess, from ``/proc/self/status``) against the configured bound (``--max-memory``). Timings on a shared machine are
-noisy: compare the ratios, which are measured in the same run.
+noisy: compare the ratios, which are measured in the same run; the CPU-time ratio (both processes' threads
+added up) is the steadier one when other work competes for the cores.
 """
 
 from __future__ import annotations
@@ -42,13 +43,15 @@ def case(name: str, n: int) -> tuple[Callable[[torch.Tensor], torch.Tensor], tor
     raise ValueError(name)
 
 
-def timed(run: Callable[[], Any], repeats: int) -> float:
-    times = []
+def timed(run: Callable[[], Any], repeats: int) -> tuple[float, float]:
+    """Median wall time and median CPU time (all threads of this process: steadier on a shared machine)."""
+    walls, cpus = [], []
     for _ in range(repeats):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         run()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - began)
+        cpus.append(time.process_time() - began_cpu)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def peak_memory(name: str, n: int, max_memory: int) -> int:
@@ -104,7 +107,7 @@ def main() -> None:
     cases = [("tanh(W@x)", 1000), ("tanh(W@x)", 3000), ("sum(sin(x)*x)", 10000)]
     header = (
         f"{'function':<15} {'n':>6} {'ours s':>8} {'slow s':>8} {'fast s':>8} "
-        f"{'slow/ours':>10} {'fast/ours':>10} {'peak mem':>9} {'bound':>6}"
+        f"{'slow/ours':>10} {'fast/ours':>10} {'cpu: slow/ours':>15} {'peak mem':>9} {'bound':>6}"
     )
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64, median of {args.repeats}")
     print(header)
@@ -117,17 +120,17 @@ def measure(name: str, n: int, repeats: int, quick: bool, bound: int) -> None:
     func, x = case(name, n)
     result = check(func, x, max_memory=bound)
     assert result.passed and result.mode == "full", (name, n, result.mode)
-    ours = timed(lambda: check(func, x, max_memory=bound), repeats)
+    ours, ours_cpu = timed(lambda: check(func, x, max_memory=bound), repeats)
     leaf = x.clone().requires_grad_(True)
-    fast = timed(lambda: torch.autograd.gradcheck(func, leaf, fast_mode=True), repeats)
+    fast, _ = timed(lambda: torch.autograd.gradcheck(func, leaf, fast_mode=True), repeats)
     if quick and name == "tanh(W@x)" and n >= 3000:
-        slow = float("nan")
+        slow, slow_cpu = float("nan"), float("nan")
     else:
-        slow = timed(lambda: torch.autograd.gradcheck(func, leaf), 1 if n >= 3000 else repeats)
+        slow, slow_cpu = timed(lambda: torch.autograd.gradcheck(func, leaf), 1 if n >= 3000 else repeats)
     peak = peak_memory(name, n, bound)
     print(
         f"{name:<15} {n:>6} {ours:>8.3f} {slow:>8.3f} {fast:>8.3f} {slow / ours:>10.1f} "
-        f"{fast / ours:>10.2f} {describe_bytes(peak):>9} {describe_bytes(bound):>6}",
+        f"{fast / ours:>10.2f} {slow_cpu / ours_cpu:>15.1f} {describe_bytes(peak):>9} {describe_bytes(bound):>6}",
         flush=True,
     )
     assert peak <= bound, f"peak memory {describe_bytes(peak)} over the bound {describe_bytes(bound)}"

@@ -159,7 +159,7 @@ class Evaluator:
         cap = self.budget.rows(row_elements, self.point[index].element_size(), limit=rows.count)
         size = min(cap, self.chunk_rows.get(index, max(1, START_ELEMENTS // row_elements)))
         growing = index not in self._settled
-        best = float("inf")
+        best, best_size = float("inf"), size
         stacked: list[torch.Tensor] | None = None
         start = 0
         with torch.no_grad():
@@ -180,14 +180,17 @@ class Evaluator:
                         out[start:stop] = p
                 per_row = (time.perf_counter() - began) / (stop - start)
                 if growing and stop - start == size:
-                    # Grow while the time per row does not get clearly worse (timings are noisy; bigger
-                    # batches win on matrix functions), step back once it does.
-                    if per_row <= 1.1 * best and size < cap:
-                        best, size = min(best, per_row), min(cap, 2 * size)
+                    # Double while the time per row clearly falls (matrix functions want big batches);
+                    # once it does not, settle on the best size seen (elementwise ones want cache-sized ones).
+                    if per_row < 0.95 * best:
+                        best, best_size = per_row, size
+                        if size < cap:
+                            size = min(cap, 2 * size)
+                        else:
+                            growing = False
                     else:
-                        growing = False
-                        if per_row > 1.3 * best:
-                            size = max(1, size // 2)
+                        growing, size = False, best_size
+                    if not growing:
                         self._settled.add(index)
                 start = stop
                 self.progress(self.task, start, rows.count)
