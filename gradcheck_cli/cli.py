@@ -10,11 +10,21 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from gradcheck_cli.config import DTYPES, METHODS, MODES, CheckConfig, Config
 from gradcheck_cli.errors import GradcheckError, UsageError, UserFunctionError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from gradcheck_cli.report import Report
+    from gradcheck_cli.runner import PointSource
+
+FORMATS = ("table", "json", "junit", "markdown", "github")
 
 EXIT_CODES = (
     "Exit codes: 0 every gradient matches, 1 a gradient is wrong or could not be verified (INCONCLUSIVE, "
@@ -40,7 +50,7 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _console() -> Any:
+def _console() -> Console:
     from rich.console import Console
 
     plain = not sys.stdout.isatty() or "NO_COLOR" in os.environ
@@ -53,15 +63,33 @@ def cli() -> None:
     """Check the gradients of a PyTorch function against finite differences."""
 
 
-@cli.command(epilog=EXIT_CODES)
-@click.argument("target", required=False)
-@click.option(
+X_OPTION = click.option(
     "--x",
     "x",
     multiple=True,
     metavar="VALUES",
     help="One positional argument: a number, 1,2,3 or [[1,2],[3,4]]. Repeat for f(a, b).",
 )
+DTYPE_OPTION = click.option(
+    "--dtype",
+    type=click.Choice(DTYPES),
+    default="float64",
+    show_default=True,
+    help="The dtype of the inputs the function is called with.",
+)
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    metavar="PYPROJECT",
+    help="The pyproject.toml to read [tool.gradcheck] from [default: the nearest one, from the current "
+    "directory upward].",
+)
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("target", required=False)
+@X_OPTION
 @click.option(
     "--points",
     "points_file",
@@ -79,17 +107,17 @@ def cli() -> None:
     metavar="S",
     help="With --random: one shape per argument, e.g. 3 or 2,3.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="With --random: the seed.")
 @click.option(
-    "--dtype",
-    type=click.Choice(["float64", "float32", "float16", "bfloat16"]),
-    default="float64",
+    "--seed",
+    type=int,
+    default=0,
     show_default=True,
-    help="The dtype of the inputs the function is called with.",
+    help="Seeds the random points, the probes and the order-2 weights (overrides a configured seed).",
 )
+@DTYPE_OPTION
 @click.option(
     "--method",
-    type=click.Choice(["auto", "central", "forward", "backward", "richardson", "complex-step"]),
+    type=click.Choice(METHODS),
     default="auto",
     show_default=True,
     help="The numerical reference the verdict uses: auto picks the most accurate that works (the complex "
@@ -109,13 +137,14 @@ def cli() -> None:
 @click.option(
     "--atol",
     type=float,
-    help="Absolute tolerance: replaces the per-entry tolerance that follows from the reference's error "
-    "estimate with atol + rtol*|reference| [default for the missing one per dtype: float64 1e-7, float32 1e-4].",
+    help="Absolute tolerance (>= 0): replaces the per-entry tolerance that follows from the reference's "
+    "error estimate with atol + rtol*|reference| [default for the missing one per dtype: float64 1e-7, "
+    "float32 1e-4].",
 )
 @click.option(
     "--rtol",
     type=float,
-    help="Relative tolerance (see --atol) [default per dtype: float64 1e-5, float32 1e-3].",
+    help="Relative tolerance (>= 0; see --atol) [default per dtype: float64 1e-5, float32 1e-3].",
 )
 @click.option(
     "--digits", type=click.IntRange(1, 17), default=12, show_default=True, help="Significant digits shown."
@@ -136,7 +165,7 @@ def cli() -> None:
 )
 @click.option(
     "--mode",
-    type=click.Choice(["auto", "full", "probe"]),
+    type=click.Choice(MODES),
     default="auto",
     show_default=True,
     help="full: every Jacobian entry; probe: seeded random projections v.J.u per input, failures localised "
@@ -162,7 +191,7 @@ def cli() -> None:
 )
 @click.option(
     "--forward/--no-forward",
-    "forward_mode",
+    "forward",
     default=True,
     show_default=True,
     help="Also check forward-mode AD (JVPs); the report says which mode is wrong.",
@@ -170,7 +199,7 @@ def cli() -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["table", "json", "junit", "markdown", "github"]),
+    type=click.Choice(FORMATS),
     default="table",
     show_default=True,
     help="How to write the report: a table, JSON (report.schema.json), JUnit XML, Markdown, or GitHub "
@@ -182,14 +211,7 @@ def cli() -> None:
     metavar="FILE",
     help="Write the --format report to FILE (the table still goes to the terminal).",
 )
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False),
-    metavar="PYPROJECT",
-    help="The pyproject.toml to read [tool.gradcheck] from [default: the nearest one, from the current "
-    "directory upward].",
-)
+@CONFIG_OPTION
 @click.pass_context
 @reports_errors
 def run(
@@ -199,25 +221,13 @@ def run(
     points_file: str | None,
     random: int | None,
     shapes: tuple[str, ...],
-    seed: int,
-    dtype: str,
-    method: str,
-    eps: float | None,
-    strict_kinks: bool,
-    atol: float | None,
-    rtol: float | None,
+    x_shape: str | None,
     digits: int,
     max_rows: int,
-    x_shape: str | None,
-    mode: str,
-    probes: int,
-    order: int,
-    max_memory: str | None,
-    device: str,
-    forward_mode: bool,
     output_format: str,
     output: str | None,
     config_file: str | None,
+    **check_options: Any,
 ) -> None:
     """Check TARGET (module.sub:func or path/to/file.py:func) at the given point(s).
 
@@ -234,95 +244,72 @@ def run(
       gradcheck run --format junit --output gradcheck.xml
     """
     from gradcheck_cli.config import load
+    from gradcheck_cli.progress_bar import ProgressBar
     from gradcheck_cli.report import Report
-    from gradcheck_cli.runner import (
-        CheckOptions,
-        PointSource,
-        configured,
-        run_safely,
-        run_target,
-        source_for,
-    )
+    from gradcheck_cli.runner import CheckOptions, PointSource, configured, run_safely, source_for
 
     config = load(config_file)
     given = {name for name in ctx.params if _explicit(ctx, name)}
     digits = digits if "digits" in given else config.defaults.get("digits", digits)
     max_rows = max_rows if "max_rows" in given else config.defaults.get("max-rows", max_rows)
-    seed = seed if "seed" in given else config.defaults.get("seed", seed)
-    from gradcheck_cli.progress_bar import ProgressBar
-
     if x_shape is not None:
         if random is not None or shapes:
             raise UsageError("--x-shape S stands for --random 1 --shape S: give one or the other")
         random, shapes = 1, (x_shape,)
+    direct = PointSource(x=x, points_file=points_file, random=random, shapes=shapes)
+    checks = _configured_checks(target, direct, config)
     bar = ProgressBar()
-    options = CheckOptions(
-        dtype=dtype,
-        method=method,
-        eps=eps,
-        atol=atol,
-        rtol=rtol,
-        strict_kinks=strict_kinks,
-        mode=mode,
-        order=order,
-        probes=probes,
-        seed=seed,
-        max_memory=max_memory,
-        device=device,
-        forward=forward_mode,
-        progress=bar,
-    )
-    has_points = bool(x) or points_file is not None or random is not None
-    checks = [c for c in config.checks if target in (c.name, c.target)] if target and not has_points else []
-    if target is None:
-        if has_points:
-            raise UsageError(
-                "--x, --points and --random need a TARGET; without a TARGET, gradcheck run runs every "
-                "[[tool.gradcheck.checks]] of pyproject.toml"
-            )
-        if not config.checks:
-            where = str(config.path) if config.path else "no pyproject.toml with [tool.gradcheck] found"
-            raise UsageError(
-                f"no TARGET given and no [[tool.gradcheck.checks]] configured ({where}): give a target, "
-                "e.g. gradcheck run pkg.mod:func --x 1,2,3, or configure checks (see gradcheck list)"
-            )
-        checks = list(config.checks)
+    options = CheckOptions(**check_options, progress=bar)
+    if checks and config.root is not None and str(config.root) not in sys.path:
+        sys.path.insert(0, str(config.root))  # configured module targets are relative to the project
     with bar:  # a progress bar on stderr for long checks, on a terminal only
         if checks:
-            if config.root is not None and str(config.root) not in sys.path:
-                sys.path.insert(0, str(config.root))  # configured module targets are relative to the project
-            targets = tuple(
-                run_safely(
-                    check.target,
-                    source_for(check, seed),
-                    configured(options, check, config.defaults, given),
-                    name=check.name,
+            runs = [(check, configured(options, check, config.defaults, given)) for check in checks]
+            report = Report(
+                tuple(
+                    run_safely(check.target, source_for(check, each.seed), each, name=check.name)
+                    for check, each in runs
                 )
-                for check in checks
             )
-            for failed in targets:
-                if failed.error is not None:
-                    click.echo(f"gradcheck: error: {failed.target}: {failed.error}", err=True)
-                    if failed.error_traceback:
-                        click.echo(failed.error_traceback.rstrip(), err=True)
-            report = Report(targets)
         else:
-            assert target is not None
-            source = PointSource(x=x, points_file=points_file, random=random, shapes=shapes, seed=seed)
-            options = configured(options, None, config.defaults, given)
-            if output_format == "table" and output is None:
-                report = Report(
-                    (run_target(target, source, options),)
-                )  # an error: one line on stderr, exit 2
-            else:  # a machine-readable report is written even when the target could not be checked
-                report = Report((run_safely(target, source, options),))
-                for failed in report.targets:
-                    if failed.error is not None:
-                        click.echo(f"gradcheck: error: {failed.error}", err=True)
-                        if failed.error_traceback:
-                            click.echo(failed.error_traceback.rstrip(), err=True)
+            assert target is not None  # _configured_checks raises otherwise
+            each = configured(options, None, config.defaults, given)
+            report = Report((run_safely(target, replace(direct, seed=each.seed), each),))
+    _echo_errors(report, named=bool(checks))
+    if report.errors and not checks and output_format == "table" and output is None:
+        sys.exit(2)  # one target on the terminal that could not be checked: the message is the whole output
     _write(report, output_format, output, digits=digits, max_rows=max_rows)
     sys.exit(report.exit_code)
+
+
+def _configured_checks(target: str | None, direct: PointSource, config: Config) -> list[CheckConfig]:
+    """The configured checks to run: every one without a TARGET, those named TARGET when no point is
+    given on the command line, else none (the TARGET is checked at the command line's points)."""
+    has_points = bool(direct.x) or direct.points_file is not None or direct.random is not None
+    if target is not None:
+        return [] if has_points else [c for c in config.checks if target in (c.name, c.target)]
+    if has_points:
+        raise UsageError(
+            "--x, --points and --random need a TARGET; without a TARGET, gradcheck run runs every "
+            "[[tool.gradcheck.checks]] of pyproject.toml"
+        )
+    if not config.checks:
+        where = str(config.path) if config.path else "no pyproject.toml with [tool.gradcheck] found"
+        raise UsageError(
+            f"no TARGET given and no [[tool.gradcheck.checks]] configured ({where}): give a target, "
+            "e.g. gradcheck run pkg.mod:func --x 1,2,3, or configure checks (see gradcheck list)"
+        )
+    return list(config.checks)
+
+
+def _echo_errors(report: Report, *, named: bool) -> None:
+    """Each target that could not be checked: one line on stderr (prefixed by the target's name when
+    ``named``), then the user's traceback if their code raised."""
+    for failed in report.targets:
+        if failed.error is not None:
+            click.echo(f"gradcheck: error: {f'{failed.target}: ' if named else ''}{failed.error}", err=True)
+            if failed.error_traceback:
+                click.echo(failed.error_traceback.rstrip(), err=True)
 
 
 def _explicit(ctx: click.Context, name: str) -> bool:
@@ -330,7 +317,7 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     return source is not None and source is not click.core.ParameterSource.DEFAULT
 
 
-def _write(report: Any, output_format: str, output: str | None, *, digits: int, max_rows: int) -> None:
+def _write(report: Report, output_format: str, output: str | None, *, digits: int, max_rows: int) -> None:
     """Render ``report``: the table on the terminal unless another format goes to stdout; the --format
     report to --output; the Markdown summary appended to $GITHUB_STEP_SUMMARY when that is set."""
     from gradcheck_cli.formats import render
@@ -354,13 +341,7 @@ def _write(report: Any, output_format: str, output: str | None, *, digits: int, 
 
 
 @cli.command("list", epilog=EXIT_CODES)
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False),
-    metavar="PYPROJECT",
-    help="The pyproject.toml to read [tool.gradcheck] from [default: the nearest one, upward].",
-)
+@CONFIG_OPTION
 @reports_errors
 def list_checks(config_file: str | None) -> None:
     """Show the checks configured in [tool.gradcheck] of pyproject.toml (what gradcheck run runs)."""
@@ -384,7 +365,8 @@ def list_checks(config_file: str | None) -> None:
     for column in ("check", "target", "points", "options"):
         table.add_column(column)
     for check in config.checks:
-        options = ", ".join(f"{k}={v}" for k, v in check.options.items())
+        shown = {k: v for k, v in check.options.items() if k != "seed" or check.random is None}
+        options = ", ".join(f"{k}={v}" for k, v in shown.items())  # a random check's seed is a point option
         table.add_row(check.name, check.spec, check.describe_points(), options)
     console.print(table)
     click.echo(f"{len(config.checks)} check(s): gradcheck run runs them all")
@@ -392,20 +374,8 @@ def list_checks(config_file: str | None) -> None:
 
 @cli.command(epilog="Exit codes: 0 drawn, 2 usage, load or input error.")
 @click.argument("target")
-@click.option(
-    "--x",
-    "x",
-    multiple=True,
-    metavar="VALUES",
-    help="One positional argument: a number, 1,2,3 or [[1,2],[3,4]]. Repeat for f(a, b).",
-)
-@click.option(
-    "--dtype",
-    type=click.Choice(["float64", "float32", "float16", "bfloat16"]),
-    default="float64",
-    show_default=True,
-    help="The dtype of the inputs the function is called with.",
-)
+@X_OPTION
+@DTYPE_OPTION
 @click.option(
     "--per-decade", type=click.IntRange(1, 10), default=2, show_default=True, help="Steps per decade."
 )
@@ -418,15 +388,16 @@ def sweep(target: str, x: tuple[str, ...], dtype: str, per_decade: int) -> None:
     Example:
       gradcheck sweep sample_functions/tutorial.py:calc --x 1,2,3
     """
-    from gradcheck_cli.points import check_arity
-    from gradcheck_cli.runner import CheckOptions, PointSource, to_tensors
+    from gradcheck_cli.points import check_arity, point_from_texts
+    from gradcheck_cli.runner import to_tensors
     from gradcheck_cli.sweep import sweep as run_sweep
     from gradcheck_cli.sweep_chart import sweep_renderable
     from gradcheck_cli.target import load_target
 
+    if not x:
+        raise UsageError("sweep needs the point: --x VALUES, one per argument")
     loaded = load_target(target)
-    (point,) = PointSource(x=x).points() if x else PointSource().points()
-    CheckOptions(dtype=dtype)
+    point = point_from_texts(x)
     check_arity(loaded.func, len(point))
     console = _console()
     result = run_sweep(loaded.func, to_tensors(point, dtype), per_decade=per_decade)

@@ -12,7 +12,12 @@ Imports neither torch nor numpy: the pytest plugin reads it at start-up.
     [[tool.gradcheck.checks]]
     target = "mypkg.ops:softplus"
     x = ["1,2,3", "0.5"]        # the same strings as --x, one per positional argument
-    dtype = "float32"           # any option, for this check only
+    dtype = "float32"           # any check option, for this check only
+
+Check options (the defaults' and a check's, spelled as on the command line): dtype, method, eps, atol, rtol,
+strict-kinks, mode, probes, order, seed, max-memory, device, forward. The defaults also take the display
+options digits and max-rows. A check's ``seed`` seeds its random points (with ``random = N``) as well as
+the probes and the order-2 weights; ``--seed`` on the command line overrides it.
 """
 
 from __future__ import annotations
@@ -33,17 +38,37 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 METHODS = ("auto", "central", "forward", "backward", "richardson", "complex-step")
+MODES = ("auto", "full", "probe")
 
-OPTION_KEYS = ("dtype", "method", "eps", "atol", "rtol")
-POINT_KEYS = ("x", "points", "random", "shape", "seed")
+OPTION_KEYS = (
+    "dtype",
+    "method",
+    "eps",
+    "atol",
+    "rtol",
+    "strict-kinks",
+    "mode",
+    "probes",
+    "order",
+    "seed",
+    "max-memory",
+    "device",
+    "forward",
+)
+POINT_KEYS = ("x", "points", "random", "shape")
 DISPLAY_KEYS = ("digits", "max-rows")
-DEFAULT_KEYS = (*OPTION_KEYS, *DISPLAY_KEYS, "seed")
+DEFAULT_KEYS = (*OPTION_KEYS, *DISPLAY_KEYS)
 CHECK_KEYS = ("target", "name", *OPTION_KEYS, *POINT_KEYS)
 
 
 @dataclass(frozen=True)
 class CheckConfig:
-    """One ``[[tool.gradcheck.checks]]`` entry: a target, where its points come from, and its options."""
+    """One ``[[tool.gradcheck.checks]]`` entry: a target, where its points come from, and its options.
+
+    Three spellings of the target: ``spec`` is the ``target = ...`` string as written in the file (shown by
+    ``gradcheck list``); ``target`` is what is loaded (``spec`` with a file path made relative to the
+    ``pyproject.toml``); ``name`` is what reports show (``name = ...``, else ``spec``).
+    """
 
     target: str
     name: str
@@ -52,8 +77,12 @@ class CheckConfig:
     points: str | None = None
     random: int | None = None
     shape: tuple[str, ...] = ()
-    seed: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def seed(self) -> int | None:
+        """The check's own seed (of its random points, probes and order-2 weights), if it sets one."""
+        return self.options.get("seed")
 
     def describe_points(self) -> str:
         if self.x:
@@ -120,16 +149,39 @@ def _strings(path: Path, key: str, value: Any, example: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _choice(path: Path, key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise _expect(path, key, value, f"one of {', '.join(map(repr, choices))}")
+    return str(value)
+
+
 def _option(path: Path, key: str, value: Any) -> Any:
     """Validate one option (shared by the defaults and the checks); ``key`` is the dotted key for messages."""
     name = key.rsplit(".", 1)[-1]
-    if name == "dtype":
-        if value not in DTYPES:
-            raise _expect(path, key, value, f"one of {', '.join(map(repr, DTYPES))}")
+    if name in ("dtype", "method", "mode"):
+        return _choice(path, key, value, {"dtype": DTYPES, "method": METHODS, "mode": MODES}[name])
+    if name in ("strict-kinks", "forward"):
+        if not isinstance(value, bool):
+            raise _expect(path, key, value, "true or false")
         return value
-    if name == "method":
-        if value not in METHODS:
-            raise _expect(path, key, value, f"one of {', '.join(map(repr, METHODS))}")
+    if name == "order":
+        if isinstance(value, bool) or value not in (1, 2):
+            raise _expect(path, key, value, "1 or 2 (the gradient, or the gradient of the gradient)")
+        return value
+    if name == "probes":
+        return _integer(path, key, value, minimum=1)
+    if name == "max-memory":
+        from gradcheck_cli.budget import parse_memory
+        from gradcheck_cli.errors import UsageError
+
+        try:
+            parse_memory(value)
+        except UsageError:
+            raise _expect(path, key, value, "a size such as 512M, 2G or 1048576 (bytes)") from None
+        return value
+    if name == "device":
+        if not isinstance(value, str) or not value.strip():
+            raise _expect(path, key, value, "a device such as cpu, cuda, cuda:1 or mps")
         return value
     if name == "eps":
         return _number(path, key, value, positive=True)
@@ -198,9 +250,8 @@ def _check(path: Path, index: int, table: Any) -> CheckConfig:
         raise ConfigError(
             f'{_where(path, where + ".shape")}: missing; random = N needs shape = ["3"], one per argument'
         )
-    if random is None and (shape or "seed" in table):
-        raise ConfigError(f"{_where(path, where)}: shape and seed only go with random = N")
-    seed = _option(path, f"{where}.seed", table["seed"]) if "seed" in table else None
+    if random is None and shape:
+        raise ConfigError(f"{_where(path, where)}: shape only goes with random = N")
     options = {key: _option(path, f"{where}.{key}", table[key]) for key in OPTION_KEYS if key in table}
     return CheckConfig(
         target=target,
@@ -210,7 +261,6 @@ def _check(path: Path, index: int, table: Any) -> CheckConfig:
         points=points,
         random=random,
         shape=shape,
-        seed=seed,
         options=options,
     )
 

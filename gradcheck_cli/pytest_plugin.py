@@ -25,20 +25,28 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    import torch
+
     from gradcheck_cli.report import TargetReport
     from gradcheck_cli.result import CheckResult
 
-# Option name (as a keyword of the fixture and the marker) -> key in [tool.gradcheck].
-OPTIONS: dict[str, str] = {
+# Option name (as a keyword of the fixture and the marker, and a field of runner.CheckOptions) -> key in
+# [tool.gradcheck]. ``dtype`` casts the inputs (None: keep theirs); max_rows and digits shape the message.
+CHECK_OPTIONS: dict[str, str] = {
     "method": "method",
     "dtype": "dtype",
     "eps": "eps",
     "atol": "atol",
     "rtol": "rtol",
-    "max_rows": "max-rows",
-    "digits": "digits",
+    "strict_kinks": "strict-kinks",
+    "mode": "mode",
+    "probes": "probes",
+    "order": "order",
+    "seed": "seed",
+    "max_memory": "max-memory",
+    "forward": "forward",
 }
-CHECK_OPTIONS = ("method", "eps", "atol", "rtol")
+OPTIONS: dict[str, str] = {**CHECK_OPTIONS, "max_rows": "max-rows", "digits": "digits"}
 
 _RECORDS = pytest.StashKey[list["TargetReport"]]()
 _DEFAULTS = pytest.StashKey[dict[str, Any]]()
@@ -46,19 +54,21 @@ _DEFAULTS = pytest.StashKey[dict[str, Any]]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gradcheck", "gradient checks (gradcheck-cli's grad_checker fixture)")
+    from gradcheck_cli.config import DTYPES, METHODS
+
     group.addoption(
         "--gradcheck-method",
-        choices=("auto", "central", "forward", "backward", "richardson", "complex-step"),
+        choices=METHODS,
         help="the numerical reference the verdict uses [default: auto]",
     )
     group.addoption(
         "--gradcheck-dtype",
-        choices=("float64", "float32", "float16", "bfloat16"),
+        choices=DTYPES,
         help="cast the inputs of every check to this dtype [default: keep the inputs' dtype]",
     )
     group.addoption("--gradcheck-eps", type=float, metavar="H", help="absolute finite-difference step")
-    group.addoption("--gradcheck-atol", type=float, metavar="ATOL", help="absolute tolerance")
-    group.addoption("--gradcheck-rtol", type=float, metavar="RTOL", help="relative tolerance")
+    group.addoption("--gradcheck-atol", type=float, metavar="ATOL", help="absolute tolerance (>= 0)")
+    group.addoption("--gradcheck-rtol", type=float, metavar="RTOL", help="relative tolerance (>= 0)")
     group.addoption(
         "--gradcheck-report",
         metavar="FILE",
@@ -70,8 +80,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "gradcheck(method=None, dtype=None, eps=None, atol=None, rtol=None, max_rows=None): options for "
-        "the grad_checker fixture in this test",
+        f"gradcheck({', '.join(f'{name}=None' for name in OPTIONS)}): options for the grad_checker fixture "
+        "in this test",
     )
     config.stash[_RECORDS] = []
 
@@ -95,13 +105,12 @@ def _configured(config: pytest.Config) -> dict[str, Any]:
     return config.stash[_DEFAULTS]
 
 
-def _validate(options: Mapping[str, Any], where: str) -> None:
-    __tracebackhide__ = True
+def _unknown_options(options: Mapping[str, Any], where: str) -> str | None:
+    """What is wrong with the option names in ``options``, or None."""
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
-        raise TypeError(
-            f"{where}: unknown option(s) {', '.join(unknown)}; expected some of {', '.join(OPTIONS)}"
-        )
+        return f"{where}: unknown option(s) {', '.join(unknown)}; expected some of {', '.join(OPTIONS)}"
+    return None
 
 
 @dataclass(repr=False)
@@ -125,19 +134,18 @@ class GradChecker:
         """Check ``func`` at every point (each a tensor or a tuple of tensors); fail once, listing every
         point with a wrong gradient."""
         __tracebackhide__ = True
-        _validate(options, "grad_checker")
+        problem = _unknown_options(options, "grad_checker")
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
         merged = {**self.options, **{k: v for k, v in options.items() if v is not None}}
-        from gradcheck_cli.errors import GradcheckError, UserFunctionError
+        from gradcheck_cli.errors import GradcheckError
 
         try:
             report = _check(func, list(points), merged, self.name)
         except GradcheckError as exc:  # bad input, or the function raised: its traceback, not ours
-            trace = exc.user_traceback if isinstance(exc, UserFunctionError) else ""
-            problem = f"gradcheck: {exc}\n{trace}".rstrip()
-        else:
-            problem = None
-        if problem is not None:
-            pytest.fail(problem, pytrace=False)
+            trace = getattr(exc, "user_traceback", "")
+            message = f"gradcheck: {exc}\n{trace}".rstrip()
+            raise pytest.fail.Exception(message, pytrace=False) from None  # no chained traceback
         self.records.append(report)
         failing = [
             (label, result) for label, result in zip(report.labels, report.results) if not result.passed
@@ -153,21 +161,29 @@ class GradChecker:
         return list(report.results)
 
 
-def _tensors(inputs: Any, dtype: str | None) -> tuple[Any, ...]:
+def _tensors(inputs: Any, dtype: str | None) -> tuple[torch.Tensor, ...]:
+    """The positional arguments of one point as tensors: tensors as they are, anything else through
+    :func:`gradcheck_cli.values.to_array` (float64; ragged, empty, nan and non-numbers are an InputError)."""
     import numpy as np
     import torch
 
-    from gradcheck_cli.tolerances import DTYPES
+    from gradcheck_cli.errors import InputError
+    from gradcheck_cli.values import to_array
 
-    if dtype is not None and dtype not in DTYPES:
-        raise ValueError(f"grad_checker: unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
     values = inputs if isinstance(inputs, (tuple, list)) and not _is_numeric_list(inputs) else (inputs,)
-    tensors = []
-    for value in values:
-        tensor = (
-            value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value, dtype=np.float64))
+    if not values:
+        raise InputError(
+            "no inputs given: expected a tensor, a number, a list of numbers, or a tuple of them"
         )
-        tensors.append(tensor.to(getattr(torch, dtype)) if dtype is not None else tensor)
+    tensors = []
+    for index, value in enumerate(values):
+        if not isinstance(value, torch.Tensor):
+            plain = value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
+            try:
+                value = torch.as_tensor(to_array(plain))
+            except InputError as exc:
+                raise InputError(f"argument {index}: {exc}") from None
+        tensors.append(value.to(getattr(torch, dtype)) if dtype is not None else value)
     return tuple(tensors)
 
 
@@ -179,46 +195,29 @@ def _is_numeric_list(value: Any) -> bool:
 def _check(
     func: Callable[..., Any], points: list[Any], options: Mapping[str, Any], test: str
 ) -> TargetReport:
-    from gradcheck_cli.engine import check
-    from gradcheck_cli.report import PointLabel, TargetReport
-    from gradcheck_cli.runner import describe_point
+    from gradcheck_cli.errors import InputError
+    from gradcheck_cli.runner import CheckOptions, check_points
+    from gradcheck_cli.target import source_location
 
     if not points:
-        raise ValueError("grad_checker.points: no points given")
+        raise InputError("grad_checker.points: no points given: expected a list of points")
+    check_options = CheckOptions(
+        **{name: options[name] for name in CHECK_OPTIONS if options.get(name) is not None}
+    )  # validates them: an unknown dtype or a negative tolerance is a UsageError
+    tensors = [_tensors(point, options.get("dtype")) for point in points]
+    file, line = source_location(func)
     target = f"{test}::{_qualname(func)}"
-    kwargs = {name: options[name] for name in CHECK_OPTIONS if name in options}
-    results, labels = [], []
-    for index, point in enumerate(points):
-        tensors = _tensors(point, options.get("dtype"))
-        result = check(func, tensors, **kwargs)
-        results.append(result)
-        labels.append(PointLabel(index, describe_point(result.point, result.input_names)))
-    file, line = _where(func)
-    return TargetReport(target=target, file=file, line=line, labels=tuple(labels), results=tuple(results))
+    return check_points(func, tensors, check_options, target=target, file=file, line=line)
 
 
 def _qualname(func: Callable[..., Any]) -> str:
     return getattr(func, "__qualname__", type(func).__name__)
 
 
-def _where(func: Callable[..., Any]) -> tuple[str | None, int | None]:
-    import inspect
-
-    try:
-        unwrapped = inspect.unwrap(func)
-        return inspect.getsourcefile(unwrapped), inspect.getsourcelines(unwrapped)[1]
-    except (TypeError, OSError):
-        return None, None
-
-
 def _marker_problem(marker: pytest.Mark) -> str | None:
     if marker.args:
         return "@pytest.mark.gradcheck takes keyword options only, e.g. gradcheck(atol=1e-6)"
-    try:
-        _validate(marker.kwargs, "@pytest.mark.gradcheck")
-    except TypeError as exc:
-        return str(exc)
-    return None
+    return _unknown_options(marker.kwargs, "@pytest.mark.gradcheck")
 
 
 def _defaults(config: pytest.Config) -> dict[str, Any] | str:
@@ -253,5 +252,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     from gradcheck_cli.report import Report
 
     report = Report(tuple(session.config.stash.get(_RECORDS, [])))
-    with open(path, "w", encoding="utf-8") as file:
-        file.write(render(report, format_for(path)))
+    try:
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(render(report, format_for(path)))
+    except OSError as exc:  # a bad path is the user's mistake: say so, without a traceback of ours
+        writer = session.config.get_terminal_writer()
+        writer.line(
+            f"gradcheck: error: cannot write --gradcheck-report {path!r}: {exc.strerror or exc}", red=True
+        )
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR

@@ -6,9 +6,9 @@ outside world and the conversion of float64 points into tensors of the requested
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,11 @@ from gradcheck_cli.points import (
 from gradcheck_cli.report import PointLabel, TargetReport
 from gradcheck_cli.target import Target, load_target
 from gradcheck_cli.tolerances import DTYPES
+
+if TYPE_CHECKING:
+    import torch
+
+    from gradcheck_cli.progress import ProgressCallback
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,12 @@ class PointSource:
 
 @dataclass(frozen=True)
 class CheckOptions:
+    """The options of one check, as the command line, a configured check or the pytest plugin give them.
+
+    Validated here, once for every caller: an unknown dtype, a negative tolerance or a malformed memory
+    bound is a :class:`UsageError`. Field names are the command line's option names with ``_`` for ``-``.
+    """
+
     dtype: str = "float64"
     method: str = "auto"
     eps: float | None = None
@@ -70,12 +81,16 @@ class CheckOptions:
     max_memory: str | None = None
     device: str = "cpu"
     forward: bool = True
-    progress: Any = field(default=None, compare=False, repr=False)
-    """A :data:`gradcheck_cli.progress.ProgressCallback` (the CLI's progress bar), or None."""
+    progress: ProgressCallback | None = field(default=None, compare=False, repr=False)
+    """The CLI's progress bar, or None."""
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
             raise UsageError(f"unknown dtype {self.dtype!r}: expected one of {', '.join(DTYPES)}")
+        for name in ("atol", "rtol"):
+            value = getattr(self, name)
+            if value is not None and not value >= 0:
+                raise UsageError(f"{name} must be a tolerance >= 0, got {value}")
         if self.max_memory is not None:
             parse_memory(self.max_memory)
 
@@ -99,7 +114,8 @@ class CheckOptions:
         return options
 
 
-def describe_point(point: Point, names: tuple[str, ...]) -> str:
+def describe_point(point: Point, names: Sequence[str]) -> str:
+    """``x=[0.5, 1, 2], w=3`` (a value of more than 12 elements by its shape) for point labels."""
     parts = []
     for name, value in zip(names, point):
         if value.size > 12:
@@ -110,15 +126,47 @@ def describe_point(point: Point, names: tuple[str, ...]) -> str:
     return ", ".join(parts)
 
 
-def to_tensors(point: Point, dtype: str, device: str = "cpu") -> tuple[Any, ...]:
+def to_tensors(point: Point, dtype: str, device: str = "cpu") -> tuple[torch.Tensor, ...]:
+    """The float64 arrays of ``point`` as tensors of ``dtype`` on ``device``."""
     import torch
 
     return tuple(torch.tensor(value, dtype=getattr(torch, dtype), device=device) for value in point)
 
 
+def check_points(
+    func: Callable[..., Any],
+    points: Sequence[tuple[torch.Tensor, ...]],
+    options: CheckOptions,
+    *,
+    target: str,
+    file: str | None = None,
+    line: int | None = None,
+    names: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+) -> TargetReport:
+    """Check ``func`` at every point (a tuple of tensors, one per argument) and gather the results.
+
+    ``labels`` name the points in reports (default: the values each result was checked at). Raises
+    :class:`GradcheckError` on a user mistake, e.g. no points at all.
+    """
+    from gradcheck_cli.engine import check
+
+    if not points:
+        raise InputError("no points given: expected at least one point to check")
+    results = tuple(check(func, point, names=names, **options.engine_options()) for point in points)
+    texts = labels if labels is not None else [describe_point(r.point, r.input_names) for r in results]
+    return TargetReport(
+        target=target,
+        file=file,
+        line=line,
+        labels=tuple(PointLabel(i, text) for i, text in enumerate(texts)),
+        results=results,
+    )
+
+
 def run_target(target: Target | str, source: PointSource, options: CheckOptions) -> TargetReport:
     """Check ``target`` at every point of ``source``. Raises :class:`GradcheckError` on a user mistake."""
-    from gradcheck_cli.engine import check
+    from gradcheck_cli.models import load_module
 
     loaded = load_target(target) if isinstance(target, str) else target
     device = resolve_device(options.device)
@@ -126,37 +174,21 @@ def run_target(target: Target | str, source: PointSource, options: CheckOptions)
     for i, point in enumerate(points):
         if len(point) != len(points[0]):
             raise InputError(f"point {i} has {len(point)} arguments but point 0 has {len(points[0])}")
-    module = _module(loaded, options, device)
+    where = {"target": loaded.spec, "file": loaded.file, "line": loaded.line}
+    module = load_module(loaded.func, loaded.spec, seed=options.seed, dtype=options.dtype, device=device)
     if module is not None:
         return _run_module(loaded, module, points, options, device)
     check_arity(loaded.func, len(points[0]))
     names = argument_names(loaded.func, len(points[0]))
-    results = tuple(
-        check(loaded.func, to_tensors(point, options.dtype, device), **options.engine_options())
-        for point in points
-    )
-    labels = tuple(PointLabel(i, describe_point(p, names)) for i, p in enumerate(points))
-    return TargetReport(
-        target=loaded.spec, file=loaded.file, line=loaded.line, labels=labels, results=results
-    )
-
-
-def _module(loaded: Target, options: CheckOptions, device: str) -> Any:
-    """The nn.Module the target names, or None for a plain function (torch is imported only if needed)."""
-    import sys
-
-    if "torch" not in sys.modules:
-        return None
-    from gradcheck_cli.models import load_module
-
-    return load_module(loaded.func, loaded.spec, seed=options.seed, dtype=options.dtype, device=device)
+    tensors = [to_tensors(point, options.dtype, device) for point in points]
+    labels = [describe_point(point, names) for point in points]
+    return check_points(loaded.func, tensors, options, names=names, labels=labels, **where)
 
 
 def _run_module(
-    loaded: Target, module: Any, points: list[Point], options: CheckOptions, device: str
+    loaded: Target, module: torch.nn.Module, points: list[Point], options: CheckOptions, device: str
 ) -> TargetReport:
     """Check a model w.r.t. its input (the point's one argument) and every parameter, by name."""
-    from gradcheck_cli.engine import check
     from gradcheck_cli.models import module_target
 
     if len(points[0]) != 1:
@@ -165,24 +197,17 @@ def _run_module(
             f"not {len(points[0])}"
         )
     model = module_target(module)
-    results = tuple(
-        check(
-            model.func,
-            to_tensors((*point, *model.parameters), options.dtype, device),
-            names=model.names,
-            **options.engine_options(),
-        )
-        for point in points
-    )
     count = sum(p.size for p in model.parameters)
-    labels = tuple(
-        PointLabel(
-            i, f"{describe_point(p, ('x',))}; {len(model.parameters)} parameter tensors ({count} values)"
-        )
-        for i, p in enumerate(points)
-    )
-    return TargetReport(
-        target=loaded.spec, file=loaded.file, line=loaded.line, labels=labels, results=results
+    parameters = f"{len(model.parameters)} parameter tensors ({count} values)"
+    return check_points(
+        model.func,
+        [to_tensors((*point, *model.parameters), options.dtype, device) for point in points],
+        options,
+        target=loaded.spec,
+        file=loaded.file,
+        line=loaded.line,
+        names=model.names,
+        labels=[f"{describe_point(point, ('x',))}; {parameters}" for point in points],
     )
 
 
@@ -213,22 +238,23 @@ def run_safely(
 def configured(
     options: CheckOptions, check: CheckConfig | None, defaults: Mapping[str, Any], given: Collection[str]
 ) -> CheckOptions:
-    """``options`` with every option not in ``given`` (set on the command line) taken from the configured
-    check, else from the ``[tool.gradcheck]`` defaults, else left as it is."""
+    """``options`` with every option not in ``given`` (the fields set on the command line) taken from the
+    configured check, else from the ``[tool.gradcheck]`` defaults, else left as it is."""
     changes: dict[str, Any] = {}
     for key in OPTION_KEYS:
-        if key in given:
+        name = key.replace("-", "_")
+        if name in given:
             continue
         for layer in (check.options if check is not None else {}, defaults):
             if layer.get(key) is not None:
-                changes[key] = layer[key]
+                changes[name] = layer[key]
                 break
     return replace(options, **changes)
 
 
-def source_for(check: CheckConfig, default_seed: int | None = None) -> PointSource:
-    """The points of a configured check, as the command line would give them."""
-    seed = check.seed if check.seed is not None else default_seed if default_seed is not None else 0
+def source_for(check: CheckConfig, seed: int) -> PointSource:
+    """The points of a configured check, as the command line would give them; ``seed`` is the resolved
+    seed (the command line's, else the check's, else the defaults'), that is ``configured(...).seed``."""
     return PointSource(
         x=check.x, points_file=check.points, random=check.random, shapes=check.shape, seed=seed
     )

@@ -28,11 +28,13 @@ _FORM = "expected MODULE:NAME (e.g. sample_functions.tutorial:calc) or FILE.py:N
 
 @dataclass(frozen=True)
 class Target:
-    """A loaded target: the callable and where it was defined (for annotations and messages)."""
+    """A loaded target: the callable and where it was defined (for annotations and messages).
+
+    ``spec`` is the target string it was loaded from, as given; reports name the target by it.
+    """
 
     spec: str
     func: Callable[..., Any]
-    qualname: str
     file: str | None
     line: int | None
 
@@ -97,7 +99,7 @@ def _exec_user_module(
                 f"or give a file path such as {module_name.replace('.', '/')}.py:NAME)"
             ) from None
         raise UserFunctionError(f"importing {label} raised {describe(exc)}", user_traceback(exc)) from exc
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in the module is the module's error, not our exit
         raise UserFunctionError(f"importing {label} raised {describe(exc)}", user_traceback(exc)) from exc
 
 
@@ -125,10 +127,14 @@ def load_target(spec: str) -> Target:
         raise TargetError(
             f"{spec}: {qualname} is {type(func).__name__} {func!r:.40}, not a callable: name a function"
         )
+    file, line = source_location(func)
+    return Target(spec=spec, func=func, file=file, line=line)
+
+
+def source_location(func: Callable[..., Any]) -> tuple[str | None, int | None]:
+    """The file and first line where ``func`` (unwrapped) is defined, or ``(None, None)`` if unknown."""
     try:
         unwrapped = inspect.unwrap(func)
-        file = inspect.getsourcefile(unwrapped)
-        line = inspect.getsourcelines(unwrapped)[1]
+        return inspect.getsourcefile(unwrapped), inspect.getsourcelines(unwrapped)[1]
     except (TypeError, OSError):
-        file, line = None, None
-    return Target(spec=spec, func=func, qualname=qualname, file=file, line=line)
+        return None, None

@@ -40,5 +40,5 @@ def call_user(func: Callable[..., Any], *args: Any, what: str = "the function") 
     """Call ``func(*args)``; if it raises, raise a :class:`UserFunctionError` carrying the user's traceback."""
     try:
         return func(*args)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in user code must not end our process
         raise UserFunctionError(f"{what} raised {describe(exc)}", user_traceback(exc)) from exc

@@ -8,7 +8,7 @@ import pytest
 
 from gradcheck_cli.config import Config, find, load
 from gradcheck_cli.errors import ConfigError
-from gradcheck_cli.runner import CheckOptions, configured, source_for
+from gradcheck_cli.runner import CheckOptions, PointSource, configured, source_for
 
 GOOD = """
 [project]
@@ -72,7 +72,12 @@ def test_options_layer_command_line_over_check_over_defaults(tmp_path: Path) -> 
         CheckOptions(dtype="float64", rtol=1e-6), check, config.defaults, given={"dtype", "rtol"}
     )
     assert given == CheckOptions(dtype="float64", method="forward", rtol=1e-6)
-    assert source_for(config.checks[1]).seed == 7 and source_for(check, default_seed=3).seed == 3
+    # the seed: the command line's, else the check's, else the defaults' (for the points too)
+    second = config.checks[1]
+    assert configured(CheckOptions(), second, {"seed": 3}, given=()).seed == 7
+    assert configured(CheckOptions(seed=5), second, {"seed": 3}, given={"seed"}).seed == 5
+    assert configured(CheckOptions(), check, {"seed": 3}, given=()).seed == 3
+    assert source_for(second, 7) == PointSource(random=3, shapes=("2,3",), seed=7)
 
 
 def test_found_by_walking_up_skipping_a_pyproject_without_the_table(tmp_path: Path) -> None:
@@ -123,8 +128,8 @@ def test_no_file_gives_an_empty_config(tmp_path: Path) -> None:
             "checks[0].shape: missing; random = N needs shape",
         ),
         (
-            '[[tool.gradcheck.checks]]\ntarget = "m:f"\nx = ["1"]\nseed = 1',
-            "shape and seed only go with random = N",
+            '[[tool.gradcheck.checks]]\ntarget = "m:f"\nx = ["1"]\nshape = ["3"]',
+            "shape only goes with random = N",
         ),
         (
             '[[tool.gradcheck.checks]]\ntarget = "m:f"\nx = ["1"]\natl = 1',

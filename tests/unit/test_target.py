@@ -30,7 +30,7 @@ def test_loads_a_module_target_from_the_current_directory(write_module) -> None:
     write_module("usermod_a", SOURCE)
     target = load_target("usermod_a:square")
     assert target.func(3) == 9
-    assert target.qualname == "square"
+    assert target.spec == "usermod_a:square"
     assert target.file is not None and target.file.endswith("usermod_a.py")
     assert target.line == 11
 
