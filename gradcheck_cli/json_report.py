@@ -1,9 +1,11 @@
 """The JSON renderer: a :class:`Report` as a document of the versioned schema ``report.schema.json``.
 
-Render-only. Every entry of every point is written (autograd value, numerical values per scheme, steps,
+Render-only: the verdicts are the report's. Every entry of every point is written (autograd value, numerical values per scheme, steps,
 errors, tolerance, status). Non-finite numbers, which JSON cannot hold, are written as the strings
 ``"inf"``, ``"-inf"`` and ``"nan"``. Bump :data:`SCHEMA_VERSION` (and the schema file) on any change that
-is not a pure addition of optional fields.
+is not a pure addition of optional fields. Version 2: a point that could not be verified is NOT VERIFIED
+(version 1 called it FAIL); the run and each point carry their verdict; the largest errors of a point cover
+both autograd modes.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from gradcheck_cli.report import PointLabel, Report, TargetReport
-from gradcheck_cli.result import CheckResult, element_label
+from gradcheck_cli.result import STATUSES, CheckResult, Status
 
 SCHEMA_ID = "gradcheck-cli/report"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_FILE = "report.schema.json"
 
 
@@ -41,24 +43,10 @@ def _numbers(values: Any) -> Any:
     return _number(values)
 
 
-def _labels(name: str, shape: tuple[int, ...]) -> list[str]:
-    return [element_label(name, tuple(int(i) for i in index)) for index in np.ndindex(*shape)]
-
-
 def _entries(result: CheckResult) -> list[dict[str, Any]]:
-    from gradcheck_cli.result import STATUSES
-
     entries = []
-    for block in (*result.blocks, *result.secondary):
-        outs = _labels(block.output_name, block.output_shape)
-        ins = (
-            _labels(block.input_name, block.input_shape)
-            if block.columns is None  # a localised probe failure holds only some columns
-            else [
-                element_label(block.input_name, tuple(int(i) for i in np.unravel_index(c, block.input_shape)))
-                for c in block.columns
-            ]
-        )
+    for block in result.all_blocks:
+        outs, ins = block.labels()
         autograd = block.autograd.tolist()
         numerical = {name: values.tolist() for name, values in block.numerical.items()}
         steps = {name: np.ravel(values).tolist() for name, values in block.steps.items()}
@@ -83,7 +71,7 @@ def _entries(result: CheckResult) -> list[dict[str, Any]]:
                         **({} if errors is None else {"reference_error": _number(errors[row][col])}),
                     }
                 )
-                if status[row][col] not in (0, len(STATUSES) - 1) or block.left is not None:
+                if status[row][col] not in (Status.PASS.code, Status.FAIL.code) or block.left is not None:
                     detail = block.entry(row * len(ins) + col).detail
                     if detail:
                         entries[-1]["detail"] = detail
@@ -91,10 +79,13 @@ def _entries(result: CheckResult) -> list[dict[str, Any]]:
 
 
 def point_document(result: CheckResult, label: PointLabel) -> dict[str, Any]:
+    """One point: its values, verdict, counts and every entry."""
     return {
         "index": label.index,
         "label": label.text,
+        "verdict": result.verdict,
         "passed": result.passed,
+        "strict_kinks": result.strict_kinks,
         "dtype": result.dtype,
         "method": result.method,
         "reference_dtype": result.reference_dtype or result.dtype,
@@ -111,6 +102,7 @@ def point_document(result: CheckResult, label: PointLabel) -> dict[str, Any]:
 
 
 def target_document(target: TargetReport) -> dict[str, Any]:
+    """One target: where it is defined, its verdict, its error or its points."""
     worst = target.max_rel_err
     return {
         "target": target.target,
@@ -141,12 +133,15 @@ def document(report: Report) -> dict[str, Any]:
         "schema": SCHEMA_ID,
         "version": SCHEMA_VERSION,
         "tool": {"name": "gradcheck-cli", "version": _tool_version()},
+        "verdict": report.verdict,
         "passed": report.passed,
         "exit_code": report.exit_code,
         "summary": {
             "targets": len(report.targets),
             "points": report.points,
             "failed_points": report.failed_points,
+            "wrong_points": report.wrong_points,
+            "unverified_points": report.unverified_points,
             "errors": report.errors,
         },
         "targets": [target_document(t) for t in report.targets],
@@ -154,4 +149,5 @@ def document(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report, **_: Any) -> str:
+    """The report as indented JSON (``report.schema.json``)."""
     return json.dumps(document(report), indent=2, allow_nan=False) + "\n"

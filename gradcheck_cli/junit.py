@@ -1,7 +1,8 @@
 """The JUnit XML renderer: a testsuite per target, a testcase per point, the failing entries as failure text.
 
-Render-only. A wrong gradient is a ``<failure>`` whose text is the plain (ASCII, colourless) table of the
-failing entries, worst first; a target that could not be checked is one ``<testcase>`` with an ``<error>``.
+Render-only. A point that did not pass is a ``<failure>`` (type ``WrongGradient`` for the verdict FAIL,
+``NotVerified`` for NOT VERIFIED) whose text is the plain (ASCII, colourless) table of the failing entries,
+worst first; a target that could not be checked is one ``<testcase>`` with an ``<error>``.
 The XML is what Jenkins, GitLab and the GitHub test-report actions ingest.
 """
 
@@ -11,8 +12,10 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from gradcheck_cli.formatting import entries_line
 from gradcheck_cli.github import relative_file
 from gradcheck_cli.report import Report, TargetReport
+from gradcheck_cli.result import CheckResult
 from gradcheck_cli.table import failure_text
 
 # Characters XML 1.0 cannot hold, even escaped.
@@ -21,6 +24,14 @@ _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 
 def _clean(text: str) -> str:
     return _INVALID_XML.sub("?", text)
+
+
+def failure_message(result: CheckResult) -> tuple[str, str]:
+    """The ``<failure>`` message and type of a point that did not pass."""
+    if result.verdict == "FAIL":
+        modes = " and ".join(result.failed_modes)
+        return f"wrong gradient ({modes} mode): {entries_line(result)}", "WrongGradient"
+    return f"not verified: {entries_line(result)}", "NotVerified"
 
 
 def _suite(target: TargetReport, *, digits: int, max_rows: int) -> ET.Element:
@@ -46,13 +57,8 @@ def _suite(target: TargetReport, *, digits: int, max_rows: int) -> ET.Element:
         name = _clean(f"point {label.index}: {label.text}")
         case = ET.SubElement(suite, "testcase", classname=_clean(target.target), name=name, **where)
         if not result.passed:
-            bad = sum(n for status, n in result.counts().items() if not status.ok)
-            modes = " and ".join(result.failed_modes)
-            message = (
-                f"wrong gradient ({modes} mode): {bad} of {result.size} entries not PASS, "
-                f"max abs err {result.max_abs_err:.3g}, max rel err {result.max_rel_err:.3g}"
-            )
-            failure = ET.SubElement(case, "failure", message=message, type="WrongGradient")
+            message, kind = failure_message(result)
+            failure = ET.SubElement(case, "failure", message=_clean(message), type=kind)
             failure.text = _clean(
                 failure_text(result, label, target.target, digits=digits, max_rows=max_rows)
             )
@@ -60,6 +66,7 @@ def _suite(target: TargetReport, *, digits: int, max_rows: int) -> ET.Element:
 
 
 def render(report: Report, *, digits: int = 12, max_rows: int = 20, **_: Any) -> str:
+    """The report as JUnit XML: a ``<testsuite>`` per target, a ``<testcase>`` per point."""
     root = ET.Element(
         "testsuites",
         name="gradcheck",

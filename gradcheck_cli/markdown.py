@@ -1,7 +1,8 @@
 """The Markdown renderer: a summary for ``$GITHUB_STEP_SUMMARY`` (or a pull-request comment).
 
-Render-only. A summary table across targets (target, points, failed, worst rel err, verdict), then, folded
-in ``<details>``, the failing entries of every failing point and the error of every target that could not
+Render-only (the verdicts come from the report). A summary table across targets (target, points, failed,
+worst rel err, verdict), then, folded in ``<details>``, the failing entries of every point that did not pass
+(with the AD mode of each when a mode other than reverse shows) and the error of every target that could not
 be checked. Appended to the file named by ``$GITHUB_STEP_SUMMARY`` by :func:`append_step_summary`.
 """
 
@@ -12,9 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from gradcheck_cli.formatting import entries_line, error, method_column, number, shows_modes
 from gradcheck_cli.report import PointLabel, Report
 from gradcheck_cli.result import CheckResult
-from gradcheck_cli.table import _error, _number
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 
@@ -25,6 +26,7 @@ def cell(text: str) -> str:
 
 
 def code(text: str) -> str:
+    """Text as inline code in a table cell (plain when it holds a backtick)."""
     text = cell(text)
     return f"`{text}`" if "`" not in text else text
 
@@ -35,38 +37,36 @@ def _row(*cells: str) -> str:
 
 def _failing(result: CheckResult, label: PointLabel, target: str, digits: int, max_rows: int) -> list[str]:
     methods = list(result.blocks[0].numerical) if result.blocks else []
-    shown = [entry for entry in result.worst(max_rows) if not entry.status.ok]
-    bad = sum(n for status, n in result.counts().items() if not status.ok)
-    summary = html.escape(
-        f"{target} at point {label.index}: {label.text} ({bad} of {result.size} entries not PASS, "
-        f"max rel err {_error(result.max_rel_err)})"
-    )
+    shown = [entry for entry in result.worst(max_rows) if result.failing(entry.status)]
+    modes = shows_modes(result, shown)
+    summary = html.escape(f"{label.title(target)}: {result.verdict} ({entries_line(result)})")
     lines = [f"<details><summary>{summary}</summary>", ""]
     headers = [
         "output",
         "input",
+        *(["AD mode"] if modes else []),
         "autograd",
-        *(
-            (m if m in ("complex-step", "richardson") else f"{m} FD") + (" *" if m == result.method else "")
-            for m in methods
-        ),
+        *(method_column(m, result) for m in methods),
     ]
     headers += ["abs err", "rel err", "tol", "status"]
     lines.append(_row(*headers))
-    lines.append(_row(*(["---"] * 2 + ["---:"] * (len(headers) - 3) + ["---"])))
+    left = 3 if modes else 2
+    lines.append(_row(*(["---"] * left + ["---:"] * (len(headers) - left - 1) + ["---"])))
     for entry in shown:
         lines.append(
             _row(
                 code(entry.output_label),
                 code(entry.input_label),
-                _number(entry.autograd, digits),
-                *(_number(entry.numerical[m], digits) for m in methods),
-                _error(entry.abs_err),
-                _error(entry.rel_err),
-                _error(entry.tolerance),
+                *([entry.mode] if modes else []),
+                number(entry.autograd, digits),
+                *(number(entry.numerical[m], digits) for m in methods),
+                error(entry.abs_err),
+                error(entry.rel_err),
+                error(entry.tolerance),
                 f"**{entry.status.value}**",
             )
         )
+    bad = result.failing_count()
     if bad > len(shown):
         lines += ["", f"... {bad - len(shown)} more failing entries not shown."]
     lines += ["", "</details>", ""]
@@ -74,12 +74,13 @@ def _failing(result: CheckResult, label: PointLabel, target: str, digits: int, m
 
 
 def render(report: Report, *, digits: int = 12, max_rows: int = 20, **_: Any) -> str:
-    verdict = "PASS" if report.passed else "FAIL" if report.errors == 0 else "ERROR"
+    """The report as GitHub-flavoured Markdown: the run's verdict, a row per target, the failing entries
+    of each point that did not pass and the error of each target that could not be checked."""
     lines = [
-        f"### gradcheck: {verdict}",
+        f"### gradcheck: {report.verdict}",
         "",
-        f"{len(report.targets)} target(s), {report.points} point(s), {report.failed_points} with a wrong "
-        f"gradient, {report.errors} could not be checked.",
+        f"{len(report.targets)} target(s), {report.points} point(s), {report.wrong_points} with a wrong "
+        f"gradient, {report.unverified_points} not verified, {report.errors} could not be checked.",
         "",
         _row("target", "points", "failed", "worst rel err", "verdict"),
         _row("---", "---:", "---:", "---:", "---"),
@@ -91,7 +92,7 @@ def render(report: Report, *, digits: int = 12, max_rows: int = 20, **_: Any) ->
                 code(target.target),
                 str(len(target.results)),
                 str(target.failed_points),
-                "-" if worst is None else _error(worst),
+                "-" if worst is None else error(worst),
                 f"**{target.verdict}**",
             )
         )

@@ -1,14 +1,16 @@
 """What a run of the CLI produced: one :class:`TargetReport` per target, each with one result per point.
 
 Pure data for the renderers (table, json, junit, markdown, github). A target that could not be checked
-(load error, bad input, a user function that raises) carries its ``error`` instead of results.
+(load error, bad input, a user function that raises) carries its ``error`` instead of results. The verdicts
+of the points (:attr:`CheckResult.verdict`) are folded here into a target's and a run's verdict and exit code;
+the renderers print them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gradcheck_cli.result import CheckResult
+from gradcheck_cli.result import CheckResult, Verdict, worst_verdict
 
 
 @dataclass(frozen=True)
@@ -18,9 +20,16 @@ class PointLabel:
     index: int
     text: str
 
+    def title(self, target: str) -> str:
+        """``module:func at point 0: x=[1, 2]``: how every renderer heads a point."""
+        return f"{target} at point {self.index}: {self.text}"
+
 
 @dataclass(frozen=True)
 class TargetReport:
+    """One target (a function, or a configured check): its points and their results, or the error that
+    stopped it from being checked."""
+
     target: str
     file: str | None = None
     line: int | None = None
@@ -30,21 +39,37 @@ class TargetReport:
     error_traceback: str = ""
 
     @property
+    def verdict(self) -> Verdict:
+        """ERROR (the target could not be checked), else the worst verdict of its points: FAIL (a wrong
+        gradient at some point), NOT VERIFIED (some point could not be verified) or PASS."""
+        if self.error is not None:
+            return "ERROR"
+        return worst_verdict(result.verdict for result in self.results)
+
+    @property
     def passed(self) -> bool:
-        return self.error is None and all(result.passed for result in self.results)
+        """Checked, and every point passed."""
+        return self.verdict == "PASS"
 
     @property
     def exit_code(self) -> int:
-        return 2 if self.error is not None else 0 if self.passed else 1
-
-    @property
-    def verdict(self) -> str:
-        """``PASS``, ``FAIL`` (a wrong gradient at some point) or ``ERROR`` (the target could not be checked)."""
-        return "ERROR" if self.error is not None else "PASS" if self.passed else "FAIL"
+        """0 PASS, 1 FAIL or NOT VERIFIED, 2 ERROR."""
+        return {"PASS": 0, "NOT VERIFIED": 1, "FAIL": 1, "ERROR": 2}[self.verdict]
 
     @property
     def failed_points(self) -> int:
+        """Points that did not pass (wrong or not verified)."""
         return sum(1 for result in self.results if not result.passed)
+
+    @property
+    def wrong_points(self) -> int:
+        """Points with a wrong gradient (verdict FAIL)."""
+        return sum(1 for result in self.results if result.verdict == "FAIL")
+
+    @property
+    def unverified_points(self) -> int:
+        """Points that could not be verified (verdict NOT VERIFIED)."""
+        return sum(1 for result in self.results if result.verdict == "NOT VERIFIED")
 
     @property
     def max_rel_err(self) -> float | None:
@@ -54,25 +79,46 @@ class TargetReport:
 
 @dataclass(frozen=True)
 class Report:
+    """What one run checked: a report per target, folded into one verdict and exit code."""
+
     targets: tuple[TargetReport, ...]
 
     @property
+    def verdict(self) -> Verdict:
+        """The worst target verdict: ERROR, then FAIL, then NOT VERIFIED, then PASS (as the exit code)."""
+        return worst_verdict(target.verdict for target in self.targets)
+
+    @property
     def passed(self) -> bool:
-        return all(target.passed for target in self.targets)
+        """Every target was checked and passed."""
+        return self.verdict == "PASS"
 
     @property
     def exit_code(self) -> int:
-        """2 if any target could not be checked, else 1 if any gradient is wrong, else 0."""
+        """2 if any target could not be checked, else 1 if any gradient is wrong or not verified, else 0."""
         return max((target.exit_code for target in self.targets), default=0)
 
     @property
     def points(self) -> int:
+        """Points checked, over every target."""
         return sum(len(target.results) for target in self.targets)
 
     @property
     def failed_points(self) -> int:
+        """Points that did not pass, over every target."""
         return sum(target.failed_points for target in self.targets)
 
     @property
+    def wrong_points(self) -> int:
+        """Points with a wrong gradient, over every target."""
+        return sum(target.wrong_points for target in self.targets)
+
+    @property
+    def unverified_points(self) -> int:
+        """Points that could not be verified, over every target."""
+        return sum(target.unverified_points for target in self.targets)
+
+    @property
     def errors(self) -> int:
+        """Targets that could not be checked."""
         return sum(1 for target in self.targets if target.error is not None)

@@ -1,18 +1,33 @@
-"""The results of a check, as frozen dataclasses that hold numbers and never compute a verdict afresh.
+"""The results of a check, as frozen dataclasses, and the one place a point's verdict is decided.
 
 A :class:`CheckResult` is one point; it holds one :class:`Block` per (output, input) pair: the autograd
 Jacobian block, the numerical ones (one per finite-difference method), errors, tolerances and statuses, as
 numpy arrays of shape ``(output elements, input elements)``. :class:`Entry` is one element, for reading.
+
+Which statuses fail, and whether a point PASSes, FAILs (a wrong gradient) or is NOT VERIFIED (only entries
+the numbers could not tell), is decided here (:func:`entry_verdict`, :attr:`CheckResult.verdict`); the
+reports fold these verdicts and the renderers only print them.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
+
+Verdict = Literal["PASS", "NOT VERIFIED", "FAIL", "ERROR"]
+VERDICTS: tuple[Verdict, ...] = ("PASS", "NOT VERIFIED", "FAIL", "ERROR")
+"""Every verdict, least severe first: a point is PASS, NOT VERIFIED or FAIL; a target that could not be
+checked is ERROR. The exit code follows the same order (0, 1, 1, 2)."""
+
+
+def worst_verdict(verdicts: Iterable[Verdict]) -> Verdict:
+    """The most severe of ``verdicts`` (PASS when there are none)."""
+    return max(verdicts, key=VERDICTS.index, default="PASS")
 
 
 class Status(str, enum.Enum):
@@ -26,20 +41,40 @@ class Status(str, enum.Enum):
 
     @property
     def code(self) -> int:
+        """The status's index in :data:`STATUSES`: how it is stored in a :class:`Block`'s arrays."""
         return STATUSES.index(self)
-
-    @property
-    def ok(self) -> bool:
-        """Whether the entry counts as passing: PASS, and KINK (autograd between the one-sided slopes)
-        unless the check was run with ``strict_kinks``."""
-        return self in (Status.PASS, Status.KINK)
 
 
 STATUSES: tuple[Status, ...] = tuple(Status)
 
 
+def entry_verdict(status: Status, strict_kinks: bool) -> Verdict:
+    """What one entry's status makes of its point: PASS (PASS, and KINK unless ``strict_kinks``), NOT
+    VERIFIED (INCONCLUSIVE, NONDETERMINISTIC: the numbers cannot tell) or FAIL (FAIL, and KINK under
+    ``strict_kinks``: a wrong gradient). The one place this is decided."""
+    if status is Status.PASS or (status is Status.KINK and not strict_kinks):
+        return "PASS"
+    if status in (Status.INCONCLUSIVE, Status.NONDETERMINISTIC):
+        return "NOT VERIFIED"
+    return "FAIL"
+
+
 def element_label(name: str, index: tuple[int, ...]) -> str:
+    """``x[1,2]`` for element ``(1, 2)`` of ``x``; the bare name for a scalar."""
     return f"{name}[{','.join(map(str, index))}]" if index else name
+
+
+def _input(block: Block) -> str:
+    """The argument or parameter name of a block (its display name may add a probe or element suffix)."""
+    return block.input_name.split("·")[0].split("[")[0]
+
+
+def _counts(blocks: Iterable[Block]) -> dict[Status, int]:
+    """Entries per status over ``blocks``."""
+    tally = np.zeros(len(STATUSES), dtype=np.int64)
+    for block in blocks:
+        tally += np.bincount(block.status.ravel().astype(np.int64), minlength=len(STATUSES))
+    return {status: int(n) for status, n in zip(STATUSES, tally)}
 
 
 @dataclass(frozen=True)
@@ -92,14 +127,17 @@ class Entry:
             )
         return ""
 
-    @property
-    def excess(self) -> float:
-        """abs_err / tolerance: above 1 fails."""
-        return self.abs_err / self.tolerance if self.tolerance > 0 else float("inf") * (self.abs_err > 0)
-
 
 def _at(array: np.ndarray | None, row: int, col: int, default: float) -> float:
     return default if array is None else float(array[row, col])
+
+
+def _index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
+
+
+def _indices(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    return [tuple(int(i) for i in index) for index in np.ndindex(*shape)]
 
 
 @dataclass(frozen=True)
@@ -129,16 +167,26 @@ class Block:
     left: np.ndarray | None = None
     right: np.ndarray | None = None
     jitter: np.ndarray | None = None
-    strict_kinks: bool = False
 
     @property
     def size(self) -> int:
+        """The number of entries held."""
         return int(self.autograd.size)
 
-    @property
-    def passed(self) -> bool:
-        accepted = [Status.PASS.code] if self.strict_kinks else [Status.PASS.code, Status.KINK.code]
-        return bool(np.all(np.isin(self.status, accepted)))
+    def failing_count(self, strict_kinks: bool) -> int:
+        """The entries whose status fails the point (see :func:`entry_verdict`)."""
+        counts = _counts((self,))
+        return sum(n for status, n in counts.items() if entry_verdict(status, strict_kinks) != "PASS")
+
+    def labels(self) -> tuple[list[str], list[str]]:
+        """The element labels of the rows (``out[0]``...) and of the columns (``x[1]``...), in order."""
+        outs = [element_label(self.output_name, index) for index in _indices(self.output_shape)]
+        elements = (
+            _indices(self.input_shape)
+            if self.columns is None  # a localised probe failure holds only some columns
+            else [_index(int(c), self.input_shape) for c in self.columns]
+        )
+        return outs, [element_label(self.input_name, index) for index in elements]
 
     @property
     def excess(self) -> np.ndarray:
@@ -147,17 +195,12 @@ class Block:
         return np.where(self.abs_err == 0, 0.0, ratio)
 
     def entry(self, flat: int) -> Entry:
+        """Entry ``flat`` (row-major over the block's rows and columns)."""
         row, col = divmod(int(flat), self.autograd.shape[1])
-        out_index = (
-            tuple(int(i) for i in np.unravel_index(row, self.output_shape)) if self.output_shape else ()
-        )
         element = col if self.columns is None else int(self.columns[col])
-        in_index = (
-            tuple(int(i) for i in np.unravel_index(element, self.input_shape)) if self.input_shape else ()
-        )
         return Entry(
-            output_label=element_label(self.output_name, out_index),
-            input_label=element_label(self.input_name, in_index),
+            output_label=element_label(self.output_name, _index(row, self.output_shape)),
+            input_label=element_label(self.input_name, _index(element, self.input_shape)),
             autograd=float(self.autograd[row, col]),
             numerical={name: float(values[row, col]) for name, values in self.numerical.items()},
             reference=self.reference,
@@ -189,68 +232,104 @@ class CheckResult:
     """1: the gradient; 2: the gradient of the gradient (Hessian-vector products)."""
     secondary: tuple[Block, ...] = field(default=())
     """The autograd mode the Jacobian was *not* computed by (forward mode, usually), checked against the same
-    numerical Jacobian along basis vectors or random directions. Counted in :attr:`passed` and shown by
-    :meth:`worst` where failing, but not in :attr:`size` or :meth:`counts` (which are the Jacobian's)."""
+    numerical Jacobian along basis vectors or random directions. Counted in :attr:`verdict`,
+    :meth:`failing_count`, :attr:`checked` and the largest errors, and shown by :meth:`worst` where failing,
+    but not in :attr:`size` or :meth:`counts` (which are the Jacobian's)."""
     reference_dtype: str = ""
     strict_kinks: bool = False
+    """KINK entries fail the point (see :meth:`failing`)."""
+
+    def failing(self, status: Status) -> bool:
+        """Whether an entry with ``status`` fails this point: anything but PASS, except KINK (autograd
+        between the one-sided slopes) unless the check was run with ``strict_kinks``."""
+        return entry_verdict(status, self.strict_kinks) != "PASS"
+
+    @property
+    def all_blocks(self) -> tuple[Block, ...]:
+        """The Jacobian's blocks, then those of the other autograd mode (:attr:`secondary`)."""
+        return (*self.blocks, *self.secondary)
+
+    @property
+    def verdict(self) -> Verdict:
+        """PASS (no failing entry), FAIL (a wrong gradient: a FAIL entry, or a KINK under ``strict_kinks``)
+        or NOT VERIFIED (failing entries, but only INCONCLUSIVE or NONDETERMINISTIC ones), over both
+        autograd modes."""
+        return self.verdict_of(_counts(self.all_blocks))
+
+    def verdict_of(self, counts: Mapping[Status, int]) -> Verdict:
+        """The verdict of some entries, given their count per status (e.g. one input's, :meth:`by_input`)."""
+        return worst_verdict(entry_verdict(status, self.strict_kinks) for status, n in counts.items() if n)
 
     @property
     def passed(self) -> bool:
-        return all(block.passed for block in (*self.blocks, *self.secondary))
+        """No entry of either autograd mode fails."""
+        return self.verdict == "PASS"
+
+    def passes(self, block: Block) -> bool:
+        """No entry of ``block`` fails this point."""
+        return block.failing_count(self.strict_kinks) == 0
+
+    def failing_count(self) -> int:
+        """The failing entries (:meth:`failing`), over both autograd modes."""
+        return sum(block.failing_count(self.strict_kinks) for block in self.all_blocks)
 
     @property
     def size(self) -> int:
+        """The Jacobian's entries (the other autograd mode's are :attr:`checked` too)."""
         return sum(block.size for block in self.blocks)
 
     @property
+    def checked(self) -> int:
+        """Every entry compared: the Jacobian's and the other autograd mode's."""
+        return sum(block.size for block in self.all_blocks)
+
+    @property
     def max_abs_err(self) -> float:
-        return max((float(b.abs_err.max()) for b in self.blocks if b.size), default=0.0)
+        """The largest absolute error over both autograd modes (0 when nothing was compared)."""
+        return max((float(b.abs_err.max()) for b in self.all_blocks if b.size), default=0.0)
 
     @property
     def max_rel_err(self) -> float:
-        return max((float(b.rel_err.max()) for b in self.blocks if b.size), default=0.0)
+        """The largest relative error over both autograd modes (0 when nothing was compared)."""
+        return max((float(b.rel_err.max()) for b in self.all_blocks if b.size), default=0.0)
 
     @property
     def failed_modes(self) -> tuple[str, ...]:
         """The autograd modes (``"reverse"``, ``"forward"``) with a failing entry."""
-        failing = {block.mode for block in (*self.blocks, *self.secondary) if not block.passed}
+        failing = {block.mode for block in self.all_blocks if not self.passes(block)}
         return tuple(sorted(failing, reverse=True))
 
     def by_input(self) -> dict[str, dict[Status, int]]:
         """Entry counts per input (argument or parameter name), over the Jacobian, the probes and the other
         autograd mode, in input order: how a model's report is grouped by parameter."""
         groups: dict[str, dict[Status, int]] = {name: dict.fromkeys(STATUSES, 0) for name in self.input_names}
-        for block in (*self.blocks, *self.secondary):
-            name = block.input_name.split("·")[0].split("[")[0]
-            counts = groups.setdefault(name, dict.fromkeys(STATUSES, 0))
-            for status in STATUSES:
-                counts[status] += int(np.sum(block.status == status.code))
+        for block in self.all_blocks:
+            counts = groups.setdefault(_input(block), dict.fromkeys(STATUSES, 0))
+            for status, n in _counts((block,)).items():
+                counts[status] += n
         return groups
 
     def secondary_counts(self) -> dict[Status, int]:
         """:meth:`counts` of the :attr:`secondary` blocks."""
-        codes = (
-            np.concatenate([b.status.ravel() for b in self.secondary])
-            if self.secondary
-            else np.array([], int)
-        )
-        return {status: int(np.sum(codes == status.code)) for status in STATUSES}
+        return _counts(self.secondary)
 
     @property
     def failed_inputs(self) -> tuple[str, ...]:
         """The inputs (arguments or parameter names) with a failing entry, in order of first appearance."""
-        names = [
-            block.input_name.split("·")[0].split("[")[0]
-            for block in (*self.blocks, *self.secondary)
-            if not block.passed
-        ]
+        names = [_input(block) for block in self.all_blocks if not self.passes(block)]
         return tuple(dict.fromkeys(names))
 
     def counts(self) -> dict[Status, int]:
-        codes = np.concatenate([b.status.ravel() for b in self.blocks]) if self.blocks else np.array([], int)
-        return {status: int(np.sum(codes == status.code)) for status in STATUSES}
+        """Entries per status of the Jacobian (:attr:`blocks`; :meth:`secondary_counts` for the other mode)."""
+        return _counts(self.blocks)
+
+    @property
+    def ranked_blocks(self) -> tuple[Block, ...]:
+        """The blocks :meth:`worst` ranks: the Jacobian's, and the other autograd mode's that fail."""
+        return (*self.blocks, *(block for block in self.secondary if not self.passes(block)))
 
     def entries(self) -> Iterator[Entry]:
+        """Every entry of the Jacobian, block by block."""
         for block in self.blocks:
             for flat in range(block.size):
                 yield block.entry(flat)
@@ -258,7 +337,7 @@ class CheckResult:
     def worst(self, limit: int | None = None) -> list[Entry]:
         """Entries ordered worst first (by status severity, then abs_err / tolerance), at most ``limit``."""
         keyed: list[tuple[int, float, int, int]] = []
-        blocks = (*self.blocks, *(block for block in self.secondary if not block.passed))
+        blocks = self.ranked_blocks
         for b, block in enumerate(blocks):
             if not block.size:
                 continue

@@ -1,4 +1,5 @@
-"""The terminal renderer: a rich table per point, worst entries first, and a verdict line. Render-only."""
+"""The terminal renderer: a rich table per point, worst entries first, and a verdict line. Render-only:
+the verdicts come from :class:`~gradcheck_cli.result.CheckResult` and :class:`~gradcheck_cli.report.Report`."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from gradcheck_cli.formatting import error, method_column, method_label, number, shows_modes
 from gradcheck_cli.report import PointLabel, Report, TargetReport
-from gradcheck_cli.result import CheckResult, Status
+from gradcheck_cli.result import CheckResult, Status, Verdict
 
 STYLES = {
     Status.PASS: "green",
@@ -22,18 +24,12 @@ STYLES = {
     Status.FAIL: "bold red",
 }
 
-
-def method_label(method: str) -> str:
-    """``central FD``, ``forward FD``...; the complex step and Richardson are named as they are."""
-    return method if method in ("complex-step", "richardson") else f"{method} FD"
-
-
-def _number(value: float, digits: int) -> str:
-    return f"{value:.{digits}g}"
-
-
-def _error(value: float) -> str:
-    return "0" if value == 0 else "inf" if np.isinf(value) else f"{value:.2e}"
+VERDICT_STYLES: dict[Verdict, str] = {
+    "PASS": "green",
+    "NOT VERIFIED": "yellow",
+    "FAIL": "bold red",
+    "ERROR": "bold red",
+}
 
 
 def _steps(result: CheckResult) -> str:
@@ -62,16 +58,15 @@ def check_table(
     )
     shown = result.worst(max_rows)
     if only_failing:
-        shown = [entry for entry in shown if not entry.status.ok]
-    modes = any(entry.mode != "reverse" for entry in shown) or result.mode == "probe"
+        shown = [entry for entry in shown if result.failing(entry.status)]
+    modes = shows_modes(result, shown)
     table.add_column("output")
     table.add_column("input")
     if modes:
         table.add_column("AD mode")
     table.add_column("autograd", justify="right")
     for method in methods:
-        label = method_label(method) + (" *" if method == result.method else "")
-        table.add_column(label, justify="right")
+        table.add_column(method_column(method, result), justify="right")
     for name in ("ref err", "abs err", "rel err", "tol"):
         table.add_column(name, justify="right")
     table.add_column("status")
@@ -80,43 +75,32 @@ def check_table(
             entry.output_label,
             entry.input_label,
             *([entry.mode] if modes else []),
-            _number(entry.autograd, digits),
-            *(_number(entry.numerical[m], digits) for m in methods),
-            _error(entry.reference_error),
-            _error(entry.abs_err),
-            _error(entry.rel_err),
-            _error(entry.tolerance),
-            Text(entry.status.value, style=STYLES.get(entry.status, "yellow")),
+            number(entry.autograd, digits),
+            *(number(entry.numerical[m], digits) for m in methods),
+            error(entry.reference_error),
+            error(entry.abs_err),
+            error(entry.rel_err),
+            error(entry.tolerance),
+            Text(entry.status.value, style=STYLES[entry.status]),
         )
-    failing_other = [b for b in result.secondary if not b.passed]  # shown among the worst entries too
-    bad = (
-        sum(n for s, n in result.counts().items() if not s.ok)
-        + sum(int(np.sum(b.status != Status.PASS.code)) for b in failing_other)
-        - sum(1 for e in shown if not e.status.ok)
-    )
-    total = result.size + sum(b.size for b in failing_other)
+    bad = result.failing_count() - sum(1 for entry in shown if result.failing(entry.status))
+    total = sum(block.size for block in result.ranked_blocks)
     hidden = bad if only_failing else total - len(shown)
     if hidden:
         what = (
             "more failing entries not shown"
             if only_failing
-            else f"more entries not shown ({bad} of them not PASS)"
+            else f"more entries not shown ({bad} of them failing)"
         )
         table.caption = f"... {hidden} {what}; --max-rows to show more"
         table.caption_justify = "left"
     return table
 
 
-def _wrong(result: CheckResult) -> bool:
-    """Whether a point that did not pass has a wrong gradient (a FAIL, or a KINK under --strict-kinks),
-    rather than only entries the numbers could not tell (INCONCLUSIVE, NONDETERMINISTIC)."""
-    wrong = {Status.FAIL.code} | ({Status.KINK.code} if result.strict_kinks else set())
-    return any(np.isin(b.status, list(wrong)).any() for b in (*result.blocks, *result.secondary))
-
-
 def summary_line(result: CheckResult) -> Text:
+    """One point in a line: entries per status (each autograd mode), the largest errors, the reference,
+    the steps, the dtype and the point's verdict."""
     counts = ", ".join(f"{n} {s.value}" for s, n in result.counts().items() if n)
-    verdict = "PASS" if result.passed else "FAIL" if _wrong(result) else "NOT VERIFIED"
     computed = (
         f" in {result.reference_dtype}"
         if result.reference_dtype and result.reference_dtype != result.dtype
@@ -128,11 +112,11 @@ def summary_line(result: CheckResult) -> Text:
         extra = f"; {result.secondary[0].mode} mode also checked ({other})"
     text = Text(
         f"{'probe mode: ' if result.mode == 'probe' else ''}"
-        f"{result.size} entries checked ({counts}){extra}; max abs err {_error(result.max_abs_err)}, "
-        f"max rel err {_error(result.max_rel_err)}; reference: {method_label(result.method)} (*){computed}, "
+        f"{result.size} entries checked ({counts}){extra}; max abs err {error(result.max_abs_err)}, "
+        f"max rel err {error(result.max_rel_err)}; reference: {method_label(result.method)} (*){computed}, "
         f"steps: {_steps(result)}; {result.dtype}: "
     )
-    text.append(verdict, style=STYLES[Status.PASS if result.passed else Status.FAIL])
+    text.append(result.verdict, style=VERDICT_STYLES[result.verdict])
     return text
 
 
@@ -142,9 +126,10 @@ def inputs_line(result: CheckResult) -> Text | None:
         return None
     text = Text("by input: ")
     for i, (name, counts) in enumerate(result.by_input().items()):
-        bad = sum(n for s, n in counts.items() if not s.ok)
+        bad = sum(n for s, n in counts.items() if result.failing(s))
+        verdict = result.verdict_of(counts)
         text.append(("; " if i else "") + f"{name} {sum(counts.values())} ")
-        text.append("FAIL" if bad else "PASS", style=STYLES[Status.FAIL if bad else Status.PASS])
+        text.append(verdict, style=VERDICT_STYLES[verdict])
         if bad:
             text.append(f" ({bad})")
     return text
@@ -153,9 +138,9 @@ def inputs_line(result: CheckResult) -> Text | None:
 def point_renderable(
     result: CheckResult, label: PointLabel, target: str, *, digits: int, max_rows: int, ascii: bool
 ) -> RenderableType:
-    title = f"{target} at point {label.index}: {label.text}"
+    """One point: its table, the details of unusual statuses, the notes and the summary line."""
     parts: list[RenderableType] = [
-        check_table(result, title=title, digits=digits, max_rows=max_rows, ascii=ascii)
+        check_table(result, title=label.title(target), digits=digits, max_rows=max_rows, ascii=ascii)
     ]
     parts += [
         Text(
@@ -176,6 +161,7 @@ def point_renderable(
 def target_renderables(
     report: TargetReport, *, digits: int, max_rows: int, ascii: bool
 ) -> Iterable[RenderableType]:
+    """One target: its error, or each of its points."""
     if report.error is not None:
         yield Text(f"{report.target}: error: {report.error}", style="bold red")
         return
@@ -185,25 +171,20 @@ def target_renderables(
 
 
 def verdict_line(report: Report) -> Text:
-    points = sum(len(t.results) for t in report.targets)
-    failing = [r for t in report.targets for r in t.results if not r.passed]
-    wrong = sum(1 for r in failing if _wrong(r))
-    unsure = len(failing) - wrong
-    errors = sum(1 for t in report.targets if t.error is not None)
-    if report.exit_code == 0:
-        return Text(f"PASS: every gradient matches ({points} point(s))", style="bold green")
+    """The run's verdict (:attr:`Report.verdict`) and what it is made of, in one line."""
+    if report.verdict == "PASS":
+        return Text(f"PASS: every gradient matches ({report.points} point(s))", style="bold green")
     words = []
-    if wrong:
-        words.append(f"{wrong} of {points} point(s) have a wrong gradient")
-    if unsure:
+    if report.wrong_points:
+        words.append(f"{report.wrong_points} of {report.points} point(s) have a wrong gradient")
+    if report.unverified_points:
         words.append(
-            f"{unsure} of {points} point(s) could not be verified (INCONCLUSIVE or NONDETERMINISTIC entries)"
+            f"{report.unverified_points} of {report.points} point(s) could not be verified "
+            "(INCONCLUSIVE or NONDETERMINISTIC entries)"
         )
-    failed = len(failing)
-    if errors:
-        words.append(f"{errors} target(s) could not be checked")
-    head = "FAIL" if wrong else "NOT VERIFIED" if failed else "ERROR"
-    return Text(f"{head}: {'; '.join(words)}", style="bold red")
+    if report.errors:
+        words.append(f"{report.errors} target(s) could not be checked")
+    return Text(f"{report.verdict}: {'; '.join(words)}", style=VERDICT_STYLES[report.verdict])
 
 
 def summary_table(report: Report, *, ascii: bool = False) -> Table:
@@ -222,20 +203,28 @@ def summary_table(report: Report, *, ascii: bool = False) -> Table:
             target.target,
             str(len(target.results)),
             str(target.failed_points),
-            "-" if worst is None else _error(worst),
-            Text(target.verdict, style=STYLES[Status.PASS] if target.passed else STYLES[Status.FAIL]),
+            "-" if worst is None else error(worst),
+            Text(target.verdict, style=VERDICT_STYLES[target.verdict]),
         )
     return table
 
 
-def print_report(report: Report, console: Console, *, digits: int = 12, max_rows: int = 20) -> None:
-    ascii = not console.is_terminal
+def report_renderables(report: Report, *, digits: int, max_rows: int, ascii: bool) -> list[RenderableType]:
+    """The whole report: every target, a summary table when there are several, the verdict line."""
+    parts: list[RenderableType] = []
     for target in report.targets:
-        for renderable in target_renderables(target, digits=digits, max_rows=max_rows, ascii=ascii):
-            console.print(renderable)
+        parts += target_renderables(target, digits=digits, max_rows=max_rows, ascii=ascii)
     if len(report.targets) > 1:
-        console.print(summary_table(report, ascii=ascii))
-    console.print(verdict_line(report))
+        parts.append(summary_table(report, ascii=ascii))
+    parts.append(verdict_line(report))
+    return parts
+
+
+def print_report(report: Report, console: Console, *, digits: int = 12, max_rows: int = 20) -> None:
+    """The report on ``console`` (ASCII boxes when it is not a terminal)."""
+    ascii = not console.is_terminal
+    for renderable in report_renderables(report, digits=digits, max_rows=max_rows, ascii=ascii):
+        console.print(renderable)
 
 
 def plain_text(*renderables: RenderableType, width: int = 200) -> str:
@@ -260,18 +249,13 @@ def failure_text(
     result: CheckResult, label: PointLabel, target: str, *, digits: int = 12, max_rows: int = 20
 ) -> str:
     """The plain-text table of the failing entries of one point, worst first, with its summary line."""
-    title = f"{target} at point {label.index}: {label.text}"
-    table = check_table(result, title=title, digits=digits, max_rows=max_rows, ascii=True, only_failing=True)
+    table = check_table(
+        result, title=label.title(target), digits=digits, max_rows=max_rows, ascii=True, only_failing=True
+    )
     notes = [Text(f"note: {note}") for note in result.notes]
     return plain_text(table, *notes, summary_line(result))
 
 
 def render(report: Report, *, digits: int = 12, max_rows: int = 20, **_: object) -> str:
     """The whole report as plain ASCII text (what ``--format table --output FILE`` writes)."""
-    parts: list[RenderableType] = []
-    for target in report.targets:
-        parts += target_renderables(target, digits=digits, max_rows=max_rows, ascii=True)
-    if len(report.targets) > 1:
-        parts.append(summary_table(report, ascii=True))
-    parts.append(verdict_line(report))
-    return plain_text(*parts)
+    return plain_text(*report_renderables(report, digits=digits, max_rows=max_rows, ascii=True))

@@ -103,7 +103,7 @@ def test_several_points_from_a_file_and_at_random(repo_cwd: Path, tmp_path: Path
 def test_max_rows_hides_entries_and_says_how_many(repo_cwd: Path) -> None:
     code, out, _ = run("sample_functions.vector_output:softmax_tanh", "--x", "0.1,-0.4,2", "--max-rows", "2")
     assert code == 0 and len(rows(out)) == 2
-    assert "7 more entries not shown (0 of them not PASS)" in out
+    assert "7 more entries not shown (0 of them failing)" in out
 
 
 def test_digits(repo_cwd: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -18,12 +19,16 @@ from gradcheck_cli.github import escape_data, escape_property, workflow_command
 from gradcheck_cli.json_report import SCHEMA_VERSION, document, schema
 from gradcheck_cli.markdown import append_step_summary, cell
 from gradcheck_cli.report import PointLabel, Report, TargetReport
-from gradcheck_cli.result import Status
+from gradcheck_cli.result import CheckResult, Status
 from gradcheck_cli.runner import CheckOptions, PointSource, run_target
+from sample_functions.tutorial import calc
+from sample_functions.wrong_backward import cube
 
 REPO = Path(__file__).resolve().parents[2]
 CUBE = f"{REPO / 'sample_functions' / 'wrong_backward.py'}:cube"
 CALC = f"{REPO / 'sample_functions' / 'tutorial.py'}:calc"
+KINK = f"{REPO / 'sample_functions' / 'kink.py'}:absolute"
+SINE = f"{REPO / 'sample_functions' / 'wrong_jvp.py'}:sine"
 
 
 class Flat(torch.autograd.Function):
@@ -61,11 +66,24 @@ def test_json_validates_against_the_shipped_schema_and_holds_every_entry(report:
     data = json.loads(render(report, "json"))
     jsonschema.Draft202012Validator.check_schema(schema())
     jsonschema.validate(data, schema())
-    assert (data["version"], data["passed"], data["exit_code"]) == (SCHEMA_VERSION, False, 2)
-    assert data["summary"] == {"targets": 3, "points": 3, "failed_points": 2, "errors": 1}
+    assert (data["version"], data["verdict"], data["passed"], data["exit_code"]) == (
+        SCHEMA_VERSION,
+        "ERROR",
+        False,
+        2,
+    )
+    assert data["summary"] == {
+        "targets": 3,
+        "points": 3,
+        "failed_points": 2,
+        "wrong_points": 2,
+        "unverified_points": 0,
+        "errors": 1,
+    }
     right, wrong, broken = data["targets"]
     assert [t["verdict"] for t in data["targets"]] == ["PASS", "FAIL", "ERROR"]
-    assert right["file"].endswith("tutorial.py") and right["line"] == 14
+    assert [p["verdict"] for p in wrong["points"]] == ["FAIL", "FAIL"]
+    assert right["file"].endswith("tutorial.py") and right["line"] == inspect.getsourcelines(calc)[1]
     entry = right["points"][0]["entries"][0]
     assert (entry["output"], entry["input"], entry["status"], entry["mode"]) == (
         "out",
@@ -112,13 +130,15 @@ def test_junit_has_a_suite_per_target_a_case_per_point_and_the_table_as_failure_
     assert suites[0].find("testcase/failure") is None
     failure = suites[1].find("testcase/failure")
     assert failure is not None and failure.get("type") == "WrongGradient"
-    assert "2 of 9 entries not PASS" in (failure.get("message") or "")
+    assert "2 of 9 entries failing" in (failure.get("message") or "")
     text = failure.text or ""
     assert text.isascii() and "\x1b" not in text
     assert re.search(r"out\[0\] \| x\[0\] .*\| FAIL", text) and "PASS   |" not in text
     case = suites[1].find("testcase")
     assert (
-        case is not None and case.get("file", "").endswith("wrong_backward.py") and case.get("line") == "24"
+        case is not None
+        and case.get("file", "").endswith("wrong_backward.py")
+        and case.get("line") == str(inspect.getsourcelines(cube)[1])
     )
     error = suites[2].find("testcase/error")
     assert error is not None and error.get("message") == "the function raised ValueError: boom"
@@ -132,7 +152,7 @@ def test_markdown_summary_table_and_failing_entries(report: Report) -> None:
     assert f"| `{CALC}` | 1 | 0 | " in text and "| **PASS** |" in text
     assert "| `wrong\\|one` | 2 | 2 | inf | **FAIL** |" in lines
     assert "| `pkg:broken` | 0 | 0 | - | **ERROR** |" in lines
-    assert "<details><summary>wrong|one at point 0: x=[0.5, 1, 2] (2 of 9 entries not PASS" in text
+    assert "<details><summary>wrong|one at point 0: x=[0.5, 1, 2]: FAIL (2 of 9 entries failing" in text
     assert re.search(r"\| `out\[2\]` \| `x\[2\]` \| 6 \| 12(\.0+\d*)? \| .* \| \*\*FAIL\*\* \|", text)
     assert cell("a|b\nc") == "a\\|b c"
 
@@ -177,9 +197,9 @@ def test_github_annotations_are_escaped_and_point_at_the_definition(
 
 def test_table_text_and_format_for_suffixes(report: Report) -> None:
     text = render(report, "table")
-    assert text.isascii() and "Summary" in text and "ERROR: " not in text
+    assert text.isascii() and "Summary" in text
     assert re.search(r"wrong\|one\s+\|\s+2 \|\s+2 \|\s+inf \| FAIL", text)
-    assert "FAIL: 2 of 3 point(s) have a wrong gradient; 1 target(s) could not be checked" in text
+    assert "ERROR: 2 of 3 point(s) have a wrong gradient; 1 target(s) could not be checked" in text
     assert [format_for(p) for p in ("r.json", "r.XML", "r.md", "r.txt", "r")] == [
         "json",
         "junit",
@@ -189,15 +209,100 @@ def test_table_text_and_format_for_suffixes(report: Report) -> None:
     ]
 
 
-def test_a_wrong_forward_mode_shows_in_json_and_junit() -> None:
-    sine = run_target(
-        f"{REPO / 'sample_functions' / 'wrong_jvp.py'}:sine", PointSource(x=("0.5,1",)), CheckOptions()
-    )
-    data = json.loads(render(Report((sine,)), "json"))
+def _one(target: str, x: str, **options: Any) -> tuple[Report, CheckResult]:
+    report = run_target(target, PointSource(x=(x,)), CheckOptions(**options))
+    return Report((report,)), report.results[0]
+
+
+def _junit_failure(report: Report) -> ET.Element:
+    failure = ET.fromstring(render(report, "junit")).find("testsuite/testcase/failure")
+    assert failure is not None
+    return failure
+
+
+def test_a_wrong_forward_mode_shows_in_every_format() -> None:
+    """F2: a failure found only in forward mode gives non-zero failing counts and its worst error."""
+    report, result = _one(SINE, "0.5,1")
+    assert (result.verdict, result.failed_modes, result.counts()[Status.FAIL]) == ("FAIL", ("forward",), 0)
+    assert result.failing_count() == 2 and result.max_rel_err == pytest.approx(1.0)
+    data = json.loads(render(report, "json"))
     jsonschema.validate(data, schema())
     point = data["targets"][0]["points"][0]
-    assert data["passed"] is False and point["failed_modes"] == ["forward"]
+    assert data["passed"] is False and point["failed_modes"] == ["forward"] and point["verdict"] == "FAIL"
+    assert point["max_rel_err"] == pytest.approx(1.0)
     failing = [e for e in point["entries"] if e["status"] != "PASS"]
     assert failing and all(e["mode"] == "forward" for e in failing)
-    failure = ET.fromstring(render(Report((sine,)), "junit")).find("testsuite/testcase/failure")
-    assert failure is not None and (failure.get("message") or "").startswith("wrong gradient (forward mode)")
+    message = _junit_failure(report).get("message") or ""
+    assert message.startswith("wrong gradient (forward mode): 2 of 8 entries failing")
+    assert message.endswith("max rel err 1.00e+00")
+    text = render(report, "markdown")
+    assert text.startswith("### gradcheck: FAIL\n") and " | 1 | 1 | 1.00e+00 | **FAIL** |" in text
+    assert ": FAIL (2 of 8 entries failing, max abs err" in text
+    assert "| output | input | AD mode | autograd |" in text
+    rows = [line for line in text.splitlines() if line.startswith("| `out[")]
+    assert len(rows) == 2 and all(" | forward | " in row and row.endswith("| **FAIL** |") for row in rows)
+    table = render(report, "table")
+    assert "max rel err 1.00e+00" in table and "FAIL: 1 of 1 point(s) have a wrong gradient" in table
+
+
+def test_strict_kinks_fail_and_are_counted_in_every_format() -> None:
+    """F1: under --strict-kinks a KINK entry fails, and every renderer counts and shows it."""
+    loose_report, loose = _one(KINK, "-1,0,2")
+    assert loose.verdict == "PASS" and loose.failing_count() == 0 and loose.counts()[Status.KINK] == 1
+    assert "### gradcheck: PASS" in render(loose_report, "markdown")
+    report, result = _one(KINK, "-1,0,2", strict_kinks=True)
+    assert result.verdict == "FAIL" and result.failing(Status.KINK) and not result.failing(Status.PASS)
+    kinks = result.counts()[Status.KINK] + result.secondary_counts()[Status.KINK]
+    assert kinks >= 1 and result.failing_count() == kinks
+    failure = _junit_failure(report)
+    message = failure.get("message") or ""
+    assert (
+        message.startswith("wrong gradient (reverse") and f": {kinks} of {result.checked} entries" in message
+    )
+    text = failure.text or ""
+    assert re.search(r"out\[1\] \| x\[1\] .*\| KINK", text) and "not shown" not in text
+    markdown = render(report, "markdown")
+    assert (
+        "### gradcheck: FAIL" in markdown
+        and f": FAIL ({kinks} of {result.checked} entries failing" in markdown
+    )
+    assert re.search(r"\| `out\[1\]` \| `x\[1\]` \|.*\| \*\*KINK\*\* \|", markdown)
+    assert "more failing entries not shown" not in markdown
+    data = json.loads(render(report, "json"))
+    jsonschema.validate(data, schema())
+    assert data["verdict"] == "FAIL" and data["targets"][0]["points"][0]["strict_kinks"] is True
+    github = render(report, "github")
+    assert "title=gradcheck%3A wrong gradient of" in github and "KINK" in github
+
+
+def test_a_point_that_cannot_be_verified_is_not_verified_everywhere() -> None:
+    """F3: one verdict, NOT VERIFIED, in every format for a point with only NONDETERMINISTIC entries."""
+
+    def drop(x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.dropout(x, 0.5, training=True)
+
+    torch.manual_seed(0)
+    result = check(drop, torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64))
+    assert result.verdict == "NOT VERIFIED" and result.counts()[Status.FAIL] == 0
+    target = TargetReport(target="noisy:drop", labels=(PointLabel(0, "x=[1, 2, 3, 4]"),), results=(result,))
+    report = Report((target,))
+    assert (report.verdict, report.exit_code, report.wrong_points, report.unverified_points) == (
+        "NOT VERIFIED",
+        1,
+        0,
+        1,
+    )
+    data = json.loads(render(report, "json"))
+    jsonschema.validate(data, schema())
+    assert data["verdict"] == data["targets"][0]["verdict"] == "NOT VERIFIED" and data["exit_code"] == 1
+    assert data["targets"][0]["points"][0]["verdict"] == "NOT VERIFIED"
+    failure = _junit_failure(report)
+    assert failure.get("type") == "NotVerified" and "wrong gradient" not in (failure.get("message") or "")
+    markdown = render(report, "markdown")
+    assert markdown.startswith("### gradcheck: NOT VERIFIED\n") and "| **NOT VERIFIED** |" in markdown
+    assert "0 with a wrong gradient, 1 not verified" in markdown
+    github = render(report, "github")
+    assert "wrong gradient" not in github and "gradient not verified" in github
+    assert "noisy:drop: NOT VERIFIED (1 point(s)" in github
+    table = render(report, "table")
+    assert "NOT VERIFIED: 1 of 1 point(s) could not be verified" in table and "wrong gradient" not in table

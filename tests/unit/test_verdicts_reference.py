@@ -12,7 +12,7 @@ from gradcheck_cli.comparison import judge
 from gradcheck_cli.evaluation import Evaluator
 from gradcheck_cli.finite_differences import SCHEMES, Samples
 from gradcheck_cli.reference import richardson
-from gradcheck_cli.result import STATUSES, Status
+from gradcheck_cli.result import STATUSES, Status, entry_verdict
 from gradcheck_cli.steps import adaptive_steps
 
 EXACT_CALC = np.array([8 / 121, 40 / 2187, 56 / 7803])
@@ -31,7 +31,14 @@ def _samples(func, x: torch.Tensor) -> Samples:
 def test_statuses_are_ordered_by_severity_and_coded_by_index() -> None:
     assert [s.value for s in STATUSES] == ["PASS", "KINK", "INCONCLUSIVE", "NONDETERMINISTIC", "FAIL"]
     assert [s.code for s in STATUSES] == [0, 1, 2, 3, 4]
-    assert [s.ok for s in STATUSES] == [True, True, False, False, False]
+    assert [entry_verdict(s, strict_kinks=False) for s in STATUSES] == [
+        "PASS",
+        "PASS",
+        "NOT VERIFIED",
+        "NOT VERIFIED",
+        "FAIL",
+    ]
+    assert [entry_verdict(s, strict_kinks=True) for s in STATUSES][:2] == ["PASS", "FAIL"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,45 @@
+"""Text formatting shared by the renderers: numbers, errors, method labels, the AD-mode column rule.
+
+Pure string helpers (no rich, no torch); the renderers (table, markdown, junit, github) format through
+these so that one value reads the same in every output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from gradcheck_cli.result import CheckResult, Entry
+
+
+def number(value: float, digits: int) -> str:
+    """A value (autograd, finite differences) to ``digits`` significant digits."""
+    return f"{value:.{digits}g}"
+
+
+def error(value: float) -> str:
+    """An error or tolerance: ``0``, ``inf`` or three significant digits in exponent form."""
+    return "0" if value == 0 else "inf" if math.isinf(value) else f"{value:.2e}"
+
+
+def method_label(method: str) -> str:
+    """``central FD``, ``forward FD``...; the complex step and Richardson are named as they are."""
+    return method if method in ("complex-step", "richardson") else f"{method} FD"
+
+
+def method_column(method: str, result: CheckResult) -> str:
+    """The header of a numerical column: its label, starred when it is the reference the verdict uses."""
+    return method_label(method) + (" *" if method == result.method else "")
+
+
+def shows_modes(result: CheckResult, entries: Iterable[Entry]) -> bool:
+    """Whether an entry table needs an "AD mode" column: some entry is not reverse mode, or probe mode."""
+    return result.mode == "probe" or any(entry.mode != "reverse" for entry in entries)
+
+
+def entries_line(result: CheckResult) -> str:
+    """``2 of 9 entries failing, max abs err 1.00e+00, max rel err 5.00e-01`` (over both autograd modes)."""
+    return (
+        f"{result.failing_count()} of {result.checked} entries failing, "
+        f"max abs err {error(result.max_abs_err)}, max rel err {error(result.max_rel_err)}"
+    )
