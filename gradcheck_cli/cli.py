@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from gradcheck_cli.report import Report
-    from gradcheck_cli.runner import PointSource
+    from gradcheck_cli.runner import CheckOptions, PointSource
 
 FORMATS = ("table", "json", "junit", "markdown", "github")
 
@@ -40,6 +40,8 @@ def _fail(exc: GradcheckError) -> None:
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command so that a :class:`GradcheckError` it raises becomes one line on stderr and exit 2."""
+
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -51,6 +53,7 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _console() -> Console:
+    """A console for stdout: plain (no colour, 200 columns) unless stdout is a terminal without NO_COLOR."""
     from rich.console import Console
 
     plain = not sys.stdout.isatty() or "NO_COLOR" in os.environ
@@ -256,25 +259,21 @@ def run(
         if random is not None or shapes:
             raise UsageError("--x-shape S stands for --random 1 --shape S: give one or the other")
         random, shapes = 1, (x_shape,)
-    direct = PointSource(x=x, points_file=points_file, random=random, shapes=shapes)
-    checks = _configured_checks(target, direct, config)
     bar = ProgressBar()
     options = CheckOptions(**check_options, progress=bar)
+    direct = PointSource(x=x, points_file=points_file, random=random, shapes=shapes)
+    checks = _configured_checks(target, direct, config)
     if checks and config.root is not None and str(config.root) not in sys.path:
         sys.path.insert(0, str(config.root))  # configured module targets are relative to the project
+    jobs: list[tuple[str, PointSource, CheckOptions, str | None]] = []  # (target, points, options, name)
+    for check in checks:
+        each = configured(options, check, config.defaults, given)
+        jobs.append((check.target, source_for(check, each.seed), each, check.name))
+    if not checks:  # TARGET (never None here) at the command line's points
+        each = configured(options, None, config.defaults, given)
+        jobs.append((target or "", replace(direct, seed=each.seed), each, None))
     with bar:  # a progress bar on stderr for long checks, on a terminal only
-        if checks:
-            runs = [(check, configured(options, check, config.defaults, given)) for check in checks]
-            report = Report(
-                tuple(
-                    run_safely(check.target, source_for(check, each.seed), each, name=check.name)
-                    for check, each in runs
-                )
-            )
-        else:
-            assert target is not None  # _configured_checks raises otherwise
-            each = configured(options, None, config.defaults, given)
-            report = Report((run_safely(target, replace(direct, seed=each.seed), each),))
+        report = Report(tuple(run_safely(t, points, each, name=name) for t, points, each, name in jobs))
     _echo_errors(report, named=bool(checks))
     if report.errors and not checks and output_format == "table" and output is None:
         sys.exit(2)  # one target on the terminal that could not be checked: the message is the whole output
@@ -284,7 +283,8 @@ def run(
 
 def _configured_checks(target: str | None, direct: PointSource, config: Config) -> list[CheckConfig]:
     """The configured checks to run: every one without a TARGET, those named TARGET when no point is
-    given on the command line, else none (the TARGET is checked at the command line's points)."""
+    given on the command line, else none (then TARGET, never None, is checked at the command line's
+    points)."""
     has_points = bool(direct.x) or direct.points_file is not None or direct.random is not None
     if target is not None:
         return [] if has_points else [c for c in config.checks if target in (c.name, c.target)]
@@ -405,4 +405,5 @@ def sweep(target: str, x: tuple[str, ...], dtype: str, per_decade: int) -> None:
 
 
 def main() -> None:
+    """The ``gradcheck`` console script."""
     cli(prog_name="gradcheck")

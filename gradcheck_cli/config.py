@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gradcheck_cli.errors import ConfigError
+from gradcheck_cli.budget import parse_memory
+from gradcheck_cli.errors import ConfigError, UsageError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -171,9 +172,6 @@ def _option(path: Path, key: str, value: Any) -> Any:
     if name == "probes":
         return _integer(path, key, value, minimum=1)
     if name == "max-memory":
-        from gradcheck_cli.budget import parse_memory
-        from gradcheck_cli.errors import UsageError
-
         try:
             parse_memory(value)
         except UsageError:

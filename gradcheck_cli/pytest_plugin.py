@@ -53,6 +53,7 @@ _DEFAULTS = pytest.StashKey[dict[str, Any]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """The ``--gradcheck-*`` options (the choices come from :mod:`gradcheck_cli.config`, torch-free)."""
     group = parser.getgroup("gradcheck", "gradient checks (gradcheck-cli's grad_checker fixture)")
     from gradcheck_cli.config import DTYPES, METHODS
 
@@ -78,6 +79,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker and the session's list of checked targets (for ``--gradcheck-report``)."""
     config.addinivalue_line(
         "markers",
         f"gradcheck({', '.join(f'{name}=None' for name in OPTIONS)}): options for the grad_checker fixture "
@@ -245,6 +247,7 @@ def grad_checker(request: pytest.FixtureRequest) -> GradChecker:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write ``--gradcheck-report``; a path that cannot be written is a message and exit code 4."""
     path = session.config.getoption("--gradcheck-report", default=None)
     if not path or getattr(session.config, "workerinput", None) is not None:
         return
