@@ -247,6 +247,7 @@ def _block(
     right: np.ndarray | None = None,
     jitter: np.ndarray | None = None,
     scale: float | None = None,
+    roundoff: np.ndarray | None = None,
     **fields: Any,
 ) -> Block:
     comparison = judge(
@@ -260,6 +261,7 @@ def _block(
         right=right,
         jitter=jitter,
         scale=scale,
+        roundoff=roundoff,
         atol=setup.atol,
         rtol=setup.rtol,
         default_atol=setup.default_atol,
@@ -306,6 +308,44 @@ def _evaluation_point(
     return upcast, tuple(w.detach() for w in wide), note
 
 
+@dataclass(frozen=True)
+class _Wide:
+    """A low-precision function run on a float64 copy of the point, with its graph: the same autograd in
+    float64 measures how much the function's dtype rounds its autograd values."""
+
+    point: tuple[torch.Tensor, ...]
+    leaves: tuple[torch.Tensor, ...]
+    outputs: tuple[torch.Tensor, ...]
+
+
+def _wide(
+    func: Callable[..., Any], point: tuple[torch.Tensor, ...], outputs: tuple[torch.Tensor, ...]
+) -> _Wide | None:
+    """The function at a float64 copy of ``point``, or None where it does not run in float64 there."""
+    leaves = tuple(x.detach().double().requires_grad_(True) for x in point)
+    try:
+        with torch.enable_grad():
+            wide = as_outputs(call_user(func, *leaves))
+    except GradcheckError:
+        return None
+    if any(
+        w.dtype != torch.float64
+        or w.shape != o.shape
+        or not w.requires_grad
+        or not bool(torch.isfinite(w).all())
+        for w, o in zip(wide, outputs)
+    ):
+        return None
+    return _Wide(tuple(x.detach() for x in leaves), leaves, wide)
+
+
+def _roundoff(low: np.ndarray | None, wide: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """``|low - wide|``: the autograd round-off of the function's dtype (a missing block is zeros)."""
+    a = np.zeros(shape) if low is None else low
+    b = np.zeros(shape) if wide is None else wide
+    return np.abs(a - b)
+
+
 def _probe_scheme(method: str) -> str:
     """Probe mode differences along random directions with one plain scheme."""
     return method if method in ("central", "forward", "backward") else "central"
@@ -330,10 +370,11 @@ def _full_blocks(
     numels = [out.numel() for out in outputs]
     primary = "forward" if n < m and setup.forward else "reverse"
 
-    def jacobian(mode: str) -> Any:
+    def jacobian(mode: str, wide: _Wide | None = None) -> Any:
+        at, graph = (point, (outputs, leaves)) if wide is None else (wide.point, (wide.outputs, wide.leaves))
         if mode == "forward":
-            return forward_jacobian(func, point, numels, budget=setup.budget, progress=setup.progress)
-        return reverse_jacobian(outputs, leaves, setup.budget, setup.progress, func=func)
+            return forward_jacobian(func, at, numels, budget=setup.budget, progress=setup.progress)
+        return reverse_jacobian(*graph, setup.budget, setup.progress, func=func)
 
     analytic = None
     if primary == "forward":
@@ -352,6 +393,10 @@ def _full_blocks(
     jitter_back = (
         [[None] * len(point) for _ in outputs] if lean else jacobian_jitter(analytic, jacobian(primary))
     )
+
+    # A low-precision autograd is compared with the same autograd in float64: its measured round-off.
+    wide = _wide(func, point, outputs) if setup.dtype != "float64" and not lean else None
+    wide_analytic = None if wide is None else jacobian(primary, wide)
 
     eval_point, eval_base = point, base
     if setup.dtype != "float64" and setup.eps is None:
@@ -455,6 +500,9 @@ def _full_blocks(
                     right=None if sides[i] is None else sides[i][2][k],
                     jitter=np.broadcast_to(np.float64(spread), block.shape),
                     scale=scale,
+                    roundoff=None
+                    if wide_analytic is None
+                    else _roundoff(analytic[k][i], wide_analytic[k][i], block.shape),
                     output_name=out_names[k],
                     input_name=names[i],
                     output_shape=tuple(output.shape),
@@ -482,6 +530,7 @@ def _full_blocks(
                 steps,
                 tuple(shown),
                 (chosen, errors, reference_dtype, sides, max(float(np.max(b.jitter)) for b in blocks)),
+                wide,
             )
         except ForwardModeUnavailable as exc:
             notes.append(f"forward-mode AD not checked: {exc}")
@@ -503,13 +552,39 @@ def _secondary_blocks(
     steps: dict[str, list[np.ndarray]],
     methods: tuple[str, ...],
     reference: tuple[str, list[list[np.ndarray]], str, list[Any], float],
+    wide: _Wide | None = None,
 ) -> list[Block]:
     """The mode not used for the Jacobian, checked against the same numerical Jacobian (nothing recomputed):
     forward mode by JVPs ``J u`` per input, reverse mode by VJPs ``v^T J`` per output; along the basis
-    vectors when small (every entry), else along ``probes`` seeded random unit directions."""
+    vectors when small (every entry), else along ``probes`` seeded random unit directions. With ``wide`` (a
+    low-precision function on a float64 copy) the same products in float64 measure the round-off."""
     generator = torch.Generator().manual_seed(setup.seed)
     blocks = []
     sizes = [x.numel() for x in point] if mode == "forward" else [out.numel() for out in outputs]
+
+    def products(
+        j: int,
+        count: int,
+        directions: torch.Tensor,
+        point: tuple[torch.Tensor, ...],
+        leaves: tuple[torch.Tensor, ...],
+        outputs: tuple[torch.Tensor, ...],
+    ) -> list[tuple[int, int, np.ndarray]]:
+        if mode == "forward":
+            x = point[j]
+            tangents: list[torch.Tensor | None] = [None] * len(point)
+            tangents[j] = directions.to(x.dtype).to(x.device).reshape(count, *x.shape)
+            found = jvps(func, point, tangents)
+            return [(k, j, found[k].reshape(count, -1).T.double().cpu().numpy()) for k in range(len(outputs))]
+        out = outputs[j]
+        cotangents = [torch.zeros(count, *o.shape, dtype=o.dtype, device=o.device) for o in outputs]
+        cotangents[j] = directions.to(out.dtype).to(out.device).reshape(count, *out.shape)
+        grads = vjps(outputs, leaves, cotangents)
+        return [
+            (j, i, np.zeros((count, x.numel())) if g is None else g.reshape(count, -1).double().cpu().numpy())
+            for i, (g, x) in enumerate(zip(grads, point))
+        ]
+
     for j, size in enumerate(sizes):
         basis = size <= SECONDARY_BASIS
         count = size if basis else setup.probes
@@ -518,31 +593,14 @@ def _secondary_blocks(
             if basis
             else random_directions(generator, count, size, setup.distribution)
         )
-        if mode == "forward":
-            x = point[j]
-            tangents: list[torch.Tensor | None] = [None] * len(point)
-            tangents[j] = directions.to(x.dtype).to(x.device).reshape(count, *x.shape)
-            products = jvps(func, point, tangents)
-            pairs = [
-                (k, j, products[k].reshape(count, -1).T.double().cpu().numpy()) for k in range(len(outputs))
-            ]
-        else:
-            out = outputs[j]
-            cotangents = [torch.zeros(count, *o.shape, dtype=o.dtype, device=o.device) for o in outputs]
-            cotangents[j] = directions.to(out.dtype).to(out.device).reshape(count, *out.shape)
-            grads = vjps(outputs, leaves, cotangents)
-            pairs = [
-                (
-                    j,
-                    i,
-                    np.zeros((count, x.numel()))
-                    if g is None
-                    else g.reshape(count, -1).double().cpu().numpy(),
-                )
-                for i, (g, x) in enumerate(zip(grads, point))
-            ]
+        pairs = products(j, count, directions, point, leaves, outputs)
+        wide_pairs = (
+            [None] * len(pairs)
+            if wide is None
+            else [a for _, _, a in products(j, count, directions, wide.point, wide.leaves, wide.outputs)]
+        )
         u = directions.numpy()
-        for k, i, autograd in pairs:
+        for (k, i, autograd), wide_autograd in zip(pairs, wide_pairs):
             chosen, errors, reference_dtype, sides, spread = reference
             # Along basis vectors the entries are the Jacobian's own: their kinks carry over.
             kinked = {}
@@ -576,6 +634,7 @@ def _secondary_blocks(
                     reference_dtype,
                     mode=mode,
                     jitter=np.full(autograd.shape, spread),
+                    roundoff=None if wide_autograd is None else np.abs(autograd - wide_autograd),
                     **kinked,
                     **fields,
                 )
