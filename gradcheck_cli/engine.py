@@ -28,7 +28,7 @@ from gradcheck_cli.autodiff import (
 )
 from gradcheck_cli.budget import Budget, describe_bytes, parse_memory
 from gradcheck_cli.comparison import judge
-from gradcheck_cli.errors import GradcheckError, InputError, UsageError
+from gradcheck_cli.errors import GradcheckError, InputError, UsageError, UserFunctionError
 from gradcheck_cli.evaluation import Evaluator, as_outputs, check_finite
 from gradcheck_cli.finite_differences import SCHEMES, central_jacobian, default_steps, split_rows
 from gradcheck_cli.nondeterminism import jacobian_jitter, output_jitter
@@ -53,10 +53,19 @@ def _as_inputs(inputs: torch.Tensor | Sequence[torch.Tensor]) -> tuple[torch.Ten
             raise InputError(
                 f"input {i} is a {value.dtype} tensor: only floating-point inputs can be checked"
             )
+        if value.numel() == 0:
+            raise InputError(f"input {i} is empty (shape {tuple(value.shape)}): give at least one element")
     dtypes = {v.dtype for v in values}
     if len(dtypes) > 1:
         raise InputError(f"inputs mix dtypes {sorted(map(str, dtypes))}: give every input the same dtype")
     return values
+
+
+_IN_PLACE = (
+    "the function modified {} in place (an in-place operation such as x.add_(), x[...] = ..., or one under "
+    "torch.no_grad()): the gradient of a function that overwrites its inputs cannot be checked; work on a "
+    "copy (x = x.clone()) or use out-of-place operations"
+)
 
 
 def _output_names(count: int) -> list[str]:
@@ -166,8 +175,19 @@ def check(
         func = GradientFunction(func, seed)
 
     leaves = tuple(x.detach().clone().requires_grad_(True) for x in originals)
-    with torch.enable_grad():
-        outputs = as_outputs(call_user(func, *leaves))
+    versions = [x._version for x in leaves]
+    try:
+        with torch.enable_grad():
+            outputs = as_outputs(call_user(func, *leaves))
+    except UserFunctionError as exc:
+        if "leaf Variable that requires grad is being used in an in-place operation" in str(exc):
+            raise UserFunctionError(_IN_PLACE.format("an input"), exc.user_traceback) from exc
+        raise
+    for name, x, original, version in zip(names, leaves, originals, versions):
+        if x._version != version or not torch.allclose(
+            x.detach(), original.detach(), rtol=0, atol=0, equal_nan=True
+        ):
+            raise UserFunctionError(_IN_PLACE.format(f"its input {name}"))
     check_finite(outputs, "at the point")
     check_history(outputs)
     if order == 2:
