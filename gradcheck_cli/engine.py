@@ -11,6 +11,7 @@ verdicts (:func:`gradcheck_cli.comparison.judge`). Pure: it never prints. It clo
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -142,8 +143,8 @@ def check(
         raise UsageError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
     if order not in ORDERS:
         raise UsageError(f"unsupported order {order}: expected 1 (gradient) or 2 (gradient of the gradient)")
-    if eps is not None and not eps > 0:
-        raise UsageError(f"eps must be a positive step, got {eps}")
+    if eps is not None and not (eps > 0 and math.isfinite(eps)):
+        raise UsageError(f"eps must be a finite positive step, got {eps}")
     originals = _as_inputs(inputs)
     if names is None:
         check_arity(func, len(originals))
@@ -225,7 +226,7 @@ def check(
         blocks, secondary, reference_dtype = _full_blocks(
             func, leaves, outputs, point, names, out_names, setup, notes
         )
-        reference = blocks[0].reference if blocks else resolve(method, ())
+        reference = blocks[0].reference if blocks else resolve(method, (), eps)
         wrong_other = any(b.failing_count(strict_kinks) for b in secondary)
         if wrong_other and not any(b.failing_count(strict_kinks) for b in blocks):
             other = secondary[0].mode
@@ -458,9 +459,14 @@ def _full_blocks(
         random = any(np.any(j > 0) for j in jitter_out)  # its noise is its randomness: said per entry
         notes += sorted({note for ref in references for note in ref.notes if not random})
         available = set.intersection(*(set(ref.estimates) for ref in references))
-        chosen = resolve(setup.method, sorted(available))
+        chosen = resolve(setup.method, sorted(available), setup.eps)
         reasons = sorted({ref.complex_reason for ref in references if ref.complex_reason})
-        if setup.method in ("auto", "complex-step") and chosen != "complex-step" and reasons:
+        if setup.method == "auto" and setup.eps is not None:
+            notes.append(
+                f"auto with --eps {setup.eps:g}: central differences at that step are the reference "
+                "(the complex step and Richardson choose their own steps)"
+            )
+        elif setup.method in ("auto", "complex-step") and chosen != "complex-step" and reasons:
             notes.append(f"{setup.method}: {chosen} used, not the complex step: {reasons[0]}")
         elif setup.method == "auto":
             notes.append(f"auto: {chosen} used (exact to round-off for this complex-analytic function)")

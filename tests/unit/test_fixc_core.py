@@ -106,3 +106,24 @@ def test_the_cli_reports_in_place_modification_with_exit_2(write_module) -> None
     result = CliRunner().invoke(cli, ["run", "mut.py:f", "--x", "1,2,3"], catch_exceptions=False)
     assert result.exit_code == 2
     assert "modified its input x in place" in result.stderr
+
+
+@pytest.mark.parametrize("eps", [float("inf"), float("nan"), 0.0, -1.0])
+def test_a_step_that_is_not_finite_and_positive_is_a_usage_error(eps: float) -> None:
+    with pytest.raises(UsageError, match="finite positive step"):
+        gradcheck_cli.check(calc, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), eps=eps)
+
+
+def test_auto_with_an_explicit_step_uses_central_differences_at_that_step() -> None:
+    result = gradcheck_cli.check(calc, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), eps=1e-3)
+    assert result.method == "central" and result.passed
+    assert result.blocks[0].steps["central"][0].tolist() == [1e-3] * 3
+    assert any("auto with --eps" in note for note in result.notes), result.notes
+
+
+def test_a_huge_step_is_never_a_confident_fail() -> None:
+    result = gradcheck_cli.check(calc, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), eps=1e10)
+    assert result.counts()[Status.FAIL] == 0
+    assert result.counts()[Status.INCONCLUSIVE] == 3
+    for block in result.blocks:
+        assert (block.reference_error >= 0.5 * abs(block.autograd)).all()
