@@ -56,6 +56,7 @@ class GradientFunction:
                 for out, w in zip(outputs, weights)
             )
             grads = torch.autograd.grad(total, leaves, create_graph=graph, allow_unused=True)  # type: ignore[arg-type]
-        return tuple(
-            torch.zeros_like(x) if g is None else (g if graph else g.detach()) for x, g in zip(leaves, grads)
-        )
+        grads = tuple(torch.zeros_like(x) if g is None else g for x, g in zip(leaves, grads))
+        if graph:  # a gradient constant in x (a bias, a linear term) still gets a graph: a zero Hessian block
+            return tuple(g if g.requires_grad else g + 0 * x.reshape(-1)[0] for x, g in zip(leaves, grads))
+        return tuple(g.detach() for g in grads)

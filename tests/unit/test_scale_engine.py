@@ -180,3 +180,24 @@ def test_large_jacobians_take_the_fast_path_and_still_catch_a_wrong_backward() -
     wrong = gradcheck_cli.check(cube, x)
     right = (np.abs(x.numpy()) < 1e-12) | (np.abs(x.numpy() - 1) < 1e-12)  # 3x = 3x**2 there
     assert wrong.counts()[gradcheck_cli.Status.FAIL] == 1100 - int(np.sum(right))
+
+
+def test_second_order_of_a_model_with_gradients_constant_in_some_parameters() -> None:
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(3, 2).double()
+    names = ("x", "weight", "bias")
+
+    def f(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(torch.func.functional_call(layer, {"weight": weight, "bias": bias}, (x,))).sum()
+
+    x = torch.tensor([0.3, -0.2, 0.5], dtype=torch.float64)
+    result = gradcheck_cli.check(f, (x, layer.weight.detach(), layer.bias.detach()), order=2, names=names)
+    assert result.passed and [b.output_name for b in result.blocks[:3]] == ["grad_x", "grad_x", "grad_x"]
+
+    def linear_in_bias(x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        return (torch.sin(x) + bias).sum()  # d/dbias = 1: constant, a zero Hessian block
+
+    constant = gradcheck_cli.check(linear_in_bias, (x, torch.zeros(3, dtype=torch.float64)), order=2)
+    assert constant.passed
+    bias_rows = [b for b in constant.blocks if b.output_name == "grad_bias"]
+    assert bias_rows and all(np.all(b.autograd == 0) for b in bias_rows)
