@@ -127,3 +127,41 @@ def test_a_huge_step_is_never_a_confident_fail() -> None:
     assert result.counts()[Status.INCONCLUSIVE] == 3
     for block in result.blocks:
         assert (block.reference_error >= 0.5 * abs(block.autograd)).all()
+
+
+def test_x_squared_at_zero_takes_the_complex_step() -> None:
+    result = gradcheck_cli.check(lambda x: (x**2).sum(), torch.tensor([0.0], dtype=torch.float64))
+    assert result.method == "complex-step", result.notes
+    assert not any("not analytic" in note for note in result.notes)
+
+
+def test_a_non_analytic_function_still_does_not_take_the_complex_step() -> None:
+    result = gradcheck_cli.check(
+        lambda x: (x * x.conj()).real.sum(), torch.tensor([0.5], dtype=torch.float64)
+    )
+    assert result.method != "complex-step" and result.passed
+
+
+def test_nondeterministic_details_are_printed_once_per_entry(write_module) -> None:
+    write_module("glob", 'G = {"k": 1.0}\ndef glob(x):\n    G["k"] += 1.0\n    return (x * G["k"]).sum()\n')
+    result = CliRunner().invoke(cli, ["run", "glob.py:glob", "--x", "1,2,3"], catch_exceptions=False)
+    details = [line for line in result.stdout.splitlines() if "NONDETERMINISTIC:" in line]
+    assert len(details) == 3 and len(set(details)) == 3, result.stdout
+
+
+def test_probe_rows_are_labelled_as_probes_not_output_elements() -> None:
+    class Cube(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return grad * 6 * x**2
+
+    result = gradcheck_cli.check(Cube.apply, torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64), mode="probe")
+    labels = {entry.output_label for entry in result.entries()}
+    assert "v·out (probe 0)" in labels
+    assert not any(label.startswith("v·out[") for label in labels)
