@@ -99,3 +99,21 @@ def test_config_messages_use_the_users_spelling(tmp_path: Path, text: str, messa
     with pytest.raises(ConfigError) as info:
         load(path)
     assert message in str(info.value)
+
+
+def test_a_method_named_through_its_class_is_a_target_error(write_module) -> None:
+    from gradcheck_cli.errors import TargetError
+    from gradcheck_cli.target import load_target
+
+    path = write_module(
+        "methods",
+        "class K:\n    def m(self, x):\n        return x\n\n    @staticmethod\n    def s(x):\n        return x\n\n"
+        "    def plain(x):\n        return x\n\nk = K()\n",
+    )
+    with pytest.raises(
+        TargetError, match=r"K\.m is a method of class K \(it takes self\): name a @staticmethod"
+    ):
+        load_target(f"{path}:K.m")
+    assert load_target(f"{path}:K.s").func(2) == 2
+    assert load_target(f"{path}:K.plain").func(3) == 3  # no self: callable through the class
+    assert load_target(f"{path}:k.m").func(4) == 4  # the method of an instance
