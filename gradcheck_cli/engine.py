@@ -28,6 +28,7 @@ from gradcheck_cli.autodiff import (
     vjps,
 )
 from gradcheck_cli.budget import Budget, describe_bytes, parse_memory
+from gradcheck_cli.choices import METHODS, MODES
 from gradcheck_cli.comparison import judge
 from gradcheck_cli.errors import GradcheckError, InputError, UsageError, UserFunctionError
 from gradcheck_cli.evaluation import Evaluator, as_outputs, check_finite
@@ -36,7 +37,7 @@ from gradcheck_cli.nondeterminism import jacobian_jitter, output_jitter
 from gradcheck_cli.points import argument_names, check_arity
 from gradcheck_cli.probe import DEFAULT_PROBES, MAX_COLUMNS, Prober, random_directions
 from gradcheck_cli.progress import ProgressCallback, no_progress
-from gradcheck_cli.reference import METHODS, SHOWN, input_reference, resolve
+from gradcheck_cli.reference import SHOWN, input_reference, resolve
 from gradcheck_cli.result import Block, CheckResult, Status
 from gradcheck_cli.second_order import ORDERS, GradientFunction
 from gradcheck_cli.tolerances import autograd_ulps, default_tolerance, epsilon
@@ -73,7 +74,6 @@ def _output_names(count: int) -> list[str]:
     return ["out"] if count == 1 else [f"out{k}" for k in range(count)]
 
 
-MODES = ("auto", "full", "probe")
 # A full check is lean (no forward column, no kink search) past this many Jacobian entries or input elements.
 BOTH_SCHEMES_ENTRIES = 2**16
 BOTH_SCHEMES_INPUTS = 1024
@@ -153,13 +153,13 @@ def check(
         raise UsageError(f"{len(names)} names given for {len(originals)} inputs")
     names = tuple(names)
     dtype = str(originals[0].dtype).removeprefix("torch.")
-    tolerance = default_tolerance(dtype) if dtype in ("float64", "float32", "float16", "bfloat16") else None
+    tolerance = default_tolerance(dtype)
     budget = Budget(parse_memory(max_memory)) if max_memory is not None else Budget()
     setup = _Setup(
         atol=atol,
         rtol=rtol,
-        default_atol=tolerance.atol if tolerance else 1e-5,
-        default_rtol=tolerance.rtol if tolerance else 1e-3,
+        default_atol=tolerance.atol,
+        default_rtol=tolerance.rtol,
         dtype=dtype,
         strict_kinks=strict_kinks,
         eps=eps,
@@ -408,7 +408,7 @@ def _full_blocks(
             setup = dataclasses.replace(setup, forward=False)
     if analytic is None:
         analytic = jacobian("reverse")
-    eps_f = epsilon(setup.dtype) if setup.dtype in ("float64", "float32", "float16", "bfloat16") else 2.0**-52
+    eps_f = epsilon(setup.dtype)
     lean = m * n > BOTH_SCHEMES_ENTRIES or n > BOTH_SCHEMES_INPUTS
     jitter_out = output_jitter(func, leaves, outputs, eps_f)
     # A large Jacobian is computed once: its backward is not repeated to look for nondeterminism.
@@ -698,7 +698,7 @@ def _probe_blocks(
         x = leaves[i]
         setup.progress("probes", i, len(names))
         values = prober.project(i, 0, x.numel())
-        blocks += prober.probe_blocks(name, values, name)
+        blocks += prober.probe_blocks(values, name)
         reverse, forward = prober.failing(values)
         if not (reverse or forward):
             continue

@@ -172,7 +172,7 @@ class Prober:
         comparison = compare(autograd[:, None], numerical[:, None], atol=self.atol, rtol=self.rtol)
         return bool((comparison.abs_err > comparison.tolerance).any())
 
-    def probe_blocks(self, name: str, values: ProbeValues, label: str) -> list[Block]:
+    def probe_blocks(self, values: ProbeValues, label: str) -> list[Block]:
         blocks = []
         for mode, autograd in (("reverse", values.reverse), ("forward", values.forward)):
             if autograd is None:
