@@ -6,6 +6,7 @@ Every :class:`GradcheckError` becomes a one-line message on stderr and exit code
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gradcheck_cli.config import DTYPES, METHODS, MODES, CheckConfig, Config
+from gradcheck_cli.config import DTYPES, MAX_SEED, METHODS, MODES, CheckConfig, Config
 from gradcheck_cli.errors import GradcheckError, UsageError, UserFunctionError
 
 if TYPE_CHECKING:
@@ -48,6 +49,9 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except GradcheckError as exc:
             _fail(exc)
+        except KeyboardInterrupt:  # Ctrl-C, or the user's code raising it: not a verdict (1), but 130
+            click.echo("gradcheck: interrupted", err=True)
+            sys.exit(130)
 
     return wrapper
 
@@ -112,7 +116,7 @@ CONFIG_OPTION = click.option(
 )
 @click.option(
     "--seed",
-    type=int,
+    type=click.IntRange(0, MAX_SEED),
     default=0,
     show_default=True,
     help="Seeds the random points, the probes and the order-2 weights (overrides a configured seed).",
@@ -256,8 +260,10 @@ def run(
     digits = digits if "digits" in given else config.defaults.get("digits", digits)
     max_rows = max_rows if "max_rows" in given else config.defaults.get("max-rows", max_rows)
     if x_shape is not None:
-        if random is not None or shapes:
-            raise UsageError("--x-shape S stands for --random 1 --shape S: give one or the other")
+        if random is not None or shapes or x or points_file is not None:
+            raise UsageError(
+                "--x-shape S stands for --random 1 --shape S: give one or the other, and no --x or --points"
+            )
         random, shapes = 1, (x_shape,)
     bar = ProgressBar()
     options = CheckOptions(**check_options, progress=bar)
@@ -272,7 +278,9 @@ def run(
     if not checks:  # TARGET (never None here) at the command line's points
         each = configured(options, None, config.defaults, given)
         jobs.append((target or "", replace(direct, seed=each.seed), each, None))
-    with bar:  # a progress bar on stderr for long checks, on a terminal only
+    # A progress bar on stderr for long checks (on a terminal only); what the user's code prints goes to
+    # stderr too, so that stdout holds the report alone (valid JSON/XML with --format).
+    with bar, contextlib.redirect_stdout(sys.stderr):
         report = Report(tuple(run_safely(t, points, each, name=name) for t, points, each, name in jobs))
     _echo_errors(report, named=bool(checks))
     if report.errors and not checks and output_format == "table" and output is None:

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradcheck_cli.result import Status
-from gradcheck_cli.tolerances import BLOCK_FLOOR, ERROR_SAFETY, UNCERTAIN_FRACTION, autograd_ulps, epsilon
+from gradcheck_cli.tolerances import (
+    AUTOGRAD_SAFETY,
+    BLOCK_FLOOR,
+    ERROR_SAFETY,
+    UNCERTAIN_FRACTION,
+    autograd_ulps,
+    epsilon,
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ def judge(
     right: np.ndarray | None = None,
     jitter: np.ndarray | None = None,
     scale: float | None = None,
+    roundoff: np.ndarray | None = None,
     atol: float | None = None,
     rtol: float | None = None,
     default_atol: float = 0.0,
@@ -94,7 +102,9 @@ def judge(
 ) -> Comparison:
     """Statuses of one block. With ``atol``/``rtol`` given the tolerance is the fixed rule (missing one from
     the defaults); otherwise it follows from ``error``. ``scale``: the largest derivative of the output (over
-    every input), below which an entry's error is not held against it (default: this block's)."""
+    every input), below which an entry's error is not held against it (default: this block's). ``roundoff``:
+    the autograd side's measured round-off (a low-precision autograd's difference from the same autograd in
+    float64), allowed for in the tolerance; INCONCLUSIVE where it is too large to tell."""
     abs_err = np.subtract(autograd, reference)  # in place from here: Jacobians of millions of entries
     np.abs(abs_err, out=abs_err)
     fixed = atol is not None or rtol is not None
@@ -106,6 +116,8 @@ def judge(
         tolerance += a
     else:
         tolerance = estimated_tolerance(autograd, reference, error, dtype, reference_dtype)
+        if roundoff is not None:
+            tolerance += AUTOGRAD_SAFETY * roundoff
     status = np.full(abs_err.shape, Status.FAIL.code, dtype=np.int8)
     status[abs_err <= tolerance] = Status.PASS.code
     if not fixed:
@@ -114,6 +126,10 @@ def judge(
                 float(np.max(np.abs(autograd), initial=0)), float(np.max(np.abs(reference), initial=0))
             )
         status[uncertain(autograd, reference, error, scale, reference_dtype)] = Status.INCONCLUSIVE.code
+        if roundoff is not None:
+            status[uncertain(autograd, reference, roundoff, scale, reference_dtype)] = (
+                Status.INCONCLUSIVE.code
+            )
     unusable = ~np.isfinite(reference) | ~np.isfinite(error)
     status[unusable] = Status.INCONCLUSIVE.code
     if kink is not None and left is not None and right is not None and np.any(kink):

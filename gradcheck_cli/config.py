@@ -23,6 +23,7 @@ the probes and the order-2 weights; ``--seed`` on the command line overrides it.
 from __future__ import annotations
 
 import difflib
+import math
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 METHODS = ("auto", "central", "forward", "backward", "richardson", "complex-step")
 MODES = ("auto", "full", "probe")
+MAX_SEED = 2**63 - 1  # the largest seed both numpy and torch take
 
 OPTION_KEYS = (
     "dtype",
@@ -121,7 +123,7 @@ def _expect(path: Path, key: str, value: Any, expected: str) -> ConfigError:
 
 
 def _unknown(path: Path, key: str, allowed: tuple[str, ...]) -> ConfigError:
-    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], allowed, n=1)
+    close = difflib.get_close_matches(_normalise(key.rsplit(".", 1)[-1]), allowed, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return ConfigError(f"{_where(path, key)}: unknown key{hint}; expected one of {', '.join(allowed)}")
 
@@ -130,15 +132,18 @@ def _number(path: Path, key: str, value: Any, *, positive: bool = False) -> floa
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
+        or not math.isfinite(value)
         or (value <= 0 if positive else value < 0)
     ):
         raise _expect(path, key, value, "a positive number" if positive else "a number >= 0")
     return float(value)
 
 
-def _integer(path: Path, key: str, value: Any, *, minimum: int) -> int:
+def _integer(path: Path, key: str, value: Any, *, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise _expect(path, key, value, f"an integer >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise _expect(path, key, value, f"an integer from {minimum} to {maximum}")
     return value
 
 
@@ -192,7 +197,7 @@ def _option(path: Path, key: str, value: Any) -> Any:
     if name == "max-rows":
         return _integer(path, key, value, minimum=1)
     if name == "seed":
-        return _integer(path, key, value, minimum=0)
+        return _integer(path, key, value, minimum=0, maximum=MAX_SEED)
     raise AssertionError(name)  # pragma: no cover - callers pass known keys only
 
 
@@ -204,11 +209,16 @@ def _check(path: Path, index: int, table: Any) -> CheckConfig:
     where = f"checks[{index}]"
     if not isinstance(table, dict):
         raise _expect(path, where, table, 'a table with at least target = "module:function"')
-    table = {_normalise(k): v for k, v in table.items()}
     for key in table:
-        if key not in CHECK_KEYS:
-            raise _unknown(path, f"{where}.{key}", CHECK_KEYS)
+        if _normalise(key) not in CHECK_KEYS:
+            raise _unknown(path, f"{where}.{key}", CHECK_KEYS)  # as the user spelled it
+    table = {_normalise(k): v for k, v in table.items()}
     target = table.get("target")
+    if "target" not in table:
+        raise ConfigError(
+            f'{_where(path, where + ".target")}: missing; expected a target string like "pkg.module:function" '
+            'or "file.py:function"'
+        )
     if not isinstance(target, str) or ":" not in target:
         raise _expect(
             path,
@@ -278,7 +288,7 @@ def parse(path: Path, section: Any) -> Config:
         elif key in DEFAULT_KEYS:
             defaults[key] = _option(path, key, value)
         else:
-            raise _unknown(path, key, (*DEFAULT_KEYS, "checks"))
+            raise _unknown(path, raw_key, (*DEFAULT_KEYS, "checks"))
     return Config(path=path, defaults=defaults, checks=checks)
 
 

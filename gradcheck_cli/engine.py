@@ -11,6 +11,7 @@ verdicts (:func:`gradcheck_cli.comparison.judge`). Pure: it never prints. It clo
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,7 @@ from gradcheck_cli.autodiff import (
 )
 from gradcheck_cli.budget import Budget, describe_bytes, parse_memory
 from gradcheck_cli.comparison import judge
-from gradcheck_cli.errors import GradcheckError, InputError, UsageError
+from gradcheck_cli.errors import GradcheckError, InputError, UsageError, UserFunctionError
 from gradcheck_cli.evaluation import Evaluator, as_outputs, check_finite
 from gradcheck_cli.finite_differences import SCHEMES, central_jacobian, default_steps, split_rows
 from gradcheck_cli.nondeterminism import jacobian_jitter, output_jitter
@@ -53,10 +54,19 @@ def _as_inputs(inputs: torch.Tensor | Sequence[torch.Tensor]) -> tuple[torch.Ten
             raise InputError(
                 f"input {i} is a {value.dtype} tensor: only floating-point inputs can be checked"
             )
+        if value.numel() == 0:
+            raise InputError(f"input {i} is empty (shape {tuple(value.shape)}): give at least one element")
     dtypes = {v.dtype for v in values}
     if len(dtypes) > 1:
         raise InputError(f"inputs mix dtypes {sorted(map(str, dtypes))}: give every input the same dtype")
     return values
+
+
+_IN_PLACE = (
+    "the function modified {} in place (an in-place operation such as x.add_(), x[...] = ..., or one under "
+    "torch.no_grad()): the gradient of a function that overwrites its inputs cannot be checked; work on a "
+    "copy (x = x.clone()) or use out-of-place operations"
+)
 
 
 def _output_names(count: int) -> list[str]:
@@ -133,8 +143,8 @@ def check(
         raise UsageError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
     if order not in ORDERS:
         raise UsageError(f"unsupported order {order}: expected 1 (gradient) or 2 (gradient of the gradient)")
-    if eps is not None and not eps > 0:
-        raise UsageError(f"eps must be a positive step, got {eps}")
+    if eps is not None and not (eps > 0 and math.isfinite(eps)):
+        raise UsageError(f"eps must be a finite positive step, got {eps}")
     originals = _as_inputs(inputs)
     if names is None:
         check_arity(func, len(originals))
@@ -166,8 +176,19 @@ def check(
         func = GradientFunction(func, seed)
 
     leaves = tuple(x.detach().clone().requires_grad_(True) for x in originals)
-    with torch.enable_grad():
-        outputs = as_outputs(call_user(func, *leaves))
+    versions = [x._version for x in leaves]
+    try:
+        with torch.enable_grad():
+            outputs = as_outputs(call_user(func, *leaves))
+    except UserFunctionError as exc:
+        if "leaf Variable that requires grad is being used in an in-place operation" in str(exc):
+            raise UserFunctionError(_IN_PLACE.format("an input"), exc.user_traceback) from exc
+        raise
+    for name, x, original, version in zip(names, leaves, originals, versions):
+        if x._version != version or not torch.allclose(
+            x.detach(), original.detach(), rtol=0, atol=0, equal_nan=True
+        ):
+            raise UserFunctionError(_IN_PLACE.format(f"its input {name}"))
     check_finite(outputs, "at the point")
     check_history(outputs)
     if order == 2:
@@ -205,7 +226,7 @@ def check(
         blocks, secondary, reference_dtype = _full_blocks(
             func, leaves, outputs, point, names, out_names, setup, notes
         )
-        reference = blocks[0].reference if blocks else resolve(method, ())
+        reference = blocks[0].reference if blocks else resolve(method, (), eps)
         # Only a FAIL says a mode is wrong (INCONCLUSIVE entries say the reference could not tell).
         wrong_other = any(np.any(b.status == Status.FAIL.code) for b in secondary)
         if wrong_other and not any(b.failing_count(strict_kinks) for b in blocks):
@@ -248,6 +269,7 @@ def _block(
     right: np.ndarray | None = None,
     jitter: np.ndarray | None = None,
     scale: float | None = None,
+    roundoff: np.ndarray | None = None,
     **fields: Any,
 ) -> Block:
     comparison = judge(
@@ -261,6 +283,7 @@ def _block(
         right=right,
         jitter=jitter,
         scale=scale,
+        roundoff=roundoff,
         atol=setup.atol,
         rtol=setup.rtol,
         default_atol=setup.default_atol,
@@ -307,6 +330,44 @@ def _evaluation_point(
     return upcast, tuple(w.detach() for w in wide), note
 
 
+@dataclass(frozen=True)
+class _Wide:
+    """A low-precision function run on a float64 copy of the point, with its graph: the same autograd in
+    float64 measures how much the function's dtype rounds its autograd values."""
+
+    point: tuple[torch.Tensor, ...]
+    leaves: tuple[torch.Tensor, ...]
+    outputs: tuple[torch.Tensor, ...]
+
+
+def _wide(
+    func: Callable[..., Any], point: tuple[torch.Tensor, ...], outputs: tuple[torch.Tensor, ...]
+) -> _Wide | None:
+    """The function at a float64 copy of ``point``, or None where it does not run in float64 there."""
+    leaves = tuple(x.detach().double().requires_grad_(True) for x in point)
+    try:
+        with torch.enable_grad():
+            wide = as_outputs(call_user(func, *leaves))
+    except GradcheckError:
+        return None
+    if any(
+        w.dtype != torch.float64
+        or w.shape != o.shape
+        or not w.requires_grad
+        or not bool(torch.isfinite(w).all())
+        for w, o in zip(wide, outputs)
+    ):
+        return None
+    return _Wide(tuple(x.detach() for x in leaves), leaves, wide)
+
+
+def _roundoff(low: np.ndarray | None, wide: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """``|low - wide|``: the autograd round-off of the function's dtype (a missing block is zeros)."""
+    a = np.zeros(shape) if low is None else low
+    b = np.zeros(shape) if wide is None else wide
+    return np.abs(a - b)
+
+
 def _probe_scheme(method: str) -> str:
     """Probe mode differences along random directions with one plain scheme."""
     return method if method in ("central", "forward", "backward") else "central"
@@ -331,10 +392,11 @@ def _full_blocks(
     numels = [out.numel() for out in outputs]
     primary = "forward" if n < m and setup.forward else "reverse"
 
-    def jacobian(mode: str) -> Any:
+    def jacobian(mode: str, wide: _Wide | None = None) -> Any:
+        at, graph = (point, (outputs, leaves)) if wide is None else (wide.point, (wide.outputs, wide.leaves))
         if mode == "forward":
-            return forward_jacobian(func, point, numels, budget=setup.budget, progress=setup.progress)
-        return reverse_jacobian(outputs, leaves, setup.budget, setup.progress, func=func)
+            return forward_jacobian(func, at, numels, budget=setup.budget, progress=setup.progress)
+        return reverse_jacobian(*graph, setup.budget, setup.progress, func=func)
 
     analytic = None
     if primary == "forward":
@@ -353,6 +415,10 @@ def _full_blocks(
     jitter_back = (
         [[None] * len(point) for _ in outputs] if lean else jacobian_jitter(analytic, jacobian(primary))
     )
+
+    # A low-precision autograd is compared with the same autograd in float64: its measured round-off.
+    wide = _wide(func, point, outputs) if setup.dtype != "float64" and not lean else None
+    wide_analytic = None if wide is None else jacobian(primary, wide)
 
     eval_point, eval_base = point, base
     if setup.dtype != "float64" and setup.eps is None:
@@ -394,9 +460,14 @@ def _full_blocks(
         random = any(np.any(j > 0) for j in jitter_out)  # its noise is its randomness: said per entry
         notes += sorted({note for ref in references for note in ref.notes if not random})
         available = set.intersection(*(set(ref.estimates) for ref in references))
-        chosen = resolve(setup.method, sorted(available))
+        chosen = resolve(setup.method, sorted(available), setup.eps)
         reasons = sorted({ref.complex_reason for ref in references if ref.complex_reason})
-        if setup.method in ("auto", "complex-step") and chosen != "complex-step" and reasons:
+        if setup.method == "auto" and setup.eps is not None:
+            notes.append(
+                f"auto with --eps {setup.eps:g}: central differences at that step are the reference "
+                "(the complex step and Richardson choose their own steps)"
+            )
+        elif setup.method in ("auto", "complex-step") and chosen != "complex-step" and reasons:
             notes.append(f"{setup.method}: {chosen} used, not the complex step: {reasons[0]}")
         elif setup.method == "auto":
             notes.append(f"auto: {chosen} used (exact to round-off for this complex-analytic function)")
@@ -456,6 +527,9 @@ def _full_blocks(
                     right=None if sides[i] is None else sides[i][2][k],
                     jitter=np.broadcast_to(np.float64(spread), block.shape),
                     scale=scale,
+                    roundoff=None
+                    if wide_analytic is None
+                    else _roundoff(analytic[k][i], wide_analytic[k][i], block.shape),
                     output_name=out_names[k],
                     input_name=names[i],
                     output_shape=tuple(output.shape),
@@ -483,6 +557,7 @@ def _full_blocks(
                 steps,
                 tuple(shown),
                 (chosen, errors, reference_dtype, sides, max(float(np.max(b.jitter)) for b in blocks)),
+                wide,
             )
         except ForwardModeUnavailable as exc:
             notes.append(f"forward-mode AD not checked: {exc}")
@@ -504,13 +579,39 @@ def _secondary_blocks(
     steps: dict[str, list[np.ndarray]],
     methods: tuple[str, ...],
     reference: tuple[str, list[list[np.ndarray]], str, list[Any], float],
+    wide: _Wide | None = None,
 ) -> list[Block]:
     """The mode not used for the Jacobian, checked against the same numerical Jacobian (nothing recomputed):
     forward mode by JVPs ``J u`` per input, reverse mode by VJPs ``v^T J`` per output; along the basis
-    vectors when small (every entry), else along ``probes`` seeded random unit directions."""
+    vectors when small (every entry), else along ``probes`` seeded random unit directions. With ``wide`` (a
+    low-precision function on a float64 copy) the same products in float64 measure the round-off."""
     generator = torch.Generator().manual_seed(setup.seed)
     blocks = []
     sizes = [x.numel() for x in point] if mode == "forward" else [out.numel() for out in outputs]
+
+    def products(
+        j: int,
+        count: int,
+        directions: torch.Tensor,
+        point: tuple[torch.Tensor, ...],
+        leaves: tuple[torch.Tensor, ...],
+        outputs: tuple[torch.Tensor, ...],
+    ) -> list[tuple[int, int, np.ndarray]]:
+        if mode == "forward":
+            x = point[j]
+            tangents: list[torch.Tensor | None] = [None] * len(point)
+            tangents[j] = directions.to(x.dtype).to(x.device).reshape(count, *x.shape)
+            found = jvps(func, point, tangents)
+            return [(k, j, found[k].reshape(count, -1).T.double().cpu().numpy()) for k in range(len(outputs))]
+        out = outputs[j]
+        cotangents = [torch.zeros(count, *o.shape, dtype=o.dtype, device=o.device) for o in outputs]
+        cotangents[j] = directions.to(out.dtype).to(out.device).reshape(count, *out.shape)
+        grads = vjps(outputs, leaves, cotangents)
+        return [
+            (j, i, np.zeros((count, x.numel())) if g is None else g.reshape(count, -1).double().cpu().numpy())
+            for i, (g, x) in enumerate(zip(grads, point))
+        ]
+
     for j, size in enumerate(sizes):
         basis = size <= SECONDARY_BASIS
         count = size if basis else setup.probes
@@ -519,31 +620,14 @@ def _secondary_blocks(
             if basis
             else random_directions(generator, count, size, setup.distribution)
         )
-        if mode == "forward":
-            x = point[j]
-            tangents: list[torch.Tensor | None] = [None] * len(point)
-            tangents[j] = directions.to(x.dtype).to(x.device).reshape(count, *x.shape)
-            products = jvps(func, point, tangents)
-            pairs = [
-                (k, j, products[k].reshape(count, -1).T.double().cpu().numpy()) for k in range(len(outputs))
-            ]
-        else:
-            out = outputs[j]
-            cotangents = [torch.zeros(count, *o.shape, dtype=o.dtype, device=o.device) for o in outputs]
-            cotangents[j] = directions.to(out.dtype).to(out.device).reshape(count, *out.shape)
-            grads = vjps(outputs, leaves, cotangents)
-            pairs = [
-                (
-                    j,
-                    i,
-                    np.zeros((count, x.numel()))
-                    if g is None
-                    else g.reshape(count, -1).double().cpu().numpy(),
-                )
-                for i, (g, x) in enumerate(zip(grads, point))
-            ]
+        pairs = products(j, count, directions, point, leaves, outputs)
+        wide_pairs = (
+            [None] * len(pairs)
+            if wide is None
+            else [a for _, _, a in products(j, count, directions, wide.point, wide.leaves, wide.outputs)]
+        )
         u = directions.numpy()
-        for k, i, autograd in pairs:
+        for (k, i, autograd), wide_autograd in zip(pairs, wide_pairs):
             chosen, errors, reference_dtype, sides, spread = reference
             # Along basis vectors the entries are the Jacobian's own: their kinks carry over.
             kinked = {}
@@ -577,6 +661,7 @@ def _secondary_blocks(
                     reference_dtype,
                     mode=mode,
                     jitter=np.full(autograd.shape, spread),
+                    roundoff=None if wide_autograd is None else np.abs(autograd - wide_autograd),
                     **kinked,
                     **fields,
                 )

@@ -42,6 +42,11 @@ def as_outputs(value: Any, what: str = "the function") -> tuple[torch.Tensor, ..
             raise UserFunctionError(
                 f"{what} returned a {out.dtype} tensor as {label}: expected a floating tensor"
             )
+        if out.numel() == 0:
+            raise UserFunctionError(
+                f"{what} returned an empty tensor (shape {tuple(out.shape)}, 0 elements) as {label}: "
+                "nothing to check; return at least one element"
+            )
     return outputs
 
 

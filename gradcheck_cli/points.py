@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,12 @@ def points_from_file(path: str) -> list[Point]:
         )
     points = []
     for i, point in enumerate(data):
+        texts = [j for j, arg in enumerate(point) if isinstance(arg, str)]
+        if texts:
+            raise InputError(
+                f"points file {path!r}, point {i}: argument {texts[0]} is the string {point[texts[0]]!r}: in a "
+                "points file give JSON numbers or lists of numbers, like [[[1,2,3]], [[4,5,6]]], not strings"
+            )
         try:
             points.append(tuple(to_array(arg) for arg in point))
         except InputError as exc:
@@ -70,7 +77,14 @@ def random_points(count: int, shapes: Sequence[tuple[int, ...]], seed: int) -> l
     if count <= 0:
         raise InputError(f"--random must be a positive number of points, got {count}")
     rng = np.random.default_rng(seed)
-    return [tuple(rng.standard_normal(shape) for shape in shapes) for _ in range(count)]
+    try:
+        return [tuple(rng.standard_normal(shape) for shape in shapes) for _ in range(count)]
+    except MemoryError:
+        size = count * sum(math.prod(shape) for shape in shapes) * 8
+        raise InputError(
+            f"--random {count} with shapes {', '.join(map(str, shapes))} needs {size / 2**30:.3g} GiB of "
+            "float64 values, more than this machine has: give smaller shapes or fewer points"
+        ) from None
 
 
 def describe_signature(func: Callable[..., Any]) -> str:
@@ -104,6 +118,5 @@ def check_arity(func: Callable[..., Any], count: int) -> None:
         signature.bind(*range(count))
     except TypeError as exc:
         raise InputError(
-            f"{count} argument value(s) given (one --x each), but {describe_signature(func)} does not accept "
-            f"that: {exc}"
+            f"{count} argument value(s) given, but {describe_signature(func)} does not accept that: {exc}"
         ) from None

@@ -9,7 +9,9 @@ Per input, on the shared :class:`~gradcheck_cli.finite_differences.Samples`:
   value with the smallest error estimate (numdifftools' choice).
 - ``complex-step``: exact to round-off where the function is complex-analytic; checked against Richardson.
 
-``auto`` takes the complex step when it is available and consistent, else Richardson.
+``auto`` takes the complex step when it is available and consistent, else Richardson; with an explicit step,
+central differences at that step. An estimate at an explicit step has an error bar of at least its distance
+from the default step's estimate: at a step too large for the truncation estimate to hold it is uncertain.
 """
 
 from __future__ import annotations
@@ -122,6 +124,9 @@ def input_reference(
         step = np.full(x.numel(), float(eps))
         central_steps, onesided_steps, ratio = step, step, 0.5
         estimates["central"] = fixed(samples, SCHEMES["central"], step, 0.5)
+        # The truncation estimate from the step and its half holds only where both are small enough for
+        # the leading error term to dominate; the default step's estimate bounds the error at any step.
+        best = None if lean else fixed(samples, SCHEMES["central"], adaptive_steps(samples, 2), 2.0)
     else:
         central_steps = adaptive_steps(samples, 2)
         onesided_steps, ratio = adaptive_steps(samples, 1), 0.5
@@ -136,10 +141,14 @@ def input_reference(
         nominal = power_of_two(samples.eps ** (1.0 / (scheme.order + 1)) * magnitude(x))
         steps = step if eps is not None else nominal
         estimates[method] = fixed(samples, scheme, steps, 0.5)
-    if method in ("auto", "richardson", "complex-step"):
+    if eps is not None and best is not None:
+        for name, found in estimates.items():
+            error = np.maximum(found.error, np.abs(found.value - best.value) + best.error)
+            estimates[name] = Estimate(found.value, _finite_or_inf(error), found.steps)
+    if method in ("richardson", "complex-step") or (method == "auto" and eps is None):
         estimates["richardson"] = richardson(samples, central_steps / 4 if eps is not None else central_steps)
     reason = ""
-    if method in ("auto", "complex-step"):
+    if method == "complex-step" or (method == "auto" and eps is None):
         if x.dtype != torch.float64:
             reason = f"the complex step needs float64 evaluation (the function runs in {x.dtype})"
         elif np.any(samples.floor > 0):
@@ -163,8 +172,11 @@ def input_reference(
     return InputReference(estimates, sides, reason, tuple(notes))
 
 
-def resolve(method: str, available: Sequence[str]) -> str:
-    """The estimate ``method`` stands for, given those every input has: auto prefers the complex step."""
+def resolve(method: str, available: Sequence[str], eps: float | None = None) -> str:
+    """The estimate ``method`` stands for, given those every input has: auto prefers the complex step, and
+    with an explicit step ``eps`` it is central differences at that step."""
+    if method == "auto" and eps is not None:
+        return "central"
     if method == "auto":
         return "complex-step" if "complex-step" in available else "richardson"
     if method == "complex-step" and "complex-step" not in available:

@@ -64,6 +64,14 @@ def element_label(name: str, index: tuple[int, ...]) -> str:
     return f"{name}[{','.join(map(str, index))}]" if index else name
 
 
+def axis_label(name: str, index: tuple[int, ...], probes: bool) -> str:
+    """An element label, or ``v·out (probe 16)`` for a probe axis (a name with ``·``, of a probe block): its
+    index numbers the probe, not an element of the output or input."""
+    if probes and "·" in name and index:
+        return f"{name} (probe {index[0]})"
+    return element_label(name, index)
+
+
 def _input(block: Block) -> str:
     """The argument or parameter name of a block (its display name may add a probe or element suffix)."""
     return block.input_name.split("·")[0].split("[")[0]
@@ -180,13 +188,13 @@ class Block:
 
     def labels(self) -> tuple[list[str], list[str]]:
         """The element labels of the rows (``out[0]``...) and of the columns (``x[1]``...), in order."""
-        outs = [element_label(self.output_name, index) for index in _indices(self.output_shape)]
+        outs = [axis_label(self.output_name, index, self.probes) for index in _indices(self.output_shape)]
         elements = (
             _indices(self.input_shape)
             if self.columns is None  # a localised probe failure holds only some columns
             else [_index(int(c), self.input_shape) for c in self.columns]
         )
-        return outs, [element_label(self.input_name, index) for index in elements]
+        return outs, [axis_label(self.input_name, index, self.probes) for index in elements]
 
     @property
     def excess(self) -> np.ndarray:
@@ -199,8 +207,8 @@ class Block:
         row, col = divmod(int(flat), self.autograd.shape[1])
         element = col if self.columns is None else int(self.columns[col])
         return Entry(
-            output_label=element_label(self.output_name, _index(row, self.output_shape)),
-            input_label=element_label(self.input_name, _index(element, self.input_shape)),
+            output_label=axis_label(self.output_name, _index(row, self.output_shape), self.probes),
+            input_label=axis_label(self.input_name, _index(element, self.input_shape), self.probes),
             autograd=float(self.autograd[row, col]),
             numerical={name: float(values[row, col]) for name, values in self.numerical.items()},
             reference=self.reference,

@@ -6,6 +6,7 @@ outside world and the conversion of float64 points into tensors of the requested
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gradcheck_cli.budget import parse_memory
-from gradcheck_cli.config import OPTION_KEYS, CheckConfig
+from gradcheck_cli.config import MAX_SEED, OPTION_KEYS, CheckConfig
 from gradcheck_cli.devices import resolve_device
 from gradcheck_cli.errors import GradcheckError, InputError, UsageError, UserFunctionError
 from gradcheck_cli.points import (
@@ -46,10 +47,18 @@ class PointSource:
     seed: int = 0
 
     def points(self) -> list[Point]:
-        given = [bool(self.x), self.points_file is not None, self.random is not None]
-        if sum(given) != 1:
+        sources = {"--x": bool(self.x), "--points": self.points_file is not None}
+        sources["--random"] = self.random is not None
+        given = [name for name, there in sources.items() if there]
+        if not given:
             raise UsageError(
-                "give the point with --x (one per argument), or --points FILE.json, or --random N --shape S"
+                "give the point with --x (one per argument), or --points FILE.json, or --random N --shape S "
+                "(for a model: --x-shape S)"
+            )
+        if len(given) > 1:
+            raise UsageError(
+                "give the point with only one of --x, --points or --random (or --x-shape); got "
+                + " and ".join(given)
             )
         if self.x:
             return [point_from_texts(self.x)]
@@ -89,8 +98,12 @@ class CheckOptions:
             raise UsageError(f"unknown dtype {self.dtype!r}: expected one of {', '.join(DTYPES)}")
         for name in ("atol", "rtol"):
             value = getattr(self, name)
-            if value is not None and not value >= 0:
-                raise UsageError(f"{name} must be a tolerance >= 0, got {value}")
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise UsageError(f"{name} must be a finite tolerance >= 0, got {value}")
+        if self.eps is not None and not (math.isfinite(self.eps) and self.eps > 0):
+            raise UsageError(f"eps must be a finite positive step, got {self.eps}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise UsageError(f"seed must be an integer from 0 to 2**63-1, got {self.seed}")
         if self.max_memory is not None:
             parse_memory(self.max_memory)
 

@@ -142,14 +142,13 @@ def point_renderable(
     parts: list[RenderableType] = [
         check_table(result, title=label.title(target), digits=digits, max_rows=max_rows, ascii=ascii)
     ]
-    parts += [
-        Text(
-            f"{entry.output_label} {entry.input_label}: {entry.status.value}: {entry.detail}",
-            style=STYLES[entry.status],
-        )
+    # Each once: both autograd modes share the numerical side, so their entries give the same detail.
+    details = {
+        f"{entry.output_label} {entry.input_label}: {entry.status.value}: {entry.detail}": entry.status
         for entry in result.worst(max_rows)
         if entry.detail
-    ]
+    }
+    parts += [Text(text, style=STYLES[status]) for text, status in details.items()]
     parts += [Text(f"note: {note}", style="dim") for note in result.notes]
     by_input = inputs_line(result)
     if by_input is not None:

@@ -127,8 +127,25 @@ def load_target(spec: str) -> Target:
         raise TargetError(
             f"{spec}: {qualname} is {type(func).__name__} {func!r:.40}, not a callable: name a function"
         )
+    _reject_unbound_method(module, qualname, spec, where)
     file, line = source_location(func)
     return Target(spec=spec, func=func, file=file, line=line)
+
+
+def _reject_unbound_method(module: ModuleType, qualname: str, spec: str, where: str) -> None:
+    """``Class.method`` taking ``self``, named through the class: it cannot be called with the point."""
+    owner_name, _, name = qualname.rpartition(".")
+    if not owner_name:
+        return
+    owner = _resolve(module, owner_name, spec, where)
+    raw = inspect.getattr_static(owner, name, None)
+    if inspect.isclass(owner) and inspect.isfunction(raw):
+        parameters = list(inspect.signature(raw).parameters)
+        if parameters[:1] == ["self"]:
+            raise TargetError(
+                f"{spec}: {qualname} is a method of class {owner_name} (it takes self): name a "
+                "@staticmethod, a module-level function, or the method of an instance (INSTANCE.method)"
+            )
 
 
 def source_location(func: Callable[..., Any]) -> tuple[str | None, int | None]:

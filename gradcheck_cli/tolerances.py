@@ -57,6 +57,11 @@ ROUNDOFF_ULPS: dict[str, float] = {"float64": 1.0, "float32": 1.0, "float16": 1.
 # round-off is AUTOGRAD_ULPS * eps(dtype) * (|autograd| + the largest |autograd| of its block).
 ERROR_SAFETY = 4.0
 AUTOGRAD_ULPS: dict[str, float] = {"float64": 64.0, "float32": 64.0, "float16": 1.0, "bfloat16": 1.0}
+# A low-precision function's autograd round-off is also measured, as its difference from the same autograd
+# run on a float64 copy (the propagation of its dtype's round-off through the computation): the tolerance
+# allows AUTOGRAD_SAFETY times that difference, and an entry where it exceeds UNCERTAIN_FRACTION of the
+# entry's magnitude is INCONCLUSIVE (the dtype cannot resolve that derivative).
+AUTOGRAD_SAFETY = 2.0
 
 # A reference whose error estimate exceeds this fraction of the entry's magnitude cannot tell right from wrong.
 UNCERTAIN_FRACTION = 0.1

@@ -6,6 +6,7 @@ so that a user sees where *their* code failed and never a traceback of ours.
 
 from __future__ import annotations
 
+import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -20,10 +21,25 @@ def _is_ours(filename: str) -> bool:
     return filename.startswith(_OUR_DIR) or filename.startswith("<frozen ")
 
 
+def _is_torch(filename: str) -> bool:
+    torch = sys.modules.get("torch")  # never imported here: only where the user's code already did
+    return torch is not None and filename.startswith(str(Path(torch.__file__ or "").parent))
+
+
 def user_traceback(exc: BaseException) -> str:
-    """Format ``exc`` with only the frames from the first frame of user code onward."""
+    """Format ``exc`` with only the frames from the first frame of user code onward (torch's plumbing
+    before it, e.g. ``Module.__call__`` on the way to a model's ``forward``, is cut too)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    start = next((i for i, frame in enumerate(frames) if not _is_ours(frame.filename)), len(frames))
+    start = next(
+        (
+            i
+            for i, frame in enumerate(frames)
+            if not _is_ours(frame.filename) and not _is_torch(frame.filename)
+        ),
+        None,
+    )
+    if start is None:  # no frame of the user's own: keep torch's
+        start = next((i for i, frame in enumerate(frames) if not _is_ours(frame.filename)), len(frames))
     lines = ["Traceback (most recent call last):\n"]
     lines += traceback.format_list(frames[start:])
     lines += traceback.format_exception_only(type(exc), exc)

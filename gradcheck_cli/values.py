@@ -19,13 +19,14 @@ from gradcheck_cli.errors import InputError
 FORMS = "a number (0.5), a comma list (1,2,3) or a nested bracketed list ([[1,2],[3,4]])"
 
 
-def _literal(text: str) -> Any:
+def _literal(source: str, text: str) -> Any:
+    """Parse ``source`` (``text`` as typed, maybe bracketed); errors quote ``text``."""
     try:
-        return json.loads(text)
+        return json.loads(source)
     except ValueError:
         pass
     try:
-        return ast.literal_eval(text)
+        return ast.literal_eval(source)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         raise InputError(f"cannot parse {text!r}: expected {FORMS}") from None
 
@@ -43,7 +44,8 @@ def _check_numbers(value: Any, text: str, where: str = "") -> Any:
     number = float(value)
     if not math.isfinite(number):
         raise InputError(
-            f"{value!r}{' at ' + where if where else ''} in {text!r} is not finite: nan and inf are not points"
+            f"{value!r}{' at ' + where if where else ''} in {text!r} is nan or inf: points must be finite "
+            "numbers"
         )
     return number
 
@@ -79,5 +81,5 @@ def parse_values(text: str) -> np.ndarray:
         stripped = f"[{stripped}]"
     lowered = stripped.lower()
     if any(word in lowered for word in ("nan", "inf")):
-        raise InputError(f"{text!r} contains nan or inf: points must be finite numbers")
-    return to_array(_literal(stripped), text)
+        raise InputError(f"{text!r} is nan or inf: points must be finite numbers")
+    return to_array(_literal(stripped, text), text)

@@ -77,7 +77,7 @@ def test_the_default_seed_applies_where_a_check_has_none(project) -> None:
 def test_negative_tolerance_is_a_usage_error(repo_cwd: Path, option: str) -> None:
     code, out, err = gradcheck("run", TUTORIAL, "--x", "1,2,3", option, "-1")
     assert code == 2 and out == ""
-    assert err == f"gradcheck: error: {option.lstrip('-')} must be a tolerance >= 0, got -1.0\n"
+    assert err == f"gradcheck: error: {option.lstrip('-')} must be a finite tolerance >= 0, got -1.0\n"
     assert gradcheck("run", TUTORIAL, "--x", "1,2,3", option, "0")[0] == 0
 
 
@@ -132,3 +132,60 @@ def test_configured_check_options_are_validated(project, option: str, message: s
     project(f'[[tool.gradcheck.checks]]\ntarget = "funcs/kink.py:absolute"\nx = ["1"]\n{option}\n')
     code, _, err = gradcheck("run")
     assert code == 2 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--x", "1,2,3", "--rtol", "inf"], "rtol must be a finite tolerance >= 0, got inf"),
+        (["--x", "1,2,3", "--atol", "nan"], "atol must be a finite tolerance >= 0, got nan"),
+        (["--x", "1,2,3", "--eps", "inf"], "eps must be a finite positive step, got inf"),
+        (["--random", "1", "--shape", "3", "--seed", "-1"], "Invalid value for '--seed'"),
+        (["--random", "1", "--shape", "3", "--seed", str(2**64)], "Invalid value for '--seed'"),
+        (["--random", "1", "--shape", "100000000000"], "needs 745 GiB of float64 values"),
+        (["--x", "1", "--x-shape", "3"], "--x-shape S stands for --random 1 --shape S"),
+        (["--x", "1", "--random", "1", "--shape", "3"], "got --x and --random"),
+    ],
+)
+def test_values_that_crashed_or_checked_nothing_are_usage_errors(
+    repo_cwd: Path, args: list[str], message: str
+) -> None:
+    code, out, err = gradcheck("run", TUTORIAL, *args)
+    assert code == 2 and message in err and "Traceback" not in err + out
+
+
+PRINTS = "def f(x):\n    print('hello from user')\n    return (x**2).sum()\n"
+
+
+def test_what_user_code_prints_goes_to_stderr_so_the_report_stays_valid(write_module) -> None:
+    write_module("prints", "print('imported')\n" + PRINTS)
+    code, out, err = gradcheck("run", "prints.py:f", "--x", "1,2,3", "--format", "json")
+    assert code == 0 and json.loads(out)["verdict"] == "PASS"
+    assert "hello from user" in err and "imported" in err
+
+
+def test_keyboard_interrupt_in_user_code_exits_130_not_1(write_module) -> None:
+    write_module("interrupts", "def f(x):\n    raise KeyboardInterrupt\n")
+    code, out, err = gradcheck("run", "interrupts.py:f", "--x", "1,2,3")
+    assert code == 130 and err == "gradcheck: interrupted\n" and out == ""
+
+
+MODEL = """
+import torch
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.linear(x.reshape(5, 7))
+"""
+
+
+def test_a_models_traceback_starts_at_the_users_forward_not_torchs_plumbing(write_module) -> None:
+    write_module("net", MODEL)
+    code, _, err = gradcheck("run", "net.py:Net", "--x-shape", "4,3")
+    assert code == 2 and "RuntimeError" in err
+    frames = [line for line in err.splitlines() if line.lstrip().startswith("File ")]
+    assert 'net.py", line 10, in forward' in frames[0], err

@@ -56,7 +56,7 @@ MESSAGES = {
     "test_no_inputs": "gradcheck: no inputs given",
     "test_not_a_number": "gradcheck: argument 0: 'one'",
     "test_no_points": "gradcheck: grad_checker.points: no points given",
-    "test_negative_atol": "gradcheck: atol must be a tolerance >= 0, got -1",
+    "test_negative_atol": "gradcheck: atol must be a finite tolerance >= 0, got -1",
     "test_unknown_keyword": "grad_checker: unknown option(s) tolerance",
     "test_sys_exit": "gradcheck: the function raised SystemExit: 3",
 }

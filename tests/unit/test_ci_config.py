@@ -109,7 +109,7 @@ def test_no_file_gives_an_empty_config(tmp_path: Path) -> None:
         ("checks = 1", "[tool.gradcheck] checks = 1 is invalid: expected an array of tables"),
         (
             '[[tool.gradcheck.checks]]\nx = ["1"]',
-            "[tool.gradcheck] checks[0].target = None is invalid: expected a target",
+            "[tool.gradcheck] checks[0].target: missing; expected a target string",
         ),
         (
             '[[tool.gradcheck.checks]]\ntarget = "m:f"\nx = "1,2"\n[[tool.gradcheck.checks]]\ntarget = "m:f"\nx = [1, 2]',

@@ -48,7 +48,7 @@ def test_single_number_is_zero_dimensional() -> None:
         ("[]", "empty list"),
         ("nan", "nan or inf"),
         ("1,inf", "nan or inf"),
-        ("[1e999]", "not finite"),
+        ("[1e999]", "nan or inf"),  # the same words however it is spelled
         ("__import__('os').system('touch /tmp/gradcheck_pwned')", "cannot parse"),
     ],
 )
