@@ -94,6 +94,11 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="skip gradcheck's slow mode on tanh at n=3000")
     parser.add_argument("--repeats", type=int, default=3, help="timings per measurement (median)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads for both sides (1 is steadier on a machine shared with others)",
+    )
     parser.add_argument("--max-memory", default=str(DEFAULT_MAX_MEMORY), help="our memory bound, e.g. 1G")
     parser.add_argument("--memory-child", nargs=3, metavar=("CASE", "N", "BYTES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -101,7 +106,8 @@ def main() -> None:
         memory_child(args.memory_child[0], int(args.memory_child[1]), int(args.memory_child[2]))
         return
     bound = parse_memory(args.max_memory)
-    torch.set_num_threads(torch.get_num_threads())
+    if args.threads:
+        torch.set_num_threads(args.threads)
     check(torch.tanh, torch.randn(4, dtype=torch.float64))  # warm up both sides' imports
     torch.autograd.gradcheck(torch.tanh, torch.randn(4, dtype=torch.float64, requires_grad=True))
     cases = [("tanh(W@x)", 1000), ("tanh(W@x)", 3000), ("sum(sin(x)*x)", 10000)]

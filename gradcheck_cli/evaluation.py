@@ -185,16 +185,15 @@ class Evaluator:
                         out[start:stop] = p
                 per_row = (time.perf_counter() - began) / (stop - start)
                 if growing and stop - start == size:
-                    # Double while the time per row does not get clearly worse (timings are noisy, and
-                    # matrix functions want big batches); once it does, settle on the best size seen.
-                    if per_row < best:
+                    # Double while the time per row keeps falling (matrix functions want big batches,
+                    # elementwise ones cache-sized ones); then settle on the best size seen.
+                    if per_row < 0.97 * best and size < cap:
                         best, best_size = per_row, size
-                    if per_row <= 1.1 * best and size < cap:
                         size = min(cap, 2 * size)
                     else:
-                        growing = False
-                        if per_row > 1.3 * best:
-                            size = best_size
+                        if per_row < best:
+                            best_size = size
+                        growing, size = False, best_size
                         self._settled.add(index)
                 start = stop
                 self.progress(self.task, start, rows.count)
