@@ -59,6 +59,11 @@ def default_steps(x: torch.Tensor, scheme: Scheme) -> np.ndarray:
     return power_of_two(scale * magnitude(x))
 
 
+def steps_for(x: torch.Tensor, scheme: Scheme, eps: float | None) -> np.ndarray:
+    """One step per element of ``x``: ``eps`` as given, or the default steps of ``scheme``."""
+    return default_steps(x, scheme) if eps is None else np.full(x.numel(), float(eps))
+
+
 def magnitude(x: torch.Tensor) -> np.ndarray:
     """``max(1, |x_j|)`` per element: the scale steps are relative to."""
     return np.maximum(1.0, np.abs(x.detach().double().cpu().numpy().ravel()))
