@@ -243,17 +243,15 @@ def forward_jacobian(
     func: Callable[..., Any],
     point: Sequence[torch.Tensor],
     output_numels: Sequence[int],
-    indices: Sequence[int] | None = None,
     budget: Budget | None = None,
     progress: ProgressCallback = no_progress,
 ) -> Blocks:
-    """Blocks ``[output][input]`` (``None`` for inputs not in ``indices``): columns by JVPs with basis vectors.
+    """Blocks ``[output][input]``: columns by JVPs with basis vectors.
 
     Forward mode cannot tell "independent" from "zero": a block is never ``None`` for a computed input."""
     budget = budget or Budget()
-    indices = range(len(point)) if indices is None else indices
     blocks: Blocks = [[None] * len(point) for _ in output_numels]
-    for i in indices:
+    for i in range(len(point)):
         x = point[i]
         n = x.numel()
         columns: list[tuple[torch.Tensor, ...]] = []

@@ -58,17 +58,10 @@ def estimated_tolerance(
 ) -> np.ndarray:
     """``ERROR_SAFETY * error + autograd round-off + reference round-off`` per entry."""
     scale = max(float(np.max(np.abs(autograd), initial=0.0)), float(np.max(np.abs(reference), initial=0.0)))
-    eps, eps_ref = _eps(dtype), _eps(reference_dtype)
+    eps, eps_ref = epsilon(dtype), epsilon(reference_dtype)
     return (
         ERROR_SAFETY * error + autograd_ulps(dtype) * eps * (np.abs(autograd) + scale) + 4 * eps_ref * scale
     )
-
-
-def _eps(dtype: str) -> float:
-    try:
-        return epsilon(dtype)
-    except KeyError:
-        return 2.0**-52
 
 
 def uncertain(
@@ -77,7 +70,7 @@ def uncertain(
     """Entries whose reference error exceeds ``UNCERTAIN_FRACTION`` of their magnitude. The magnitude is
     floored at ``BLOCK_FLOOR * scale`` (the largest derivative of the output) and at ``sqrt(eps)`` (absolute):
     an error bar far below either resolves a zero derivative as well as it can be resolved."""
-    floor = max(BLOCK_FLOOR * scale, float(np.sqrt(_eps(reference_dtype))))
+    floor = max(BLOCK_FLOOR * scale, float(np.sqrt(epsilon(reference_dtype))))
     size = np.maximum(np.maximum(np.abs(autograd), np.abs(reference)), floor)
     return error > UNCERTAIN_FRACTION * size
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gradcheck_cli.finite_differences import magnitude
+from gradcheck_cli.finite_differences import magnitude, power_of_two
 from gradcheck_cli.tolerances import COMPLEX_STEP
 
 
@@ -55,7 +55,7 @@ def complex_step(
 ) -> ComplexStep:
     """Columns ``d out / d point[index]`` by the complex step, in complex128 (the point must be float64)."""
     x = point[index]
-    steps = np.exp2(np.round(np.log2(COMPLEX_STEP * magnitude(x))))
+    steps = power_of_two(COMPLEX_STEP * magnitude(x))
     flat = x.detach().to(torch.complex128).reshape(-1)
     rows = flat.repeat(flat.numel(), 1)
     rows.diagonal().add_(1j * torch.as_tensor(steps, dtype=torch.float64, device=x.device))

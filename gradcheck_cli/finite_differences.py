@@ -9,14 +9,14 @@ that schemes sharing points (central, forward, backward, Richardson's ladder) sh
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from gradcheck_cli.evaluation import Evaluator, Rows
-from gradcheck_cli.tolerances import default_step_scale, epsilon, roundoff_ulps
+from gradcheck_cli.tolerances import ROUNDOFF_ULPS, default_step_scale, epsilon
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,11 @@ def default_steps(x: torch.Tensor, scheme: Scheme) -> np.ndarray:
     """Power-of-two steps ``~ eps**(1/(order+1)) * max(1, |x|)``, one per element of ``x``."""
     scale = default_step_scale(dtype_name(x), scheme.order)
     return power_of_two(scale * magnitude(x))
+
+
+def steps_for(x: torch.Tensor, scheme: Scheme, eps: float | None) -> np.ndarray:
+    """One step per element of ``x``: ``eps`` as given, or the default steps of ``scheme``."""
+    return default_steps(x, scheme) if eps is None else np.full(x.numel(), float(eps))
 
 
 def magnitude(x: torch.Tensor) -> np.ndarray:
@@ -101,13 +106,8 @@ class Samples:
         self.numel = x.numel()
         self.output_numel = sum(out.numel() for out in base)
         self.base = torch.cat([out.detach().double().reshape(-1) for out in base]).reshape(1, -1)
-        self.eps = (
-            epsilon(dtype_name(x))
-            if dtype_name(x) in ("float64", "float32", "float16", "bfloat16")
-            else 2.0**-52
-        )
+        self.eps = epsilon(dtype_name(x))
         self._cache: dict[bytes, torch.Tensor] = {}
-        self.ulps = roundoff_ulps(dtype_name(x))
         # The function's measured evaluation error per element, where it exceeds round-off (noise.py).
         self.floor = np.zeros(self.numel)
         self._magnitude = np.abs(x.detach().double().cpu().numpy().ravel())
@@ -125,7 +125,7 @@ class Samples:
     def quotient(self, scheme: Scheme, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The scheme's estimate at ``steps`` and its round-off error estimate, both ``(out numel, in numel)``.
 
-        Round-off: each value is off by about ``roundoff_ulps(dtype) * eps * max |f|``, or by the measured
+        Round-off: each value is off by about ``ROUNDOFF_ULPS * eps * max |f|``, or by the measured
         ``floor`` where the function is noisier than its dtype (an element computed with
         cancellation is off relative to the largest output, not to itself); the weights carry that into the
         quotient, divided by ``h**derivative``.
@@ -136,7 +136,7 @@ class Samples:
         for offset, weight in zip(scheme.offsets, scheme.weights):
             values = self.at(offset * steps) if offset else self.base.expand(self.numel, -1)
             total = total + weight * values
-            per_value = self.ulps * self.eps * values.abs().amax(dim=1, keepdim=True)
+            per_value = ROUNDOFF_ULPS * self.eps * values.abs().amax(dim=1, keepdim=True)
             noise = noise + abs(weight) * torch.maximum(per_value, floor)
         scale = (
             torch.as_tensor(steps, dtype=torch.float64, device=total.device).reshape(-1, 1)
@@ -149,7 +149,7 @@ class Samples:
             sum(abs(w) for o, w in zip(scheme.offsets, scheme.weights) if o) if scheme.derivative == 1 else 0
         )
         inputs = torch.as_tensor(self._magnitude, dtype=torch.float64, device=total.device).reshape(-1, 1)
-        roundoff = (noise + self.ulps * self.eps * moved * inputs * value.abs()) / scale
+        roundoff = (noise + ROUNDOFF_ULPS * self.eps * moved * inputs * value.abs()) / scale
         # A perturbed point outside the function's domain (nan, inf): this estimate is unusable.
         roundoff = torch.where(torch.isfinite(value), roundoff, torch.inf)
         return value.T.cpu().numpy(), roundoff.T.cpu().numpy()
@@ -158,37 +158,6 @@ class Samples:
 def split_rows(array: np.ndarray, sizes: Sequence[int]) -> list[np.ndarray]:
     """Rows of a ``(total output numel, n)`` array cut back into one block per output."""
     return np.split(array, np.cumsum(sizes)[:-1], axis=0) if len(sizes) > 1 else [array]
-
-
-def jacobian_columns(
-    evaluate: Evaluator,
-    index: int,
-    x: torch.Tensor,
-    scheme: Scheme,
-    steps: np.ndarray,
-    base: Sequence[torch.Tensor],
-) -> list[np.ndarray]:
-    """The numerical Jacobian of every output w.r.t. input ``index``: one ``(out numel, in numel)`` array each."""
-    value, _ = Samples(evaluate, index, x, base).quotient(scheme, steps)
-    return split_rows(value, [out.numel() for out in base])
-
-
-def numerical_jacobian(
-    evaluate: Evaluator,
-    point: Sequence[torch.Tensor],
-    base: Sequence[torch.Tensor],
-    scheme: Scheme,
-    eps: float | None = None,
-) -> tuple[list[list[np.ndarray]], list[np.ndarray]]:
-    """All blocks ``[output][input]`` of the numerical Jacobian, and the steps used per input."""
-    blocks: list[list[np.ndarray]] = [[] for _ in base]
-    steps_used = []
-    for index, x in enumerate(point):
-        steps = default_steps(x, scheme) if eps is None else np.full(x.numel(), float(eps))
-        steps_used.append(steps)
-        for k, column in enumerate(jacobian_columns(evaluate, index, x, scheme, steps, base)):
-            blocks[k].append(column)
-    return blocks, steps_used
 
 
 def central_jacobian(
@@ -207,7 +176,3 @@ def central_jacobian(
     evaluate(index, _perturbed(x, -steps), output_numel, subtract_from=plus)
     plus.div_(torch.as_tensor(2 * steps, dtype=torch.float64, device=plus.device).reshape(-1, 1))
     return plus.T.cpu().numpy()
-
-
-def schemes(names: Sequence[str]) -> Mapping[str, Scheme]:
-    return {name: SCHEMES[name] for name in names}

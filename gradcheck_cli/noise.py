@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradcheck_cli.finite_differences import SECOND, Samples, magnitude
+from gradcheck_cli.tolerances import ROUNDOFF_ULPS
 
 # Probe steps d = c * 2**-k * max(1, |x|) (c alternating 0.71, 0.59): bfloat16/half grids (k ~ 7-11),
 # float32 (~23); dense enough that a quantised function cannot look smooth at every one by chance.
@@ -43,5 +44,5 @@ def measured_noise(samples: Samples) -> np.ndarray:
         excess = np.where(np.isfinite(excess), excess, 0.0)
         noise = np.maximum(noise, np.max(excess, axis=0, initial=0.0) / 4)
     # Round-off of the values, and of the points x + d themselves (about eps |x| |f'|).
-    resolution = samples.ulps * samples.eps * (float(np.max(np.abs(base), initial=0.0)) + 4 * mag * slope)
+    resolution = ROUNDOFF_ULPS * samples.eps * (float(np.max(np.abs(base), initial=0.0)) + 4 * mag * slope)
     return np.where(noise > 4 * resolution, noise, 0.0)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from gradcheck_cli.evaluation import as_outputs
-from gradcheck_cli.tolerances import roundoff_ulps
+from gradcheck_cli.tolerances import ROUNDOFF_ULPS
 from gradcheck_cli.user_code import call_user
 
 
@@ -32,7 +32,7 @@ def output_jitter(
             continue
         b = second.detach().double().reshape(-1).cpu().numpy()
         diff = np.abs(a - b)
-        jitter.append(np.where(diff > roundoff_ulps("float64") * eps * np.abs(a), diff, 0.0))
+        jitter.append(np.where(diff > ROUNDOFF_ULPS * eps * np.abs(a), diff, 0.0))
     return jitter
 
 

@@ -22,10 +22,9 @@ from gradcheck_cli.budget import Budget
 from gradcheck_cli.comparison import compare
 from gradcheck_cli.errors import UsageError
 from gradcheck_cli.evaluation import Evaluator, Rows
-from gradcheck_cli.finite_differences import Scheme, default_steps
+from gradcheck_cli.finite_differences import Scheme, steps_for
 from gradcheck_cli.progress import ProgressCallback, no_progress
 from gradcheck_cli.result import Block
-from gradcheck_cli.tolerances import default_step_scale
 
 DISTRIBUTIONS = ("rademacher", "gaussian")
 DEFAULT_PROBES = 4
@@ -117,12 +116,8 @@ class Prober:
         )  # type: ignore[return-value]
 
     def step(self, index: int, lo: int, hi: int) -> float:
-        if self.eps is not None:
-            return float(self.eps)
-        x = self.point[index].detach().reshape(-1)[lo:hi]
-        scale = default_step_scale(str(x.dtype).removeprefix("torch."), self.scheme.order)
-        magnitude = max(1.0, float(x.abs().max()))
-        return float(2.0 ** np.round(np.log2(scale * magnitude)))
+        """One step for the probes of flat elements ``lo:hi``: the default step of the largest of them."""
+        return float(steps_for(self.point[index].detach().reshape(-1)[lo:hi], self.scheme, self.eps).max())
 
     def project(self, index: int, lo: int, hi: int, *, forward: bool = True) -> ProbeValues:
         """Probe input ``index`` along fresh directions supported on its flat elements ``lo:hi`` (the JVPs
@@ -172,7 +167,7 @@ class Prober:
         comparison = compare(autograd[:, None], numerical[:, None], atol=self.atol, rtol=self.rtol)
         return bool((comparison.abs_err > comparison.tolerance).any())
 
-    def probe_blocks(self, name: str, values: ProbeValues, label: str) -> list[Block]:
+    def probe_blocks(self, values: ProbeValues, label: str) -> list[Block]:
         blocks = []
         for mode, autograd in (("reverse", values.reverse), ("forward", values.forward)):
             if autograd is None:
@@ -238,8 +233,7 @@ class Prober:
         x = self.point[index]
         cols = torch.as_tensor(columns, device=x.device)
         count = len(columns)
-        all_steps = default_steps(x, self.scheme) if self.eps is None else np.full(x.numel(), float(self.eps))
-        steps = all_steps[columns]
+        steps = steps_for(x, self.scheme, self.eps)[columns]
         shifts = torch.as_tensor(steps, dtype=torch.float64, device=x.device)
         flat = x.detach().double().reshape(1, -1)
         total: list[torch.Tensor] | None = None

@@ -31,7 +31,6 @@ from gradcheck_cli.noise import measured_noise
 from gradcheck_cli.steps import adaptive_steps
 from gradcheck_cli.tolerances import COMPLEX_STEP_ULPS, ERROR_SAFETY
 
-METHODS = ("auto", "central", "forward", "backward", "richardson", "complex-step", "central4", "central6")
 SHOWN = ("central", "forward")
 
 

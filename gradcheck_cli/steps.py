@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradcheck_cli.finite_differences import SECOND, THIRD, Samples, magnitude, power_of_two
+from gradcheck_cli.tolerances import ROUNDOFF_ULPS
 
 # Truncation constants of the schemes: forward/backward |f''| h / 2, central |f'''| h**2 / 6.
 _TRUNCATION = {1: 0.5, 2: 1.0 / 6.0}
@@ -39,7 +40,7 @@ def adaptive_steps(samples: Samples, order: int) -> np.ndarray:
     resolved = np.abs(higher) > 4 * noise
     derivative = np.where(resolved, np.abs(higher), 0.0)  # (outputs, elements)
     f_scale = np.maximum(samples.base.abs().cpu().numpy().reshape(-1, 1), np.finfo(float).tiny)
-    c_round = np.maximum(samples.ulps * samples.eps * f_scale, samples.floor.reshape(1, -1))
+    c_round = np.maximum(ROUNDOFF_ULPS * samples.eps * f_scale, samples.floor.reshape(1, -1))
     c_round = c_round * (1.0 if order == 2 else 2.0)
     with np.errstate(divide="ignore", over="ignore"):
         optimal = (c_round / (order * _TRUNCATION[order] * derivative)) ** (1.0 / (order + 1))

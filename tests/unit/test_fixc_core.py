@@ -165,3 +165,34 @@ def test_probe_rows_are_labelled_as_probes_not_output_elements() -> None:
     labels = {entry.output_label for entry in result.entries()}
     assert "v·out (probe 0)" in labels
     assert not any(label.startswith("v·out[") for label in labels)
+
+
+def test_the_choice_lists_are_pure_and_shared() -> None:
+    import subprocess
+
+    code = "import sys, gradcheck_cli.choices as c; print(c.METHODS, c.DTYPES, c.MODES); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "False"
+    from gradcheck_cli import choices, config
+
+    assert set(config.METHODS) == set(choices.CLI_METHODS) and set(config.DTYPES) == set(choices.DTYPES)
+    with pytest.raises(UsageError, match="central6"):
+        gradcheck_cli.check(calc, torch.tensor([1.0], dtype=torch.float64), method="bogus")
+
+
+def test_a_low_precision_function_whose_float64_backward_fails_is_still_checked() -> None:
+    class HalfOnly(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x**2
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            if x.dtype == torch.float64:
+                raise RuntimeError("float64 backward not supported")
+            return grad * 2 * x
+
+    result = gradcheck_cli.check(HalfOnly.apply, torch.tensor([0.5, 1.5], dtype=torch.float16), forward=False)
+    assert result.counts()[Status.FAIL] == 0
