@@ -9,6 +9,7 @@ memory budget. An output that does not depend on an input gives ``None`` for tha
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -139,10 +140,14 @@ def jvps(
 
         return torch.func.jvp(partial, tuple(point[i] for i in given), ts)[1]
 
-    try:
-        return torch.func.vmap(one)(*(tangents[i] for i in given))
-    except Exception:  # not vmappable, or raises: the loop tells which
-        return _jvp_loop(func, point, tangents, count)
+    # torch's forward-mode decompositions warn about its own deprecations (torch.jit.script): not the user's
+    # concern, and an error under ``-W error::DeprecationWarning`` / ``filterwarnings = error``.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch(\.|$)")
+        try:
+            return torch.func.vmap(one)(*(tangents[i] for i in given))
+        except Exception:  # not vmappable, or raises: the loop tells which
+            return _jvp_loop(func, point, tangents, count)
 
 
 def _identity(count_start: int, count: int, numel: int, like: torch.Tensor) -> torch.Tensor:

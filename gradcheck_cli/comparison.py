@@ -26,10 +26,21 @@ from gradcheck_cli.tolerances import (
 
 @dataclass(frozen=True)
 class Comparison:
+    """Per entry of a block: absolute and relative error, tolerance and status code."""
+
     abs_err: np.ndarray
     rel_err: np.ndarray
     tolerance: np.ndarray
     status: np.ndarray
+
+    def fields(self) -> dict[str, np.ndarray]:
+        """The :class:`~gradcheck_cli.result.Block` fields this comparison fills."""
+        return {
+            "abs_err": self.abs_err,
+            "rel_err": self.rel_err,
+            "tolerance": self.tolerance,
+            "status": self.status,
+        }
 
 
 def relative_error(abs_err: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -98,21 +109,23 @@ def judge(
     every input), below which an entry's error is not held against it (default: this block's). ``roundoff``:
     the autograd side's measured round-off (a low-precision autograd's difference from the same autograd in
     float64), allowed for in the tolerance; INCONCLUSIVE where it is too large to tell."""
-    abs_err = np.subtract(autograd, reference)  # in place from here: Jacobians of millions of entries
-    np.abs(abs_err, out=abs_err)
     fixed = atol is not None or rtol is not None
     if fixed:
-        a = default_atol if atol is None else atol
-        r = default_rtol if rtol is None else rtol
-        tolerance = np.abs(reference)
-        tolerance *= r
-        tolerance += a
+        rule = compare(
+            autograd,
+            reference,
+            atol=default_atol if atol is None else atol,
+            rtol=default_rtol if rtol is None else rtol,
+        )
+        abs_err, tolerance, status = rule.abs_err, rule.tolerance, rule.status
     else:
+        abs_err = np.subtract(autograd, reference)  # in place from here: Jacobians of millions of entries
+        np.abs(abs_err, out=abs_err)
         tolerance = estimated_tolerance(autograd, reference, error, dtype, reference_dtype)
         if roundoff is not None:
             tolerance += AUTOGRAD_SAFETY * roundoff
-    status = np.full(abs_err.shape, Status.FAIL.code, dtype=np.int8)
-    status[abs_err <= tolerance] = Status.PASS.code
+        status = np.full(abs_err.shape, Status.FAIL.code, dtype=np.int8)
+        status[abs_err <= tolerance] = Status.PASS.code
     if not fixed:
         if scale is None:
             scale = max(

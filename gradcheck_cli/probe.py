@@ -183,10 +183,7 @@ class Prober:
                     numerical={self.scheme.name: values.numerical[:, None]},
                     steps={self.scheme.name: np.array([values.step])},
                     reference=self.scheme.name,
-                    abs_err=comparison.abs_err,
-                    rel_err=comparison.rel_err,
-                    tolerance=comparison.tolerance,
-                    status=comparison.status,
+                    **comparison.fields(),
                     mode=mode,
                     probes=True,
                 )
@@ -280,10 +277,7 @@ class Prober:
                         numerical={self.scheme.name: numerical[k]},
                         steps={self.scheme.name: steps},
                         reference=self.scheme.name,
-                        abs_err=comparison.abs_err,
-                        rel_err=comparison.rel_err,
-                        tolerance=comparison.tolerance,
-                        status=comparison.status,
+                        **comparison.fields(),
                         mode=mode,
                         columns=np.asarray(columns),
                     )

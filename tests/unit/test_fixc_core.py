@@ -3,6 +3,7 @@ in-place input mutation, explicit steps, and the notes and labels the core write
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from gradcheck_cli.result import Status
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus import CORRECT, buggy
+
+# Subprocesses import this checkout's package, whatever is installed.
+_ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
 
 def calc(a: torch.Tensor) -> torch.Tensor:
@@ -171,7 +175,9 @@ def test_the_choice_lists_are_pure_and_shared() -> None:
     import subprocess
 
     code = "import sys, gradcheck_cli.choices as c; print(c.METHODS, c.DTYPES, c.MODES); print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=_ENV
+    ).stdout
     assert out.splitlines()[-1] == "False"
     from gradcheck_cli import choices, config
 
@@ -196,3 +202,20 @@ def test_a_low_precision_function_whose_float64_backward_fails_is_still_checked(
 
     result = gradcheck_cli.check(HalfOnly.apply, torch.tensor([0.5, 1.5], dtype=torch.float16), forward=False)
     assert result.counts()[Status.FAIL] == 0
+
+
+def test_torch_internal_deprecation_warnings_do_not_fail_a_strict_warnings_setup() -> None:
+    import subprocess
+
+    code = (
+        "import torch, gradcheck_cli\n"
+        "def calc(a):\n    b = a * 2 + 1\n    c = b * b\n    return (c / (c + 2)).mean()\n"
+        "print(gradcheck_cli.check(calc, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)).passed)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", code],
+        capture_output=True,
+        text=True,
+        env=_ENV,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr[-2000:]
