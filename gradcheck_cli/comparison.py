@@ -117,7 +117,7 @@ def judge(
             atol=default_atol if atol is None else atol,
             rtol=default_rtol if rtol is None else rtol,
         )
-        abs_err, tolerance, status = rule.abs_err, rule.tolerance, rule.status
+        abs_err, rel_err, tolerance, status = rule.abs_err, rule.rel_err, rule.tolerance, rule.status
     else:
         abs_err = np.subtract(autograd, reference)  # in place from here: Jacobians of millions of entries
         np.abs(abs_err, out=abs_err)
@@ -126,6 +126,7 @@ def judge(
             tolerance += AUTOGRAD_SAFETY * roundoff
         status = np.full(abs_err.shape, Status.FAIL.code, dtype=np.int8)
         status[abs_err <= tolerance] = Status.PASS.code
+        rel_err = relative_error(abs_err, reference)
     if not fixed:
         if scale is None:
             scale = max(
@@ -144,4 +145,4 @@ def judge(
         status[kink] = np.where(between[kink], Status.KINK.code, Status.FAIL.code)
     if jitter is not None and np.any(jitter > 0):
         status[np.broadcast_to(jitter > 0, status.shape)] = Status.NONDETERMINISTIC.code
-    return Comparison(abs_err, relative_error(abs_err, reference), tolerance, status)
+    return Comparison(abs_err, rel_err, tolerance, status)
