@@ -61,7 +61,8 @@ def _console() -> Console:
     from rich.console import Console
 
     plain = not sys.stdout.isatty() or "NO_COLOR" in os.environ
-    return Console(no_color=plain, width=200 if not sys.stdout.isatty() else None, highlight=False)
+    # Piped output (CI logs) is never wrapped: a line stays greppable ("float64: PASS").
+    return Console(no_color=plain, width=1000 if not sys.stdout.isatty() else None, highlight=False)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)

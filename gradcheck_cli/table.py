@@ -226,7 +226,7 @@ def print_report(report: Report, console: Console, *, digits: int = 12, max_rows
         console.print(renderable)
 
 
-def plain_text(*renderables: RenderableType, width: int = 200) -> str:
+def plain_text(*renderables: RenderableType, width: int = 1000) -> str:
     """Render to ASCII text without colour or markup: for logs, JUnit failures and assertion messages."""
     console = Console(
         file=io.StringIO(),
