@@ -24,7 +24,8 @@ def effective_eps(samples: Samples) -> np.ndarray:
     """Per element, the relative precision of the function's values: its dtype's epsilon, or its measured
     noise relative to ``max |f|`` where that is larger (a function computing in lower precision inside)."""
     scale = max(float(samples.base.abs().max()), np.finfo(float).tiny) if samples.base.numel() else 1.0
-    return np.maximum(samples.eps, samples.floor / scale)
+    with np.errstate(over="ignore"):  # a nondeterministic function's "noise" can be huge: inf is right
+        return np.maximum(samples.eps, samples.floor / scale)
 
 
 def nominal_steps(samples: Samples, order: int) -> np.ndarray:
