@@ -145,6 +145,9 @@ def check(
         raise UsageError(f"unsupported order {order}: expected 1 (gradient) or 2 (gradient of the gradient)")
     if eps is not None and not (eps > 0 and math.isfinite(eps)):
         raise UsageError(f"eps must be a finite positive step, got {eps}")
+    for name, tol in (("atol", atol), ("rtol", rtol)):
+        if tol is not None and not (tol >= 0 and math.isfinite(tol)):
+            raise UsageError(f"{name} must be a finite number >= 0, got {tol}")
     originals = _as_inputs(inputs)
     if names is None:
         check_arity(func, len(originals))
