@@ -203,7 +203,12 @@ def test_a_backward_that_raises_is_reported_as_such() -> None:
         ((torch.ones(2), torch.ones(2, dtype=torch.float64)), {}, InputError, "mix dtypes"),
         ((torch.ones(2, dtype=torch.float64),), {"method": "magic"}, UsageError, "unknown method"),
         ((torch.ones(2, dtype=torch.float64),), {"eps": -1.0}, UsageError, "positive step"),
-        ((torch.ones(2, dtype=torch.float64),), {"atol": -1.0}, UsageError, "atol must be a finite number >= 0"),
+        (
+            (torch.ones(2, dtype=torch.float64),),
+            {"atol": -1.0},
+            UsageError,
+            "atol must be a finite number >= 0",
+        ),
         ((torch.ones(2, dtype=torch.float64),), {"rtol": float("nan")}, UsageError, "rtol must be"),
     ],
 )
