@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gradcheck_cli import check
-from gradcheck_cli.budget import DEFAULT_MAX_MEMORY, describe_bytes, parse_memory
+from gradcheck_cli.numerics.budget import DEFAULT_MAX_MEMORY, describe_bytes, parse_memory
 
 
 def case(name: str, n: int) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor]:

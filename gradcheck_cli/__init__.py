@@ -19,7 +19,7 @@ from gradcheck_cli.errors import (
 )
 
 if TYPE_CHECKING:
-    from gradcheck_cli.engine import check
+    from gradcheck_cli.engine.check import check
     from gradcheck_cli.result import Block, CheckResult, Entry, Status
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "check": "gradcheck_cli.engine",
+    "check": "gradcheck_cli.engine.check",
     "CheckResult": "gradcheck_cli.result",
     "Block": "gradcheck_cli.result",
     "Entry": "gradcheck_cli.result",

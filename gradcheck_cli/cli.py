@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gradcheck_cli.config import DTYPES, MAX_SEED, METHODS, MODES, CheckConfig, Config
+from gradcheck_cli.app.config import DTYPES, MAX_SEED, METHODS, MODES, CheckConfig, Config
 from gradcheck_cli.errors import GradcheckError, UsageError, UserFunctionError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from gradcheck_cli.app.runner import CheckOptions, PointSource
     from gradcheck_cli.report import Report
-    from gradcheck_cli.runner import CheckOptions, PointSource
 
 FORMATS = ("table", "json", "junit", "markdown", "github")
 
@@ -251,10 +251,10 @@ def run(
       gradcheck run sample_functions/tutorial.py:calc --x 1,2,3 --order 2
       gradcheck run --format junit --output gradcheck.xml
     """
-    from gradcheck_cli.config import load
-    from gradcheck_cli.progress_bar import ProgressBar
+    from gradcheck_cli.app.config import load
+    from gradcheck_cli.app.runner import CheckOptions, PointSource, configured, run_safely, source_for
+    from gradcheck_cli.render.progress_bar import ProgressBar
     from gradcheck_cli.report import Report
-    from gradcheck_cli.runner import CheckOptions, PointSource, configured, run_safely, source_for
 
     config = load(config_file)
     given = {name for name in ctx.params if _explicit(ctx, name)}
@@ -329,9 +329,9 @@ def _explicit(ctx: click.Context, name: str) -> bool:
 def _write(report: Report, output_format: str, output: str | None, *, digits: int, max_rows: int) -> None:
     """Render ``report``: the table on the terminal unless another format goes to stdout; the --format
     report to --output; the Markdown summary appended to $GITHUB_STEP_SUMMARY when that is set."""
-    from gradcheck_cli.formats import render
-    from gradcheck_cli.markdown import append_step_summary
-    from gradcheck_cli.table import print_report
+    from gradcheck_cli.render.formats import render
+    from gradcheck_cli.render.markdown import append_step_summary
+    from gradcheck_cli.render.table import print_report
 
     if output_format == "table" or output is not None:
         print_report(report, _console(), digits=digits, max_rows=max_rows)
@@ -357,7 +357,7 @@ def list_checks(config_file: str | None) -> None:
     from rich import box
     from rich.table import Table
 
-    from gradcheck_cli.config import load
+    from gradcheck_cli.app.config import load
 
     config = load(config_file)
     if config.path is None:
@@ -397,11 +397,12 @@ def sweep(target: str, x: tuple[str, ...], dtype: str, per_decade: int) -> None:
     Example:
       gradcheck sweep sample_functions/tutorial.py:calc --x 1,2,3
     """
-    from gradcheck_cli.points import check_arity, point_from_texts
-    from gradcheck_cli.runner import to_tensors
-    from gradcheck_cli.sweep import sweep as run_sweep
-    from gradcheck_cli.sweep_chart import sweep_renderable
-    from gradcheck_cli.target import load_target
+    from gradcheck_cli.app.points import point_from_texts
+    from gradcheck_cli.app.runner import to_tensors
+    from gradcheck_cli.app.target import load_target
+    from gradcheck_cli.engine.sweep import sweep as run_sweep
+    from gradcheck_cli.render.sweep_chart import sweep_renderable
+    from gradcheck_cli.user_code import check_arity
 
     if not x:
         raise UsageError("sweep needs the point: --x VALUES, one per argument")

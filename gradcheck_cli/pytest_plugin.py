@@ -53,9 +53,9 @@ _DEFAULTS = pytest.StashKey[dict[str, Any]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """The ``--gradcheck-*`` options (the choices come from :mod:`gradcheck_cli.config`, torch-free)."""
+    """The ``--gradcheck-*`` options (the choices come from :mod:`gradcheck_cli.app.config`, torch-free)."""
     group = parser.getgroup("gradcheck", "gradient checks (gradcheck-cli's grad_checker fixture)")
-    from gradcheck_cli.config import DTYPES, METHODS
+    from gradcheck_cli.app.config import DTYPES, METHODS
 
     group.addoption(
         "--gradcheck-method",
@@ -98,7 +98,7 @@ def _command_line(config: pytest.Config) -> dict[str, Any]:
 def _configured(config: pytest.Config) -> dict[str, Any]:
     """The ``[tool.gradcheck]`` defaults of the project (read once per session)."""
     if _DEFAULTS not in config.stash:
-        from gradcheck_cli.config import load
+        from gradcheck_cli.app.config import load
 
         defaults = load(start=config.rootpath).defaults
         config.stash[_DEFAULTS] = {
@@ -153,7 +153,7 @@ class GradChecker:
             (label, result) for label, result in zip(report.labels, report.results) if not result.passed
         ]
         if failing:
-            from gradcheck_cli.table import failure_text
+            from gradcheck_cli.render.table import failure_text
 
             name = _qualname(func)
             display = {"digits": merged.get("digits", 12), "max_rows": merged.get("max_rows", 20)}
@@ -165,12 +165,12 @@ class GradChecker:
 
 def _tensors(inputs: Any, dtype: str | None) -> tuple[torch.Tensor, ...]:
     """The positional arguments of one point as tensors: tensors as they are, anything else through
-    :func:`gradcheck_cli.values.to_array` (float64; ragged, empty, nan and non-numbers are an InputError)."""
+    :func:`gradcheck_cli.app.values.to_array` (float64; ragged, empty, nan and non-numbers are an InputError)."""
     import numpy as np
     import torch
 
+    from gradcheck_cli.app.values import to_array
     from gradcheck_cli.errors import InputError
-    from gradcheck_cli.values import to_array
 
     values = inputs if isinstance(inputs, (tuple, list)) and not _is_numeric_list(inputs) else (inputs,)
     if not values:
@@ -197,9 +197,9 @@ def _is_numeric_list(value: Any) -> bool:
 def _check(
     func: Callable[..., Any], points: list[Any], options: Mapping[str, Any], test: str
 ) -> TargetReport:
+    from gradcheck_cli.app.runner import CheckOptions, check_points
+    from gradcheck_cli.app.target import source_location
     from gradcheck_cli.errors import InputError
-    from gradcheck_cli.runner import CheckOptions, check_points
-    from gradcheck_cli.target import source_location
 
     if not points:
         raise InputError("grad_checker.points: no points given: expected a list of points")
@@ -251,7 +251,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     path = session.config.getoption("--gradcheck-report", default=None)
     if not path or getattr(session.config, "workerinput", None) is not None:
         return
-    from gradcheck_cli.formats import format_for, render
+    from gradcheck_cli.render.formats import format_for, render
     from gradcheck_cli.report import Report
 
     report = Report(tuple(session.config.stash.get(_RECORDS, [])))

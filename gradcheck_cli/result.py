@@ -11,13 +11,14 @@ reports fold these verdicts and the renderers only print them.
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+
+from gradcheck_cli.numerics.status import STATUSES, Status
 
 Verdict = Literal["PASS", "NOT VERIFIED", "FAIL", "ERROR"]
 VERDICTS: tuple[Verdict, ...] = ("PASS", "NOT VERIFIED", "FAIL", "ERROR")
@@ -28,24 +29,6 @@ checked is ERROR. The exit code follows the same order (0, 1, 1, 2)."""
 def worst_verdict(verdicts: Iterable[Verdict]) -> Verdict:
     """The most severe of ``verdicts`` (PASS when there are none)."""
     return max(verdicts, key=VERDICTS.index, default="PASS")
-
-
-class Status(str, enum.Enum):
-    """The verdict on one Jacobian entry. The order is the order of severity, worst last."""
-
-    PASS = "PASS"
-    KINK = "KINK"
-    INCONCLUSIVE = "INCONCLUSIVE"
-    NONDETERMINISTIC = "NONDETERMINISTIC"
-    FAIL = "FAIL"
-
-    @property
-    def code(self) -> int:
-        """The status's index in :data:`STATUSES`: how it is stored in a :class:`Block`'s arrays."""
-        return STATUSES.index(self)
-
-
-STATUSES: tuple[Status, ...] = tuple(Status)
 
 
 def entry_verdict(status: Status, strict_kinks: bool) -> Verdict:

@@ -6,13 +6,14 @@ so that a user sees where *their* code failed and never a traceback of ours.
 
 from __future__ import annotations
 
+import inspect
 import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gradcheck_cli.errors import UserFunctionError
+from gradcheck_cli.errors import InputError, UserFunctionError
 
 _OUR_DIR = str(Path(__file__).resolve().parent)
 
@@ -58,3 +59,38 @@ def call_user(func: Callable[..., Any], *args: Any, what: str = "the function") 
         return func(*args)
     except (Exception, SystemExit) as exc:  # sys.exit() in user code must not end our process
         raise UserFunctionError(f"{what} raised {describe(exc)}", user_traceback(exc)) from exc
+
+
+def describe_signature(func: Callable[..., Any]) -> str:
+    name = getattr(func, "__name__", type(func).__name__)
+    try:
+        return f"{name}{inspect.signature(func)}"
+    except (TypeError, ValueError):
+        return f"{name}(...)"
+
+
+def argument_names(func: Callable[..., Any], count: int) -> tuple[str, ...]:
+    """The names of the first ``count`` positional parameters (``x0``, ``x1``... where unknown)."""
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(func).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    return tuple(params[i] if i < len(params) else f"x{i}" for i in range(count))
+
+
+def check_arity(func: Callable[..., Any], count: int) -> None:
+    """Raise :class:`InputError` if ``func`` cannot be called with ``count`` positional arguments."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*range(count))
+    except TypeError as exc:
+        raise InputError(
+            f"{count} argument value(s) given, but {describe_signature(func)} does not accept that: {exc}"
+        ) from None

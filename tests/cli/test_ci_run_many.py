@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from gradcheck_cli.cli import cli
-from gradcheck_cli.json_report import schema
+from gradcheck_cli.render.json_report import schema
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from gradcheck_cli.cli import cli
-from gradcheck_cli.progress_bar import ProgressBar
+from gradcheck_cli.render.progress_bar import ProgressBar
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -126,7 +126,7 @@ def test_progress_bar_draws_only_when_enabled_and_after_the_delay() -> None:
 
 def test_the_numerical_core_imports_neither_rich_nor_click() -> None:
     code = (
-        "import sys, gradcheck_cli.engine, gradcheck_cli.probe, gradcheck_cli.models; "
+        "import sys, gradcheck_cli.engine.check, gradcheck_cli.engine.probe, gradcheck_cli.app.models; "
         "print(sorted(m for m in ('rich', 'click') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -67,7 +67,7 @@ def test_json_carries_the_error_estimates_the_details_and_the_reference_dtype(re
 
     import jsonschema
 
-    from gradcheck_cli.json_report import schema
+    from gradcheck_cli.render.json_report import schema
 
     code, out = invoke("run", "sample_functions/kink.py:absolute", "--x", "-1,0,2", "--format", "json")
     data = json.loads(out)

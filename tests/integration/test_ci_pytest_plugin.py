@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from gradcheck_cli.json_report import schema
+from gradcheck_cli.render.json_report import schema
 
 REPO = Path(__file__).resolve().parents[2]
 WRONG_BACKWARD = (REPO / "sample_functions" / "wrong_backward.py").read_text()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from gradcheck_cli.app.runner import CheckOptions, PointSource, run_target
 from gradcheck_cli.cli import cli
-from gradcheck_cli.runner import CheckOptions, PointSource, run_target
 
 
 def test_million_parameter_mlp_passes_in_probe_mode(repo_cwd: Path) -> None:

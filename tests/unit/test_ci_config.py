@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gradcheck_cli.config import Config, find, load
+from gradcheck_cli.app.config import Config, find, load
+from gradcheck_cli.app.runner import CheckOptions, PointSource, configured, source_for
 from gradcheck_cli.errors import ConfigError
-from gradcheck_cli.runner import CheckOptions, PointSource, configured, source_for
 
 GOOD = """
 [project]

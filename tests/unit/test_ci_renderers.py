@@ -14,13 +14,13 @@ import pytest
 import torch
 
 from gradcheck_cli import check
-from gradcheck_cli.formats import format_for, render
-from gradcheck_cli.github import escape_data, escape_property, workflow_command
-from gradcheck_cli.json_report import SCHEMA_VERSION, document, schema
-from gradcheck_cli.markdown import append_step_summary, cell
+from gradcheck_cli.app.runner import CheckOptions, PointSource, run_target
+from gradcheck_cli.render.formats import format_for, render
+from gradcheck_cli.render.github import escape_data, escape_property, workflow_command
+from gradcheck_cli.render.json_report import SCHEMA_VERSION, document, schema
+from gradcheck_cli.render.markdown import append_step_summary, cell
 from gradcheck_cli.report import PointLabel, Report, TargetReport
 from gradcheck_cli.result import CheckResult, Status
-from gradcheck_cli.runner import CheckOptions, PointSource, run_target
 from sample_functions.tutorial import calc
 from sample_functions.wrong_backward import cube
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import gradcheck_cli
-from gradcheck_cli.comparison import compare
 from gradcheck_cli.errors import InputError, UsageError, UserFunctionError
+from gradcheck_cli.numerics.judge import compare
 from gradcheck_cli.result import Status
 
 EXACT_CALC = [8 / 121, 40 / 2187, 56 / 7803]

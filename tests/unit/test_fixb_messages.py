@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from gradcheck_cli.config import load
+from gradcheck_cli.app.config import load
+from gradcheck_cli.app.points import points_from_file, random_points
+from gradcheck_cli.app.runner import CheckOptions, PointSource
+from gradcheck_cli.app.values import parse_values
 from gradcheck_cli.errors import ConfigError, InputError, UsageError
-from gradcheck_cli.points import points_from_file, random_points
-from gradcheck_cli.runner import CheckOptions, PointSource
-from gradcheck_cli.values import parse_values
 
 
 @pytest.mark.parametrize(
@@ -102,8 +102,8 @@ def test_config_messages_use_the_users_spelling(tmp_path: Path, text: str, messa
 
 
 def test_a_method_named_through_its_class_is_a_target_error(write_module) -> None:
+    from gradcheck_cli.app.target import load_target
     from gradcheck_cli.errors import TargetError
-    from gradcheck_cli.target import load_target
 
     path = write_module(
         "methods",

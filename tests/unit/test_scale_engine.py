@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import gradcheck_cli
-from gradcheck_cli.budget import Budget, parse_memory
 from gradcheck_cli.errors import UsageError
-from gradcheck_cli.evaluation import Evaluator, Rows
+from gradcheck_cli.numerics.budget import Budget, parse_memory
+from gradcheck_cli.numerics.evaluate import Evaluator, Rows
 from sample_functions.tutorial import calc
 from sample_functions.wrong_backward import cube
 from sample_functions.wrong_double_backward import square_sum

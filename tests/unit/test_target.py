@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from gradcheck_cli.app.target import load_target
 from gradcheck_cli.errors import TargetError, UserFunctionError
-from gradcheck_cli.target import load_target
 
 SOURCE = """
 import math

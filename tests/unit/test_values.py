@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gradcheck_cli.app.points import parse_shape, points_from_file, random_points
+from gradcheck_cli.app.values import parse_values
 from gradcheck_cli.errors import InputError
-from gradcheck_cli.points import check_arity, parse_shape, points_from_file, random_points
-from gradcheck_cli.values import parse_values
+from gradcheck_cli.user_code import check_arity
 
 
 @pytest.mark.parametrize(

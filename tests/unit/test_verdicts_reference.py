@@ -8,12 +8,12 @@ import pytest
 import torch
 
 import gradcheck_cli
-from gradcheck_cli.comparison import judge
-from gradcheck_cli.evaluation import Evaluator
-from gradcheck_cli.finite_differences import SCHEMES, Samples
-from gradcheck_cli.reference import richardson
+from gradcheck_cli.numerics.evaluate import Evaluator
+from gradcheck_cli.numerics.judge import judge
+from gradcheck_cli.numerics.reference import richardson
+from gradcheck_cli.numerics.stencils import SCHEMES, Samples
+from gradcheck_cli.numerics.steps import adaptive_steps
 from gradcheck_cli.result import STATUSES, Status, entry_verdict
-from gradcheck_cli.steps import adaptive_steps
 
 EXACT_CALC = np.array([8 / 121, 40 / 2187, 56 / 7803])
 

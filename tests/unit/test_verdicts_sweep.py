@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from gradcheck_cli.sweep import sweep
-from gradcheck_cli.sweep_chart import sweep_renderable
+from gradcheck_cli.engine.sweep import sweep
+from gradcheck_cli.render.sweep_chart import sweep_renderable
 
 
 def calc(a: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,1 @@
+"""The application layer: from the outside world (targets, points, configuration) to a Report."""

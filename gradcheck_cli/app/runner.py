@@ -1,0 +1,272 @@
+"""From a target string and point options to a :class:`TargetReport`: load, make points, check each.
+
+The glue between the CLI (or a config file) and the library: it owns the options a check takes from the
+outside world and the conversion of float64 points into tensors of the requested dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from gradcheck_cli.app.config import MAX_SEED, OPTION_KEYS, CheckConfig
+from gradcheck_cli.app.devices import resolve_device
+from gradcheck_cli.app.points import (
+    Point,
+    parse_shape,
+    point_from_texts,
+    points_from_file,
+    random_points,
+)
+from gradcheck_cli.app.target import Target, load_target
+from gradcheck_cli.errors import GradcheckError, InputError, UsageError, UserFunctionError
+from gradcheck_cli.numerics.budget import parse_memory
+from gradcheck_cli.numerics.precision import DTYPES
+from gradcheck_cli.report import PointLabel, TargetReport
+from gradcheck_cli.user_code import argument_names, check_arity
+
+if TYPE_CHECKING:
+    import torch
+
+    from gradcheck_cli.numerics.progress import ProgressCallback
+
+
+@dataclass(frozen=True)
+class PointSource:
+    """Where points come from: ``--x`` texts, a JSON file, or seeded random points of given shapes."""
+
+    x: tuple[str, ...] = ()
+    points_file: str | None = None
+    random: int | None = None
+    shapes: tuple[str, ...] = ()
+    seed: int = 0
+
+    def points(self) -> list[Point]:
+        sources = {"--x": bool(self.x), "--points": self.points_file is not None}
+        sources["--random"] = self.random is not None
+        given = [name for name, there in sources.items() if there]
+        if not given:
+            raise UsageError(
+                "give the point with --x (one per argument), or --points FILE.json, or --random N --shape S "
+                "(for a model: --x-shape S)"
+            )
+        if len(given) > 1:
+            raise UsageError(
+                "give the point with only one of --x, --points or --random (or --x-shape); got "
+                + " and ".join(given)
+            )
+        if self.x:
+            return [point_from_texts(self.x)]
+        if self.points_file is not None:
+            return points_from_file(self.points_file)
+        if not self.shapes:
+            raise UsageError("--random needs --shape (one per argument), e.g. --random 5 --shape 3")
+        return random_points(int(self.random or 0), [parse_shape(s) for s in self.shapes], self.seed)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """The options of one check, as the command line, a configured check or the pytest plugin give them.
+
+    Validated here, once for every caller: an unknown dtype, a negative tolerance or a malformed memory
+    bound is a :class:`UsageError`. Field names are the command line's option names with ``_`` for ``-``.
+    """
+
+    dtype: str = "float64"
+    method: str = "auto"
+    eps: float | None = None
+    atol: float | None = None
+    rtol: float | None = None
+    strict_kinks: bool = False
+    mode: str = "auto"
+    order: int = 1
+    probes: int = 4
+    seed: int = 0
+    max_memory: str | None = None
+    device: str = "cpu"
+    forward: bool = True
+    progress: ProgressCallback | None = field(default=None, compare=False, repr=False)
+    """The CLI's progress bar, or None."""
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise UsageError(f"unknown dtype {self.dtype!r}: expected one of {', '.join(DTYPES)}")
+        for name in ("atol", "rtol"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise UsageError(f"{name} must be a finite tolerance >= 0, got {value}")
+        if self.eps is not None and not (math.isfinite(self.eps) and self.eps > 0):
+            raise UsageError(f"eps must be a finite positive step, got {self.eps}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise UsageError(f"seed must be an integer from 0 to 2**63-1, got {self.seed}")
+        if self.max_memory is not None:
+            parse_memory(self.max_memory)
+
+    def engine_options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`gradcheck_cli.engine.check.check` these options stand for."""
+        options: dict[str, Any] = {
+            "eps": self.eps,
+            "atol": self.atol,
+            "rtol": self.rtol,
+            "method": self.method,
+            "strict_kinks": self.strict_kinks,
+            "mode": self.mode,
+            "order": self.order,
+            "probes": self.probes,
+            "seed": self.seed,
+            "max_memory": self.max_memory,
+            "forward": self.forward,
+        }
+        if self.progress is not None:
+            options["progress"] = self.progress
+        return options
+
+
+def describe_point(point: Point, names: Sequence[str]) -> str:
+    """``x=[0.5, 1, 2], w=3`` (a value of more than 12 elements by its shape) for point labels."""
+    parts = []
+    for name, value in zip(names, point):
+        if value.size > 12:
+            parts.append(f"{name}: shape {tuple(value.shape)}")
+        else:
+            text = np.array2string(value, separator=", ", formatter={"float_kind": lambda v: f"{v:.6g}"})
+            parts.append(f"{name}={' '.join(text.split())}")
+    return ", ".join(parts)
+
+
+def to_tensors(point: Point, dtype: str, device: str = "cpu") -> tuple[torch.Tensor, ...]:
+    """The float64 arrays of ``point`` as tensors of ``dtype`` on ``device``."""
+    import torch
+
+    return tuple(torch.tensor(value, dtype=getattr(torch, dtype), device=device) for value in point)
+
+
+def check_points(
+    func: Callable[..., Any],
+    points: Sequence[tuple[torch.Tensor, ...]],
+    options: CheckOptions,
+    *,
+    target: str,
+    file: str | None = None,
+    line: int | None = None,
+    names: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+) -> TargetReport:
+    """Check ``func`` at every point (a tuple of tensors, one per argument) and gather the results.
+
+    ``labels`` name the points in reports (default: the values each result was checked at). Raises
+    :class:`GradcheckError` on a user mistake, e.g. no points at all.
+    """
+    from gradcheck_cli.engine.check import check
+
+    if not points:
+        raise InputError("no points given: expected at least one point to check")
+    results = tuple(check(func, point, names=names, **options.engine_options()) for point in points)
+    texts = labels if labels is not None else [describe_point(r.point, r.input_names) for r in results]
+    return TargetReport(
+        target=target,
+        file=file,
+        line=line,
+        labels=tuple(PointLabel(i, text) for i, text in enumerate(texts)),
+        results=results,
+    )
+
+
+def run_target(target: Target | str, source: PointSource, options: CheckOptions) -> TargetReport:
+    """Check ``target`` at every point of ``source``. Raises :class:`GradcheckError` on a user mistake."""
+    from gradcheck_cli.app.models import load_module
+
+    loaded = load_target(target) if isinstance(target, str) else target
+    device = resolve_device(options.device)
+    points = source.points()
+    for i, point in enumerate(points):
+        if len(point) != len(points[0]):
+            raise InputError(f"point {i} has {len(point)} arguments but point 0 has {len(points[0])}")
+    where = {"target": loaded.spec, "file": loaded.file, "line": loaded.line}
+    module = load_module(loaded.func, loaded.spec, seed=options.seed, dtype=options.dtype, device=device)
+    if module is not None:
+        return _run_module(loaded, module, points, options, device)
+    check_arity(loaded.func, len(points[0]))
+    names = argument_names(loaded.func, len(points[0]))
+    tensors = [to_tensors(point, options.dtype, device) for point in points]
+    labels = [describe_point(point, names) for point in points]
+    return check_points(loaded.func, tensors, options, names=names, labels=labels, **where)
+
+
+def _run_module(
+    loaded: Target, module: torch.nn.Module, points: list[Point], options: CheckOptions, device: str
+) -> TargetReport:
+    """Check a model w.r.t. its input (the point's one argument) and every parameter, by name."""
+    from gradcheck_cli.app.models import module_target
+
+    if len(points[0]) != 1:
+        raise InputError(
+            f"{loaded.spec} is a model: give its input as one argument (--x-shape S, or one --x), "
+            f"not {len(points[0])}"
+        )
+    model = module_target(module)
+    count = sum(p.size for p in model.parameters)
+    parameters = f"{len(model.parameters)} parameter tensors ({count} values)"
+    return check_points(
+        model.func,
+        [to_tensors((*point, *model.parameters), options.dtype, device) for point in points],
+        options,
+        target=loaded.spec,
+        file=loaded.file,
+        line=loaded.line,
+        names=model.names,
+        labels=[f"{describe_point(point, ('x',))}; {parameters}" for point in points],
+    )
+
+
+def _failed(
+    label: str, exc: GradcheckError, file: str | None = None, line: int | None = None
+) -> TargetReport:
+    trace = exc.user_traceback if isinstance(exc, UserFunctionError) else ""
+    return TargetReport(target=label, file=file, line=line, error=str(exc), error_traceback=trace)
+
+
+def run_safely(
+    target: str, source: PointSource, options: CheckOptions, *, name: str | None = None
+) -> TargetReport:
+    """Like :func:`run_target`, but a :class:`GradcheckError` (load, input, the user's function raising)
+    becomes the report's ``error``, so that one target's error does not stop the others."""
+    label = name or target
+    try:
+        loaded = load_target(target)
+    except GradcheckError as exc:
+        return _failed(label, exc)
+    try:
+        report = run_target(loaded, source, options)
+    except GradcheckError as exc:
+        return _failed(label, exc, loaded.file, loaded.line)
+    return replace(report, target=label)
+
+
+def configured(
+    options: CheckOptions, check: CheckConfig | None, defaults: Mapping[str, Any], given: Collection[str]
+) -> CheckOptions:
+    """``options`` with every option not in ``given`` (the fields set on the command line) taken from the
+    configured check, else from the ``[tool.gradcheck]`` defaults, else left as it is."""
+    changes: dict[str, Any] = {}
+    for key in OPTION_KEYS:
+        name = key.replace("-", "_")
+        if name in given:
+            continue
+        for layer in (check.options if check is not None else {}, defaults):
+            if layer.get(key) is not None:
+                changes[name] = layer[key]
+                break
+    return replace(options, **changes)
+
+
+def source_for(check: CheckConfig, seed: int) -> PointSource:
+    """The points of a configured check, as the command line would give them; ``seed`` is the resolved
+    seed (the command line's, else the check's, else the defaults'), that is ``configured(...).seed``."""
+    return PointSource(
+        x=check.x, points_file=check.points, random=check.random, shapes=check.shape, seed=seed
+    )

@@ -1,0 +1,1 @@
+"""The engine: one check of one function at one point."""

@@ -1,0 +1,217 @@
+"""Evaluating the user's function: once with autograd, and in batches of perturbed points without it.
+
+Owns the normalisation of what the function returns (a tensor or a tuple of tensors, floating, finite)
+and batched evaluation with :func:`torch.func.vmap` in chunks sized to the function (adaptive, bounded by
+the memory budget), with a fall-back to a plain loop for functions that cannot be vmapped (``.item()``,
+value-dependent branches, numpy inside).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from gradcheck_cli.errors import UserFunctionError
+from gradcheck_cli.numerics.budget import BATCH_OVERHEAD, Budget
+from gradcheck_cli.numerics.progress import ProgressCallback, no_progress
+from gradcheck_cli.user_code import call_user, describe
+
+# A chunk of perturbed points holds at most this many input+output elements (float64: 8 MiB per 2**20).
+DEFAULT_CHUNK_ELEMENTS = 2**20
+
+
+def as_outputs(value: Any, what: str = "the function") -> tuple[torch.Tensor, ...]:
+    """The function's return value as a tuple of floating tensors, or a :class:`UserFunctionError`."""
+    outputs = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if not outputs:
+        raise UserFunctionError(
+            f"{what} returned an empty {type(value).__name__}: expected a tensor or a tuple of tensors"
+        )
+    for i, out in enumerate(outputs):
+        label = f"output {i}" if len(outputs) > 1 else "its result"
+        if not isinstance(out, torch.Tensor):
+            raise UserFunctionError(
+                f"{what} returned {type(out).__name__} as {label}: expected a torch.Tensor "
+                "(a Python number or numpy array has no autograd history)"
+            )
+        if not out.is_floating_point():
+            raise UserFunctionError(
+                f"{what} returned a {out.dtype} tensor as {label}: expected a floating tensor"
+            )
+        if out.numel() == 0:
+            raise UserFunctionError(
+                f"{what} returned an empty tensor (shape {tuple(out.shape)}, 0 elements) as {label}: "
+                "nothing to check; return at least one element"
+            )
+    return outputs
+
+
+def check_finite(outputs: Sequence[torch.Tensor], where: str) -> None:
+    for i, out in enumerate(outputs):
+        if not bool(torch.isfinite(out.detach()).all()):
+            raise UserFunctionError(
+                f"the function returned nan or inf{f' in output {i}' if len(outputs) > 1 else ''} {where}: "
+                "its gradient is undefined there; choose another point"
+            )
+
+
+@dataclass(frozen=True)
+class BatchedCall:
+    """How perturbed points were evaluated: ``"vmap"`` or ``"loop"`` (with the reason vmap was not used)."""
+
+    strategy: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Rows:
+    """``count`` rows (values of one input) made on demand, ``make(start, stop)`` -> ``(stop-start, *shape)``.
+
+    Lets a batch of perturbed points far larger than memory be evaluated chunk by chunk."""
+
+    count: int
+    make: Callable[[int, int], torch.Tensor]
+
+
+# Chunks start at about this many input+output elements and double while the time per row does not get
+# clearly worse, up to the memory budget: matrix functions want large batches, elementwise ones lose on
+# cache past ~2**18-2**20 elements (and gain from threads past ~2**15).
+START_ELEMENTS = 2**16
+
+
+class Evaluator:
+    """Evaluates ``func`` at many values of one input while the others stay at the point.
+
+    Rows are evaluated with :func:`torch.func.vmap` in chunks sized to the function (adaptive, bounded by
+    the memory budget), or one at a time where vmap fails or disagrees with a plain call.
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        point: Sequence[torch.Tensor],
+        chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+        *,
+        budget: Budget | None = None,
+        progress: ProgressCallback = no_progress,
+        task: str = "finite differences",
+    ):
+        self.func = func
+        self.point = tuple(point)
+        self.budget = budget if budget is not None else Budget(BATCH_OVERHEAD * 8 * 4 * chunk_elements)
+        self.progress = progress
+        self.task = task
+        self.strategy: BatchedCall | None = None
+        self.chunk_rows: dict[int, int] = {}
+        self._settled: set[int] = set()
+        self.calls = 0
+
+    def _call(self, index: int, value: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        args = (*self.point[:index], value, *self.point[index + 1 :])
+        self.calls += 1
+        return as_outputs(call_user(self.func, *args))
+
+    def _loop(self, index: int, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        rows = [self._call(index, row) for row in batch]
+        return tuple(torch.stack([r[k] for r in rows]) for k in range(len(rows[0])))
+
+    def _vmap(self, index: int, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        in_dims = tuple(0 if i == index else None for i in range(len(self.point)))
+
+        def wrapped(*args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            return as_outputs(self.func(*args))
+
+        self.calls += len(batch)
+        return torch.func.vmap(wrapped, in_dims=in_dims)(
+            *(batch if i == index else p for i, p in enumerate(self.point))
+        )
+
+    def _chunk(self, index: int, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.strategy is None or self.strategy.strategy == "vmap":
+            try:
+                outputs = self._vmap(index, batch)
+                self._confirm(index, batch, outputs)
+                self.strategy = BatchedCall("vmap")
+                return outputs
+            except _VmapMismatch as exc:
+                self.strategy = BatchedCall("loop", str(exc))
+            except Exception as exc:
+                reason = describe(exc)
+                self.strategy = BatchedCall("loop", reason if len(reason) < 100 else reason[:97] + "...")
+        return self._loop(index, batch)
+
+    def __call__(
+        self,
+        index: int,
+        batch: torch.Tensor | Rows,
+        output_numel: int,
+        *,
+        subtract_from: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, ...]:
+        """Outputs at every row of ``batch`` (values of input ``index``), stacked along a new first dim.
+
+        With ``subtract_from`` (``(rows, total output numel)`` float64), the outputs, flattened and
+        concatenated, are subtracted from it in place chunk by chunk instead (nothing of that size is
+        allocated) and ``(subtract_from,)`` is returned."""
+        rows = batch if isinstance(batch, Rows) else Rows(len(batch), lambda a, b: batch[a:b])
+        if rows.count == 0:
+            raise ValueError("no rows to evaluate")
+        row_elements = self.point[index].numel() + output_numel
+        cap = self.budget.rows(row_elements, self.point[index].element_size(), limit=rows.count)
+        size = min(cap, self.chunk_rows.get(index, max(1, START_ELEMENTS // row_elements)))
+        growing = index not in self._settled
+        best, best_size = float("inf"), size
+        stacked: list[torch.Tensor] | None = None
+        start = 0
+        with torch.no_grad():
+            while start < rows.count:
+                stop = min(rows.count, start + size)
+                began = time.perf_counter()
+                part = self._chunk(index, rows.make(start, stop))
+                if subtract_from is not None:
+                    flat = [p.reshape(stop - start, -1) for p in part]
+                    subtract_from[start:stop] -= flat[0] if len(flat) == 1 else torch.cat(flat, dim=1)
+                    stacked = [subtract_from]
+                elif stacked is None:  # the whole result at once: no concatenation of chunks afterwards
+                    stacked = [
+                        p if stop == rows.count else p.new_empty((rows.count, *p.shape[1:])) for p in part
+                    ]
+                if subtract_from is None and (stop < rows.count or start > 0):
+                    for out, p in zip(stacked, part):
+                        out[start:stop] = p
+                per_row = (time.perf_counter() - began) / (stop - start)
+                if growing and stop - start == size:
+                    # Double while the time per row keeps falling (matrix functions want big batches,
+                    # elementwise ones cache-sized ones); then settle on the best size seen.
+                    if per_row < 0.97 * best and size < cap:
+                        best, best_size = per_row, size
+                        size = min(cap, 2 * size)
+                    else:
+                        if per_row < best:
+                            best_size = size
+                        growing, size = False, best_size
+                        self._settled.add(index)
+                start = stop
+                self.progress(self.task, start, rows.count)
+        self.chunk_rows[index] = size
+        assert stacked is not None
+        return tuple(stacked)
+
+    def _confirm(self, index: int, batch: torch.Tensor, outputs: tuple[torch.Tensor, ...]) -> None:
+        """Guard against functions that vmap silently changes: row 0 must equal a plain call."""
+        if self.strategy is not None:
+            return
+        plain = self._call(index, batch[0])
+        if len(plain) != len(outputs) or any(
+            p.shape != o[0].shape or not torch.allclose(p, o[0], rtol=1e-5, atol=0, equal_nan=True)
+            for p, o in zip(plain, outputs)
+        ):
+            raise _VmapMismatch("the vmapped function disagreed with a plain call")
+
+
+class _VmapMismatch(Exception):
+    pass

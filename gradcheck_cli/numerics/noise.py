@@ -1,0 +1,48 @@
+"""The function's measured noise: how far its values stray from smooth, whatever its dtype says.
+
+A function may compute in lower precision than its inputs and outputs (a cast to float32 or half inside,
+a library kernel that accumulates in float32): its values then carry errors far above ``eps(dtype) * |f|``
+and every error estimate built on the dtype's epsilon is too small. Per input element, second differences
+``f(x + 2d) - 2 f(x + d) + f(x)`` at steps ``d`` over many decades show it: for a smooth function they are
+``f'' d**2 + O(d**3)`` plus round-off; what exceeds the smooth part (bounded from the largest probe and a coarse
+second difference) is noise. Steps are not powers of two, so
+that they do not fall on the grid of a coarser precision (where the function would look flat).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradcheck_cli.numerics.precision import ROUNDOFF_ULPS
+from gradcheck_cli.numerics.stencils import SECOND, Samples, magnitude
+
+# Probe steps d = c * 2**-k * max(1, |x|) (c alternating 0.71, 0.59): bfloat16/half grids (k ~ 7-11),
+# float32 (~23); dense enough that a quantised function cannot look smooth at every one by chance.
+PROBE_EXPONENTS = (7, 8, 9, 10, 11, 13, 15, 17, 20, 23, 26, 29, 32)
+CURVATURE_STEP = 2.0**-6
+
+
+def measured_noise(samples: Samples) -> np.ndarray:
+    """Per input element, the size of the function's evaluation error (0 where within round-off)."""
+    mag = magnitude(samples.x)
+    curvature, _ = samples.quotient(SECOND, CURVATURE_STEP * mag)
+    curvature = np.abs(curvature)
+    base = samples.base.cpu().numpy().reshape(1, -1)
+    noise = np.zeros(samples.numel)
+    slope = np.zeros(samples.numel)
+    for n, k in enumerate(PROBE_EXPONENTS):
+        d = (0.71 if n % 2 == 0 else 0.59) * 2.0**-k * mag
+        one = samples.at(d).cpu().numpy()
+        two = samples.at(2 * d).cpu().numpy()
+        second = np.abs(
+            two - 2 * one + base
+        ).T  # (outputs, elements): smooth part f'' d**2 + O(d**3), + noise
+        if n == 0:
+            slope = np.max(np.abs(one - base).T / d, axis=0, initial=0.0)
+            curvature = np.maximum(curvature, second / d**2)  # bounds the smooth part at smaller steps
+        excess = second - 4 * curvature * d**2
+        excess = np.where(np.isfinite(excess), excess, 0.0)
+        noise = np.maximum(noise, np.max(excess, axis=0, initial=0.0) / 4)
+    # Round-off of the values, and of the points x + d themselves (about eps |x| |f'|).
+    resolution = ROUNDOFF_ULPS * samples.eps * (float(np.max(np.abs(base), initial=0.0)) + 4 * mag * slope)
+    return np.where(noise > 4 * resolution, noise, 0.0)

@@ -1,0 +1,178 @@
+"""Numerical derivatives by finite differences: the stencils (a table), the perturbed points, the quotients.
+
+A perturbed point is formed in float64 (``x + h``) and then cast to the function's dtype, and the difference
+quotient is taken in float64 with the nominal step ``h``, as one would by hand. Steps are per input element.
+:class:`Samples` evaluates the function at ``x + t_j e_j`` for every element ``j`` of one input, caches each
+offset vector, and turns any :class:`Scheme` at any step into a quotient plus its round-off estimate, so
+that schemes sharing points (central, forward, backward, Richardson's ladder) share evaluations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from gradcheck_cli.numerics.evaluate import Evaluator, Rows
+from gradcheck_cli.numerics.precision import ROUNDOFF_ULPS, default_step_scale, epsilon
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A finite-difference stencil: offsets (in steps) and weights, the derivative it estimates, and its
+    order of accuracy (the truncation error is ``O(h**order)``)."""
+
+    name: str
+    offsets: tuple[float, ...]
+    weights: tuple[float, ...]
+    order: int
+    derivative: int = 1
+
+
+SCHEMES: dict[str, Scheme] = {
+    "central": Scheme("central", (1.0, -1.0), (0.5, -0.5), 2),
+    "forward": Scheme("forward", (1.0, 0.0), (1.0, -1.0), 1),
+    "backward": Scheme("backward", (0.0, -1.0), (1.0, -1.0), 1),
+    "central4": Scheme("central4", (2.0, 1.0, -1.0, -2.0), (-1 / 12, 8 / 12, -8 / 12, 1 / 12), 4),
+    "central6": Scheme(
+        "central6",
+        (3.0, 2.0, 1.0, -1.0, -2.0, -3.0),
+        (1 / 60, -9 / 60, 45 / 60, -45 / 60, 9 / 60, -1 / 60),
+        6,
+    ),
+}
+
+# Stencils for higher derivatives, used to estimate truncation errors when choosing steps.
+SECOND = Scheme("second", (1.0, 0.0, -1.0), (1.0, -2.0, 1.0), 2, derivative=2)
+THIRD = Scheme("third", (2.0, 1.0, -1.0, -2.0), (0.5, -1.0, 1.0, -0.5), 2, derivative=3)
+
+
+def dtype_name(x: torch.Tensor) -> str:
+    return str(x.dtype).removeprefix("torch.")
+
+
+def default_steps(x: torch.Tensor, scheme: Scheme) -> np.ndarray:
+    """Power-of-two steps ``~ eps**(1/(order+1)) * max(1, |x|)``, one per element of ``x``."""
+    scale = default_step_scale(dtype_name(x), scheme.order)
+    return power_of_two(scale * magnitude(x))
+
+
+def steps_for(x: torch.Tensor, scheme: Scheme, eps: float | None) -> np.ndarray:
+    """One step per element of ``x``: ``eps`` as given, or the default steps of ``scheme``."""
+    return default_steps(x, scheme) if eps is None else np.full(x.numel(), float(eps))
+
+
+def magnitude(x: torch.Tensor) -> np.ndarray:
+    """``max(1, |x_j|)`` per element: the scale steps are relative to."""
+    return np.maximum(1.0, np.abs(x.detach().double().cpu().numpy().ravel()))
+
+
+def power_of_two(steps: np.ndarray) -> np.ndarray:
+    """The nearest powers of two, so that ``x + h`` and ``h / 2**k`` are formed exactly."""
+    return np.exp2(np.round(np.log2(steps)))
+
+
+def _perturbed(x: torch.Tensor, offsets: np.ndarray) -> Rows:
+    """Rows ``x + offsets[j] * e_j`` for every element j, formed in float64 then cast to x's dtype.
+
+    Made chunk by chunk on demand: the whole batch is ``numel**2`` values."""
+    flat = x.detach().double().reshape(-1)
+    shifts = torch.as_tensor(offsets, dtype=torch.float64, device=x.device)
+
+    def make(start: int, stop: int) -> torch.Tensor:
+        rows = flat.repeat(stop - start, 1)
+        columns = torch.arange(start, stop, device=x.device)
+        rows[torch.arange(stop - start, device=x.device), columns] += shifts[start:stop]
+        return rows.to(x.dtype).reshape(stop - start, *x.shape)
+
+    return Rows(flat.numel(), make)
+
+
+class Samples:
+    """The function at ``x + t_j e_j`` (input ``index``) for offset vectors ``t``, cached.
+
+    Values are float64 tensors of shape ``(input numel, total output numel)``: all outputs flattened and
+    concatenated. ``t = 0`` is the base point.
+    """
+
+    def __init__(
+        self, evaluate: Evaluator, index: int, x: torch.Tensor, base: Sequence[torch.Tensor]
+    ) -> None:
+        self.evaluate = evaluate
+        self.index = index
+        self.x = x
+        self.numel = x.numel()
+        self.output_numel = sum(out.numel() for out in base)
+        self.base = torch.cat([out.detach().double().reshape(-1) for out in base]).reshape(1, -1)
+        self.eps = epsilon(dtype_name(x))
+        self._cache: dict[bytes, torch.Tensor] = {}
+        # The function's measured evaluation error per element, where it exceeds round-off (noise.py).
+        self.floor = np.zeros(self.numel)
+        self._magnitude = np.abs(x.detach().double().cpu().numpy().ravel())
+
+    def at(self, offsets: np.ndarray) -> torch.Tensor:
+        if not np.any(offsets):
+            return self.base.expand(self.numel, -1)
+        key = np.asarray(offsets, dtype=np.float64).tobytes()
+        if key not in self._cache:
+            batch = _perturbed(self.x, offsets)
+            values = self.evaluate(self.index, batch, self.output_numel)
+            self._cache[key] = torch.cat([v.double().reshape(batch.count, -1) for v in values], dim=1)
+        return self._cache[key]
+
+    def quotient(self, scheme: Scheme, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The scheme's estimate at ``steps`` and its round-off error estimate, both ``(out numel, in numel)``.
+
+        Round-off: each value is off by about ``ROUNDOFF_ULPS * eps * max |f|``, or by the measured
+        ``floor`` where the function is noisier than its dtype (an element computed with
+        cancellation is off relative to the largest output, not to itself); the weights carry that into the
+        quotient, divided by ``h**derivative``.
+        """
+        total = torch.zeros(self.numel, self.output_numel, dtype=torch.float64, device=self.base.device)
+        noise = torch.zeros_like(total)
+        floor = torch.as_tensor(self.floor, dtype=torch.float64, device=total.device).reshape(-1, 1)
+        for offset, weight in zip(scheme.offsets, scheme.weights):
+            values = self.at(offset * steps) if offset else self.base.expand(self.numel, -1)
+            total = total + weight * values
+            per_value = ROUNDOFF_ULPS * self.eps * values.abs().amax(dim=1, keepdim=True)
+            noise = noise + abs(weight) * torch.maximum(per_value, floor)
+        scale = (
+            torch.as_tensor(steps, dtype=torch.float64, device=total.device).reshape(-1, 1)
+            ** scheme.derivative
+        )
+        value = total / scale
+        # x + h is rounded too: the step taken is off by ~eps |x| per perturbed value, the quotient by that
+        # times the derivative (approximated by the quotient itself) over h.
+        moved = (
+            sum(abs(w) for o, w in zip(scheme.offsets, scheme.weights) if o) if scheme.derivative == 1 else 0
+        )
+        inputs = torch.as_tensor(self._magnitude, dtype=torch.float64, device=total.device).reshape(-1, 1)
+        roundoff = (noise + ROUNDOFF_ULPS * self.eps * moved * inputs * value.abs()) / scale
+        # A perturbed point outside the function's domain (nan, inf): this estimate is unusable.
+        roundoff = torch.where(torch.isfinite(value), roundoff, torch.inf)
+        return value.T.cpu().numpy(), roundoff.T.cpu().numpy()
+
+
+def split_rows(array: np.ndarray, sizes: Sequence[int]) -> list[np.ndarray]:
+    """Rows of a ``(total output numel, n)`` array cut back into one block per output."""
+    return np.split(array, np.cumsum(sizes)[:-1], axis=0) if len(sizes) > 1 else [array]
+
+
+def central_jacobian(
+    evaluate: Evaluator, index: int, x: torch.Tensor, steps: np.ndarray, output_numel: int
+) -> np.ndarray:
+    """Central differences at ``steps`` for input ``index``, ``(total output numel, in numel)``: the lean
+    path for large Jacobians (two batches of perturbed points, combined in place, nothing cached)."""
+
+    def stacked(offsets: np.ndarray) -> torch.Tensor:
+        values = [
+            v.double().reshape(x.numel(), -1) for v in evaluate(index, _perturbed(x, offsets), output_numel)
+        ]
+        return values[0].contiguous() if len(values) == 1 else torch.cat(values, dim=1)
+
+    plus = stacked(steps)  # ours to overwrite
+    evaluate(index, _perturbed(x, -steps), output_numel, subtract_from=plus)
+    plus.div_(torch.as_tensor(2 * steps, dtype=torch.float64, device=plus.device).reshape(-1, 1))
+    return plus.T.cpu().numpy()

@@ -1,0 +1,1 @@
+"""Renderers: a Report as text. The only code that words things."""
