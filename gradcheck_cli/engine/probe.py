@@ -10,20 +10,19 @@ few small ranges, whose Jacobian columns are then checked entry by entry. Reprod
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 
+from gradcheck_cli.engine.call import Call
+from gradcheck_cli.engine.settings import Settings
 from gradcheck_cli.errors import UsageError
 from gradcheck_cli.numerics.autodiff import ForwardModeUnavailable, jvps, vjps
-from gradcheck_cli.numerics.budget import Budget
 from gradcheck_cli.numerics.evaluate import Evaluator, Rows
 from gradcheck_cli.numerics.judge import compare
-from gradcheck_cli.numerics.progress import ProgressCallback, no_progress
-from gradcheck_cli.numerics.stencils import Scheme, steps_for
+from gradcheck_cli.numerics.stencils import SCHEMES, steps_for
 from gradcheck_cli.result import Block
 
 DISTRIBUTIONS = ("rademacher", "gaussian")
@@ -34,6 +33,11 @@ LEAF_ELEMENTS = 32
 MAX_RANGES = 2
 # A range that fails as a whole but in neither half is checked in full up to this many columns.
 MAX_COLUMNS = 256
+
+
+def probe_scheme(method: str) -> str:
+    """Probe mode differences along random directions with one plain scheme."""
+    return method if method in ("central", "forward", "backward") else "central"
 
 
 def random_directions(generator: torch.Generator, count: int, numel: int, distribution: str) -> torch.Tensor:
@@ -60,46 +64,35 @@ class ProbeValues:
 class Prober:
     """Probes one function at one point; holds the cotangents ``v`` and the VJPs ``J^T v`` (computed once)."""
 
-    def __init__(
-        self,
-        func: Callable[..., Any],
-        leaves: Sequence[torch.Tensor],
-        outputs: Sequence[torch.Tensor],
-        *,
-        probes: int,
-        seed: int,
-        distribution: str,
-        scheme: Scheme,
-        eps: float | None,
-        atol: float,
-        rtol: float,
-        budget: Budget,
-        forward: bool,
-        progress: ProgressCallback = no_progress,
-    ) -> None:
-        if probes < 1:
-            raise UsageError(f"--probes must be at least 1, got {probes}")
-        self.func = func
-        self.leaves, self.outputs = tuple(leaves), tuple(outputs)
-        self.point = tuple(x.detach() for x in leaves)
-        self.base = tuple(out.detach() for out in outputs)
-        self.scheme, self.eps, self.atol, self.rtol = scheme, eps, atol, rtol
-        self.budget, self.progress = budget, progress
-        self.distribution = distribution
-        self.probes = probes
-        self.generator = torch.Generator().manual_seed(seed)
-        self.forward_reason: str | None = None if forward else "disabled"
+    def __init__(self, call: Call, settings: Settings) -> None:
+        if settings.probes < 1:
+            raise UsageError(f"--probes must be at least 1, got {settings.probes}")
+        self.func = call.func
+        self.leaves, self.outputs = call.leaves, call.outputs
+        self.point = tuple(x.detach() for x in call.leaves)
+        self.base = call.base
+        self.scheme, self.eps = SCHEMES[probe_scheme(settings.method)], settings.eps
+        self.atol, self.rtol = settings.fixed_atol, settings.fixed_rtol
+        self.budget, self.progress = settings.budget, settings.progress
+        self.distribution = settings.distribution
+        self.probes = probes = settings.probes
+        self.generator = torch.Generator().manual_seed(settings.seed)
+        self.forward_reason: str | None = None if settings.forward else "disabled"
         self.output_numel = sum(out.numel() for out in self.base)
-        weights = random_directions(self.generator, probes, self.output_numel, distribution)
+        weights = random_directions(self.generator, probes, self.output_numel, self.distribution)
         self.cotangents = self._split(weights)
-        grads = vjps(outputs, leaves, [c.to(out.dtype) for c, out in zip(self.cotangents, outputs)])
+        grads = vjps(
+            self.outputs, self.leaves, [c.to(out.dtype) for c, out in zip(self.cotangents, self.outputs)]
+        )
         self.grads = [
             torch.zeros(probes, x.numel(), dtype=torch.float64, device=x.device)
             if g is None
             else g.reshape(probes, -1).double()
             for g, x in zip(grads, self.point)
         ]
-        self.evaluate = Evaluator(func, self.point, budget=budget, progress=progress, task="probes")
+        self.evaluate = Evaluator(
+            call.func, self.point, budget=self.budget, progress=self.progress, task="probes"
+        )
 
     def _split(self, weights: torch.Tensor) -> list[torch.Tensor]:
         parts, start = [], 0
@@ -306,3 +299,35 @@ class Prober:
                     rows.append(grad.reshape(count, -1)[:, cols].double())
             parts.append(torch.cat(rows).cpu().numpy())
         return parts
+
+
+def probe_blocks(call: Call, settings: Settings, notes: list[str]) -> list[Block]:
+    """Per input: the probes, and where they fail, the localised columns checked in full."""
+    prober = Prober(call, settings)
+    blocks: list[Block] = []
+    names = call.names
+    for i, name in enumerate(names):
+        settings.progress("probes", i, len(names))
+        values = prober.project(i, 0, call.leaves[i].numel())
+        blocks += prober.probe_blocks(values, name)
+        reverse, forward = prober.failing(values)
+        if not (reverse or forward):
+            continue
+        ranges = prober.localise(i, reverse, forward)
+        columns = np.unique(np.concatenate([np.arange(lo, hi) for lo, hi in ranges]))[:MAX_COLUMNS]
+        blocks += prober.columns(i, columns, reverse, forward, (name, call.out_names))
+        wrong = " and ".join(mode for mode, bad in (("reverse", reverse), ("forward", forward)) if bad)
+        where = ", ".join(f"{lo}:{hi}" for lo, hi in ranges)
+        notes.append(
+            f"{name}: probes fail in {wrong} mode; localised to flat element range(s) {where}, "
+            f"whose {len(columns)} Jacobian column(s) were checked in full"
+        )
+    settings.progress("probes", len(names), len(names))
+    notes.insert(
+        0,
+        f"probe mode: {settings.probes} {settings.distribution} probe(s) v·J·u per input, seed {settings.seed}"
+        + (
+            "" if prober.forward_reason is None else f"; forward-mode AD not checked: {prober.forward_reason}"
+        ),
+    )
+    return blocks

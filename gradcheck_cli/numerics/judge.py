@@ -86,63 +86,86 @@ def uncertain(
     return error > UNCERTAIN_FRACTION * size
 
 
-def judge(
-    autograd: np.ndarray,
-    reference: np.ndarray,
-    error: np.ndarray,
-    *,
-    dtype: str,
-    reference_dtype: str,
-    kink: np.ndarray | None = None,
-    left: np.ndarray | None = None,
-    right: np.ndarray | None = None,
-    jitter: np.ndarray | None = None,
-    scale: float | None = None,
-    roundoff: np.ndarray | None = None,
-    atol: float | None = None,
-    rtol: float | None = None,
-    default_atol: float = 0.0,
-    default_rtol: float = 0.0,
-) -> Comparison:
-    """Statuses of one block. With ``atol``/``rtol`` given the tolerance is the fixed rule (missing one from
-    the defaults); otherwise it follows from ``error``. ``scale``: the largest derivative of the output (over
-    every input), below which an entry's error is not held against it (default: this block's). ``roundoff``:
-    the autograd side's measured round-off (a low-precision autograd's difference from the same autograd in
-    float64), allowed for in the tolerance; INCONCLUSIVE where it is too large to tell."""
-    fixed = atol is not None or rtol is not None
-    if fixed:
-        rule = compare(
-            autograd,
-            reference,
-            atol=default_atol if atol is None else atol,
-            rtol=default_rtol if rtol is None else rtol,
+@dataclass(frozen=True)
+class Rule:
+    """How a block's tolerance is set. With ``atol``/``rtol`` given: the fixed rule (a missing one from the
+    defaults); otherwise it follows from the reference's error estimate, in the two dtypes."""
+
+    dtype: str
+    reference_dtype: str
+    atol: float | None = None
+    rtol: float | None = None
+    default_atol: float = 0.0
+    default_rtol: float = 0.0
+
+    @property
+    def fixed(self) -> bool:
+        return self.atol is not None or self.rtol is not None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One block's numbers: autograd, the reference with its error estimate, and what qualifies them.
+    ``scale``: the largest derivative of the output (over every input), below which an entry's error is not
+    held against it (default: this block's). ``roundoff``: the autograd side's measured round-off (a
+    low-precision autograd's difference from the same autograd in float64), allowed for in the tolerance;
+    INCONCLUSIVE where it is too large to tell. ``kink``/``left``/``right``: where the one-sided slopes
+    disagree, and the slopes. ``jitter``: how much two evaluations differ."""
+
+    autograd: np.ndarray
+    reference: np.ndarray
+    error: np.ndarray
+    kink: np.ndarray | None = None
+    left: np.ndarray | None = None
+    right: np.ndarray | None = None
+    jitter: np.ndarray | None = None
+    scale: float | None = None
+    roundoff: np.ndarray | None = None
+
+
+def _estimated(evidence: Evidence, rule: Rule) -> Comparison:
+    """The tolerance from the error estimate (and round-off); INCONCLUSIVE where too uncertain to tell."""
+    autograd, reference, error = evidence.autograd, evidence.reference, evidence.error
+    abs_err = np.subtract(autograd, reference)  # in place from here: Jacobians of millions of entries
+    np.abs(abs_err, out=abs_err)
+    tolerance = estimated_tolerance(autograd, reference, error, rule.dtype, rule.reference_dtype)
+    if evidence.roundoff is not None:
+        tolerance += AUTOGRAD_SAFETY * evidence.roundoff
+    status = np.full(abs_err.shape, Status.FAIL.code, dtype=np.int8)
+    status[abs_err <= tolerance] = Status.PASS.code
+    scale = evidence.scale
+    if scale is None:
+        scale = max(float(np.max(np.abs(autograd), initial=0)), float(np.max(np.abs(reference), initial=0)))
+    status[uncertain(autograd, reference, error, scale, rule.reference_dtype)] = Status.INCONCLUSIVE.code
+    if evidence.roundoff is not None:
+        status[uncertain(autograd, reference, evidence.roundoff, scale, rule.reference_dtype)] = (
+            Status.INCONCLUSIVE.code
         )
-        abs_err, rel_err, tolerance, status = rule.abs_err, rule.rel_err, rule.tolerance, rule.status
+    return Comparison(abs_err, relative_error(abs_err, reference), tolerance, status)
+
+
+def judge(evidence: Evidence, rule: Rule) -> Comparison:
+    """Statuses of one block under ``rule``: PASS/FAIL by the tolerance, INCONCLUSIVE where the reference is
+    unusable or too uncertain, KINK where autograd lies between disagreeing one-sided slopes,
+    NONDETERMINISTIC where two evaluations differ."""
+    if rule.fixed:
+        comparison = compare(
+            evidence.autograd,
+            evidence.reference,
+            atol=rule.default_atol if rule.atol is None else rule.atol,
+            rtol=rule.default_rtol if rule.rtol is None else rule.rtol,
+        )
     else:
-        abs_err = np.subtract(autograd, reference)  # in place from here: Jacobians of millions of entries
-        np.abs(abs_err, out=abs_err)
-        tolerance = estimated_tolerance(autograd, reference, error, dtype, reference_dtype)
-        if roundoff is not None:
-            tolerance += AUTOGRAD_SAFETY * roundoff
-        status = np.full(abs_err.shape, Status.FAIL.code, dtype=np.int8)
-        status[abs_err <= tolerance] = Status.PASS.code
-        rel_err = relative_error(abs_err, reference)
-    if not fixed:
-        if scale is None:
-            scale = max(
-                float(np.max(np.abs(autograd), initial=0)), float(np.max(np.abs(reference), initial=0))
-            )
-        status[uncertain(autograd, reference, error, scale, reference_dtype)] = Status.INCONCLUSIVE.code
-        if roundoff is not None:
-            status[uncertain(autograd, reference, roundoff, scale, reference_dtype)] = (
-                Status.INCONCLUSIVE.code
-            )
-    unusable = ~np.isfinite(reference) | ~np.isfinite(error)
+        comparison = _estimated(evidence, rule)
+    status, tolerance, autograd = comparison.status, comparison.tolerance, evidence.autograd
+    unusable = ~np.isfinite(evidence.reference) | ~np.isfinite(evidence.error)
     status[unusable] = Status.INCONCLUSIVE.code
+    kink, left, right = evidence.kink, evidence.left, evidence.right
     if kink is not None and left is not None and right is not None and np.any(kink):
         low, high = np.minimum(left, right), np.maximum(left, right)
         between = (autograd >= low - tolerance) & (autograd <= high + tolerance)
         status[kink] = np.where(between[kink], Status.KINK.code, Status.FAIL.code)
+    jitter = evidence.jitter
     if jitter is not None and np.any(jitter > 0):
         status[np.broadcast_to(jitter > 0, status.shape)] = Status.NONDETERMINISTIC.code
-    return Comparison(abs_err, rel_err, tolerance, status)
+    return comparison

@@ -9,7 +9,7 @@ import torch
 
 import gradcheck_cli
 from gradcheck_cli.numerics.evaluate import Evaluator
-from gradcheck_cli.numerics.judge import judge
+from gradcheck_cli.numerics.judge import Evidence, Rule, judge
 from gradcheck_cli.numerics.reference import richardson
 from gradcheck_cli.numerics.stencils import SCHEMES, Samples
 from gradcheck_cli.numerics.steps import adaptive_steps
@@ -117,10 +117,11 @@ def test_the_tolerance_follows_from_the_error_estimate() -> None:
     autograd = np.array([[1.0, 1.0, 1.0]])
     reference = np.array([[1.0 + 1e-6, 1.0 + 1e-6, 1.0 + 1e-6]])
     error = np.array([[1e-8, 1e-6, 0.5]])
-    comparison = judge(autograd, reference, error, dtype="float64", reference_dtype="float64")
+    evidence = Evidence(autograd, reference, error)
+    comparison = judge(evidence, Rule(dtype="float64", reference_dtype="float64"))
     assert [STATUSES[c] for c in comparison.status[0]] == [Status.FAIL, Status.PASS, Status.INCONCLUSIVE]
     assert np.all(np.diff(comparison.tolerance[0]) > 0)
-    fixed = judge(autograd, reference, error, dtype="float64", reference_dtype="float64", atol=1e-3, rtol=0)
+    fixed = judge(evidence, Rule(dtype="float64", reference_dtype="float64", atol=1e-3, rtol=0))
     np.testing.assert_array_equal(fixed.tolerance, 1e-3)
     assert np.all(fixed.status == Status.PASS.code)  # --atol/--rtol override, no INCONCLUSIVE
 

@@ -1,0 +1,165 @@
+"""Every entry: the Jacobian by the cheaper autograd mode (twice, and the function twice: nondeterminism),
+the numerical reference with error estimates, and the other autograd mode along basis vectors or probes."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gradcheck_cli.engine.blocks import build_block, largest
+from gradcheck_cli.engine.call import Call, Graph
+from gradcheck_cli.engine.numerical import Numerical, central, references, site
+from gradcheck_cli.engine.secondary import secondary_blocks
+from gradcheck_cli.engine.settings import Settings
+from gradcheck_cli.engine.wide import roundoff, wide_graph
+from gradcheck_cli.errors import GradcheckError
+from gradcheck_cli.numerics.autodiff import Blocks, ForwardModeUnavailable, forward_jacobian, reverse_jacobian
+from gradcheck_cli.numerics.judge import Evidence
+from gradcheck_cli.numerics.nondeterminism import jacobian_jitter, output_jitter
+from gradcheck_cli.numerics.precision import autograd_ulps, epsilon
+from gradcheck_cli.result import Block
+
+# A full check is lean (no forward column, no kink search) past this many Jacobian entries or input elements.
+BOTH_SCHEMES_ENTRIES = 2**16
+BOTH_SCHEMES_INPUTS = 1024
+
+
+@dataclass(frozen=True)
+class Autograd:
+    """The autograd Jacobian ``blocks[k][i]`` by ``mode``, how much it and the outputs vary between two
+    evaluations, and (a low-precision function) the same Jacobian in float64 on a float64 copy."""
+
+    mode: str
+    blocks: Blocks
+    jitter_out: list[np.ndarray]
+    jitter_back: list[list[Any]]
+    wide: Graph | None = None
+    wide_blocks: Blocks | None = None
+
+
+def jacobian(call: Call, settings: Settings, mode: str, graph: Graph | None = None) -> Blocks:
+    """The autograd Jacobian in ``mode`` at the call's point (or at ``graph``, the same function)."""
+    graph = call.graph if graph is None else graph
+    if mode == "forward":
+        return forward_jacobian(
+            call.func, graph.point, call.numels, budget=settings.budget, progress=settings.progress
+        )
+    return reverse_jacobian(graph.outputs, graph.leaves, settings.budget, settings.progress, func=call.func)
+
+
+def _primary(call: Call, settings: Settings, notes: list[str]) -> tuple[str, Blocks, Settings]:
+    """The Jacobian by the cheaper mode: forward mode for fewer inputs than outputs, where it works."""
+    if call.n < call.m and settings.forward:
+        try:
+            return "forward", jacobian(call, settings, "forward"), settings
+        except ForwardModeUnavailable as exc:
+            notes.append(f"forward-mode AD not available ({exc}): checked reverse mode only")
+            settings = dataclasses.replace(settings, forward=False)
+    return "reverse", jacobian(call, settings, "reverse"), settings
+
+
+def _autograd(call: Call, settings: Settings, notes: list[str], lean: bool) -> tuple[Autograd, Settings]:
+    primary, analytic, settings = _primary(call, settings, notes)
+    jitter_out = output_jitter(call.func, call.leaves, call.outputs, epsilon(settings.dtype))
+    # A large Jacobian is computed once: its backward is not repeated to look for nondeterminism.
+    jitter_back = (
+        [[None] * len(call.point) for _ in call.outputs]
+        if lean
+        else jacobian_jitter(analytic, jacobian(call, settings, primary))
+    )
+    # A low-precision autograd is compared with the same autograd in float64: its measured round-off.
+    wide = wide_graph(call.func, call.graph) if settings.dtype != "float64" and not lean else None
+    try:
+        wide_blocks = None if wide is None else jacobian(call, settings, primary, wide)
+    except (GradcheckError, ForwardModeUnavailable):  # its float64 autograd fails: the dtype's ulps only
+        wide, wide_blocks = None, None
+    return Autograd(primary, analytic, jitter_out, jitter_back, wide, wide_blocks), settings
+
+
+def _block(
+    call: Call, settings: Settings, autograd: Autograd, numerical: Numerical, at: tuple[int, int, float]
+) -> Block:
+    """Block ``(k, i)`` of the Jacobian, judged against the largest derivative ``scale`` of its output."""
+    k, i, scale = at
+    output, x = call.outputs[k], call.point[i]
+    block = autograd.blocks[k][i]
+    if block is None:
+        block = np.zeros((output.numel(), x.numel()))
+    back = autograd.jitter_back[k][i]
+    # One differing element makes the whole output (or block) untrustworthy: mark all of it.
+    spread = float(np.max(autograd.jitter_out[k], initial=0.0))
+    if back is not None:
+        limit = autograd_ulps(settings.dtype) * epsilon(settings.dtype) * (np.abs(block) + largest(block))
+        spread = max(spread, float(np.max(np.where(back > limit, back, 0.0), initial=0.0)))
+    wide = autograd.wide_blocks
+    evidence = Evidence(
+        block,
+        numerical.reference(i, k),
+        numerical.errors[i][k],
+        jitter=np.broadcast_to(np.float64(spread), block.shape),
+        scale=scale,
+        roundoff=None if wide is None else roundoff(autograd.blocks[k][i], wide[k][i], block.shape),
+        **numerical.kinked(i, k),
+    )
+    return build_block(
+        settings.rule(numerical.dtype),
+        evidence,
+        numerical.estimates(i, k),
+        output_name=call.out_names[k],
+        input_name=call.names[i],
+        output_shape=tuple(output.shape),
+        input_shape=tuple(x.shape),
+        independent=autograd.blocks[k][i] is None,
+        mode=autograd.mode,
+    )
+
+
+def _jacobian_blocks(
+    call: Call, settings: Settings, autograd: Autograd, numerical: Numerical, notes: list[str]
+) -> list[Block]:
+    blocks = []
+    for k in range(len(call.outputs)):
+        scale = max(
+            max(largest(numerical.reference(i, k)) for i in range(len(call.point))),
+            max((largest(a) for a in autograd.blocks[k] if a is not None), default=0.0),
+        )
+        for i in range(len(call.point)):
+            if autograd.blocks[k][i] is None:
+                notes.append(
+                    f"{call.out_names[k]} does not depend on {call.names[i]} (autograd): a zero block"
+                )
+            blocks.append(_block(call, settings, autograd, numerical, (k, i, scale)))
+    return blocks
+
+
+def full_blocks(call: Call, settings: Settings, notes: list[str]) -> tuple[list[Block], list[Block], str]:
+    """Every entry, and the other autograd mode; also returns the dtype the reference was computed in."""
+    lean = call.m * call.n > BOTH_SCHEMES_ENTRIES or call.n > BOTH_SCHEMES_INPUTS
+    autograd, settings = _autograd(call, settings, notes, lean)
+    at = site(call, settings, notes)
+    if lean and settings.method in ("auto", "central"):
+        numerical = central(call, settings, at, notes)
+        settings = settings.fixed()
+    else:
+        random = any(np.any(j > 0) for j in autograd.jitter_out)  # its noise is its randomness
+        numerical = references(call, settings, at, lean, random, notes)
+    blocks = _jacobian_blocks(call, settings, autograd, numerical, notes)
+    if settings.strict_kinks and numerical.kinks:
+        kinks = numerical.kinks
+        notes.append(f"--strict-kinks: {kinks} KINK entr{'y' if kinks == 1 else 'ies'} counted as failing")
+    other = "reverse" if autograd.mode == "forward" else "forward" if settings.forward else None
+    secondary: list[Block] = []
+    if other is not None:
+        spread = max(float(np.max(b.jitter)) for b in blocks)
+        try:
+            secondary = secondary_blocks(other, call, settings, numerical, spread, autograd.wide)
+        except ForwardModeUnavailable as exc:
+            notes.append(f"forward-mode AD not checked: {exc}")
+    if at.evaluate.strategy is not None and at.evaluate.strategy.strategy == "loop":
+        notes.append(
+            f"finite differences ran one point at a time (not vmapped: {at.evaluate.strategy.reason})"
+        )
+    return blocks, secondary, numerical.dtype

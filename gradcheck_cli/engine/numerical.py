@@ -1,0 +1,149 @@
+"""The numerical Jacobian of a full check: per input the estimates with error bars, split per output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from gradcheck_cli.engine.blocks import Estimates
+from gradcheck_cli.engine.call import Call
+from gradcheck_cli.engine.settings import Settings
+from gradcheck_cli.engine.wide import evaluation_point
+from gradcheck_cli.numerics.evaluate import Evaluator
+from gradcheck_cli.numerics.reference import SHOWN, InputReference, input_reference, resolve
+from gradcheck_cli.numerics.stencils import SCHEMES, central_jacobian, split_rows, steps_for
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where the reference is computed: the point (a float64 copy where a low-precision function runs in
+    float64), the outputs there, the evaluator and the dtype."""
+
+    point: tuple[torch.Tensor, ...]
+    base: tuple[torch.Tensor, ...]
+    evaluate: Evaluator
+    dtype: str
+
+
+@dataclass(frozen=True)
+class Numerical:
+    """Every method's estimates ``values[name][i][k]`` (input ``i``, output ``k``) and steps
+    ``steps[name][i]``; the reference ``chosen``, its errors ``errors[i][k]`` and the one-sided slopes
+    ``sides[i]`` (kink, left, right; each ``[k]``) where looked for. ``fixed``: judged by the fixed rule."""
+
+    chosen: str
+    shown: tuple[str, ...]
+    values: dict[str, list[list[np.ndarray]]]
+    steps: dict[str, list[np.ndarray]]
+    errors: list[list[np.ndarray]]
+    sides: list[Any]
+    dtype: str
+    fixed: bool = False
+
+    def estimates(self, i: int, k: int) -> Estimates:
+        return Estimates(
+            {name: self.values[name][i][k] for name in self.shown},
+            {name: self.steps[name][i] for name in self.shown},
+            self.chosen,
+        )
+
+    def reference(self, i: int, k: int) -> np.ndarray:
+        return self.values[self.chosen][i][k]
+
+    def kinked(self, i: int, k: int) -> dict[str, np.ndarray]:
+        """The ``kink``/``left``/``right`` of block ``(k, i)`` (empty where not looked for)."""
+        if self.sides[i] is None:
+            return {}
+        kink, left, right = self.sides[i]
+        return {"kink": kink[k], "left": left[k], "right": right[k]}
+
+    @property
+    def kinks(self) -> int:
+        return sum(int(np.sum(kink)) for side in self.sides if side is not None for kink in side[0])
+
+
+def site(call: Call, settings: Settings, notes: list[str]) -> Site:
+    """The reference's point: in float64 on an upcast copy where a low-precision function runs in float64
+    (unless a step is given, which is used as given in the function's own dtype)."""
+    point, base = call.point, call.base
+    if settings.dtype != "float64" and settings.eps is None:
+        point, base, note = evaluation_point(call.func, point, base, settings.dtype)
+        notes.append(note)
+    evaluate = Evaluator(call.func, point, budget=settings.budget, progress=settings.progress)
+    return Site(point, base, evaluate, str(point[0].dtype).removeprefix("torch."))
+
+
+def central(call: Call, settings: Settings, at: Site, notes: list[str]) -> Numerical:
+    """The fast path for large Jacobians: central differences at the default steps, judged by the fixed
+    rule atol + rtol * |reference| (no step search, Richardson or complex step: 2n evaluations)."""
+    values: list[list[np.ndarray]] = []
+    steps = []
+    for i, x in enumerate(at.point):
+        step = steps_for(x, SCHEMES["central"], settings.eps)
+        steps.append(step)
+        values.append(split_rows(central_jacobian(at.evaluate, i, x, step, call.m), call.numels))
+    errors = [[np.zeros(c.shape) for c in blocks_i] for blocks_i in values]
+    notes.append(
+        f"a large Jacobian ({call.m}x{call.n}): central differences at the default steps, tolerance "
+        f"atol + rtol*|reference| (atol {settings.fixed_atol:g}, rtol {settings.fixed_rtol:g}); no step "
+        "search, Richardson or complex step, kinks and backward nondeterminism not looked for"
+    )
+    sides: list[Any] = [None] * len(at.point)
+    return Numerical(
+        "central", ("central",), {"central": values}, {"central": steps}, errors, sides, at.dtype, fixed=True
+    )
+
+
+def _method_notes(settings: Settings, chosen: str, references: list[InputReference]) -> list[str]:
+    """Which reference ``auto`` or ``complex-step`` became, and why."""
+    reasons = sorted({ref.complex_reason for ref in references if ref.complex_reason})
+    if settings.method == "auto" and settings.eps is not None:
+        return [
+            f"auto with --eps {settings.eps:g}: central differences at that step are the reference "
+            "(the complex step and Richardson choose their own steps)"
+        ]
+    if settings.method in ("auto", "complex-step") and chosen != "complex-step" and reasons:
+        return [f"{settings.method}: {chosen} used, not the complex step: {reasons[0]}"]
+    if settings.method == "auto":
+        return [f"auto: {chosen} used (exact to round-off for this complex-analytic function)"]
+    return []
+
+
+def references(
+    call: Call, settings: Settings, at: Site, lean: bool, random: bool, notes: list[str]
+) -> Numerical:
+    """Per input the estimates ``settings.method`` needs, with error bars (and one-sided slopes unless
+    ``lean``); ``random``: the function's noise is its randomness (said per entry, not in a note)."""
+    found = [
+        input_reference(
+            call.func, at.evaluate, at.point, at.base, i, settings.method, settings.eps, lean=lean
+        )
+        for i in range(len(at.point))
+    ]
+    notes += sorted({note for ref in found for note in ref.notes if not random})
+    available = set.intersection(*(set(ref.estimates) for ref in found))
+    chosen = resolve(settings.method, sorted(available), settings.eps)
+    notes += _method_notes(settings, chosen, found)
+    if lean:
+        notes.append(
+            f"a large Jacobian ({call.m}x{call.n}): only the central column and the reference computed, "
+            "kinks not looked for"
+        )
+    shown = [name for name in SHOWN if name in available]
+    shown += [chosen] if chosen not in shown else []
+    numels = call.numels
+    values = {name: [split_rows(ref.estimates[name].value, numels) for ref in found] for name in shown}
+    steps = {name: [ref.estimates[name].steps for ref in found] for name in shown}
+    errors = [split_rows(ref.estimates[chosen].error, numels) for ref in found]
+    sides = [
+        None
+        if ref.one_sided is None
+        else tuple(
+            split_rows(part, numels) for part in (ref.one_sided.kink, ref.one_sided.left, ref.one_sided.right)
+        )
+        for ref in found
+    ]
+    return Numerical(chosen, tuple(shown), values, steps, errors, sides, at.dtype)

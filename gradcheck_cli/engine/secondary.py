@@ -1,0 +1,118 @@
+"""The autograd mode not used for the Jacobian, checked against the same numerical Jacobian (nothing
+recomputed): forward mode by JVPs ``J u`` per input, reverse mode by VJPs ``v^T J`` per output; along the
+basis vectors when small (every entry), else along ``probes`` seeded random unit directions. With a
+float64 copy of a low-precision function the same products in float64 measure the round-off."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from gradcheck_cli.engine.blocks import Estimates, build_block
+from gradcheck_cli.engine.call import Call, Graph
+from gradcheck_cli.engine.numerical import Numerical
+from gradcheck_cli.engine.probe import random_directions
+from gradcheck_cli.engine.settings import Settings
+from gradcheck_cli.errors import GradcheckError
+from gradcheck_cli.numerics.autodiff import ForwardModeUnavailable, jvps, vjps
+from gradcheck_cli.numerics.judge import Evidence
+from gradcheck_cli.result import Block
+
+# The other autograd mode is checked along the basis vectors (every entry) of an input this small, and
+# along ``probes`` random directions past it.
+SECONDARY_BASIS = 32
+
+
+def _products(
+    func: Callable[..., Any], mode: str, graph: Graph, j: int, directions: torch.Tensor
+) -> list[tuple[int, int, np.ndarray]]:
+    """``(k, i, products)`` per block along ``directions``: JVPs ``(m_k, count)`` for input ``j`` in
+    forward mode, VJPs ``(count, n_i)`` for output ``j`` in reverse mode."""
+    count = len(directions)
+    point, outputs = graph.point, graph.outputs
+    if mode == "forward":
+        x = point[j]
+        tangents: list[torch.Tensor | None] = [None] * len(point)
+        tangents[j] = directions.to(x.dtype).to(x.device).reshape(count, *x.shape)
+        found = jvps(func, point, tangents)
+        return [(k, j, found[k].reshape(count, -1).T.double().cpu().numpy()) for k in range(len(outputs))]
+    out = outputs[j]
+    cotangents = [torch.zeros(count, *o.shape, dtype=o.dtype, device=o.device) for o in outputs]
+    cotangents[j] = directions.to(out.dtype).to(out.device).reshape(count, *out.shape)
+    grads = vjps(outputs, graph.leaves, cotangents)
+    return [
+        (j, i, np.zeros((count, x.numel())) if g is None else g.reshape(count, -1).double().cpu().numpy())
+        for i, (g, x) in enumerate(zip(grads, point))
+    ]
+
+
+def _wide_products(
+    func: Callable[..., Any], mode: str, wide: Graph | None, j: int, directions: torch.Tensor
+) -> list[np.ndarray | None] | None:
+    if wide is None:
+        return None
+    try:
+        return [a for _, _, a in _products(func, mode, wide, j, directions)]
+    except (GradcheckError, ForwardModeUnavailable):
+        return None
+
+
+def _axes(call: Call, mode: str, k: int, i: int, count: int | None) -> dict[str, Any]:
+    """The block's axes: elements, or (``count`` probes) a probe axis in place of the input or output."""
+    fields: dict[str, Any] = {
+        "output_name": call.out_names[k],
+        "input_name": call.names[i],
+        "output_shape": tuple(call.outputs[k].shape),
+        "input_shape": tuple(call.point[i].shape),
+    }
+    if count is not None and mode == "forward":
+        fields.update(input_name=f"{call.names[i]}·u", input_shape=(count,), probes=True)
+    if count is not None and mode == "reverse":
+        fields.update(output_name=f"v·{call.out_names[k]}", output_shape=(count,), probes=True)
+    return fields
+
+
+def secondary_blocks(
+    mode: str, call: Call, settings: Settings, numerical: Numerical, spread: float, wide: Graph | None
+) -> list[Block]:
+    """Blocks of ``mode``'s products against the numerical Jacobian; ``spread``: the Jacobian's jitter."""
+    generator = torch.Generator().manual_seed(settings.seed)
+    blocks = []
+    sizes = [x.numel() for x in call.point] if mode == "forward" else [out.numel() for out in call.outputs]
+    rule = settings.rule(numerical.dtype)
+    for j, size in enumerate(sizes):
+        basis = size <= SECONDARY_BASIS
+        count = size if basis else settings.probes
+        directions = (
+            torch.eye(size, dtype=torch.float64)
+            if basis
+            else random_directions(generator, count, size, settings.distribution)
+        )
+        pairs = _products(call.func, mode, call.graph, j, directions)
+        wide_pairs = _wide_products(call.func, mode, wide, j, directions) or [None] * len(pairs)
+        u = directions.numpy()
+        for (k, i, autograd), wide_autograd in zip(pairs, wide_pairs):
+            # Along basis vectors the entries are the Jacobian's own: their kinks carry over.
+            kinked = numerical.kinked(i, k) if basis else {}
+            if mode == "forward":  # (m, count) = J @ U^T
+                fd = {name: numerical.values[name][i][k] @ u.T for name in numerical.shown}
+                error = numerical.errors[i][k] @ np.abs(u).T
+            else:  # (count, n) = V @ J
+                fd = {name: u @ numerical.values[name][i][k] for name in numerical.shown}
+                error = np.abs(u) @ numerical.errors[i][k]
+            evidence = Evidence(
+                autograd,
+                fd[numerical.chosen],
+                error,
+                jitter=np.full(autograd.shape, spread),
+                roundoff=None if wide_autograd is None else np.abs(autograd - wide_autograd),
+                **kinked,
+            )
+            steps = {name: numerical.steps[name][i] for name in numerical.shown}
+            estimates = Estimates(fd, steps, numerical.chosen)
+            axes = _axes(call, mode, k, i, None if basis else count)
+            blocks.append(build_block(rule, evidence, estimates, mode=mode, **axes))
+    return blocks

@@ -1,0 +1,66 @@
+"""A low-precision function run in float64: the point its reference is computed from, and its autograd in
+float64 (which measures how much the function's dtype rounds its autograd values)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from gradcheck_cli.engine.call import Graph
+from gradcheck_cli.errors import GradcheckError
+from gradcheck_cli.numerics.evaluate import as_outputs
+from gradcheck_cli.user_code import call_user
+
+
+def evaluation_point(
+    func: Callable[..., Any], point: tuple[torch.Tensor, ...], outputs: tuple[torch.Tensor, ...], dtype: str
+) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...], str]:
+    """The point and outputs the reference is computed from, and a note saying which dtype and why."""
+    upcast = tuple(x.double() for x in point)
+    try:
+        with torch.no_grad():
+            wide = as_outputs(call_user(func, *upcast))
+    except GradcheckError as exc:
+        return point, outputs, f"the function fails in float64 ({exc}): steps and tolerances fit {dtype}"
+    dtypes = sorted({str(out.dtype).removeprefix("torch.") for out in wide})
+    if dtypes != ["float64"] or any(w.shape != o.shape for w, o in zip(wide, outputs)):
+        return (
+            point,
+            outputs,
+            f"the function does not run in float64 (it returned {', '.join(dtypes)} for float64 input): "
+            f"reference in {dtype}, steps and tolerances fit {dtype}",
+        )
+    if not all(bool(torch.isfinite(out).all()) for out in wide):
+        return point, outputs, f"the function is not finite in float64 here: reference in {dtype}"
+    note = f"reference computed in float64 on an upcast copy (the {dtype} function runs in float64)"
+    return upcast, tuple(w.detach() for w in wide), note
+
+
+def wide_graph(func: Callable[..., Any], graph: Graph) -> Graph | None:
+    """The function at a float64 copy of the point, with its graph, or None where it does not run in
+    float64 there."""
+    leaves = tuple(x.detach().double().requires_grad_(True) for x in graph.point)
+    try:
+        with torch.enable_grad():
+            wide = as_outputs(call_user(func, *leaves))
+    except GradcheckError:
+        return None
+    if any(
+        w.dtype != torch.float64
+        or w.shape != o.shape
+        or not w.requires_grad
+        or not bool(torch.isfinite(w).all())
+        for w, o in zip(wide, graph.outputs)
+    ):
+        return None
+    return Graph(tuple(x.detach() for x in leaves), leaves, wide)
+
+
+def roundoff(low: np.ndarray | None, wide: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """``|low - wide|``: the autograd round-off of the function's dtype (a missing block is zeros)."""
+    a = np.zeros(shape) if low is None else low
+    b = np.zeros(shape) if wide is None else wide
+    return np.abs(a - b)
