@@ -16,16 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gradcheck_cli.app.config import DTYPES, MAX_SEED, METHODS, MODES, CheckConfig, Config
+from gradcheck_cli.app.config import CheckConfig, Config
 from gradcheck_cli.errors import GradcheckError, UsageError, UserFunctionError
+from gradcheck_cli.options import CheckOptions, RenderOptions, Spec, specs
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from gradcheck_cli.app.runner import CheckOptions, PointSource
+    from gradcheck_cli.app.runner import PointSource
     from gradcheck_cli.report import Report
-
-FORMATS = ("table", "json", "junit", "markdown", "github")
 
 EXIT_CODES = (
     "Exit codes: 0 every gradient matches, 1 a gradient is wrong or could not be verified (INCONCLUSIVE, "
@@ -78,13 +77,42 @@ X_OPTION = click.option(
     metavar="VALUES",
     help="One positional argument: a number, 1,2,3 or [[1,2],[3,4]]. Repeat for f(a, b).",
 )
-DTYPE_OPTION = click.option(
-    "--dtype",
-    type=click.Choice(DTYPES),
-    default="float64",
-    show_default=True,
-    help="The dtype of the inputs the function is called with.",
-)
+
+
+def _click_option(spec: Spec) -> Callable[[Any], Any]:
+    """The click option of one :mod:`gradcheck_cli.options` declaration: ``--strict-kinks`` for a flag that
+    is off by default, ``--forward/--no-forward`` for one that is on, a choice, a range or a plain value."""
+    flag = f"--{spec.key}"
+    settings: dict[str, Any] = {"help": spec.help, "metavar": spec.metavar}
+    if spec.kind is bool:
+        names = f"{flag}/--no-{spec.key}" if spec.default else flag
+        return click.option(
+            names, spec.name, is_flag=True, default=spec.default, show_default=spec.default, help=spec.help
+        )
+    if spec.choices:
+        settings["type"] = click.Choice(spec.public_choices())
+        settings.pop("metavar")
+    elif spec.kind is int:
+        settings["type"] = click.IntRange(spec.low, spec.high)
+    elif spec.kind is float:
+        settings["type"] = float
+    return click.option(
+        flag, spec.name, default=spec.default, show_default=spec.default is not None, **settings
+    )
+
+
+def click_options(cls: type, *names: str) -> Callable[[Any], Any]:
+    """Decorate a command with the command-line options of ``cls`` (all of them, or those ``names``)."""
+    chosen = [s for s in specs(cls, "cli") if not names or s.name in names]
+
+    def decorate(command: Any) -> Any:
+        for spec in reversed(chosen):
+            command = _click_option(spec)(command)
+        return command
+
+    return decorate
+
+
 CONFIG_OPTION = click.option(
     "--config",
     "config_file",
@@ -116,109 +144,14 @@ CONFIG_OPTION = click.option(
     help="With --random: one shape per argument, e.g. 3 or 2,3.",
 )
 @click.option(
-    "--seed",
-    type=click.IntRange(0, MAX_SEED),
-    default=0,
-    show_default=True,
-    help="Seeds the random points, the probes and the order-2 weights (overrides a configured seed).",
-)
-@DTYPE_OPTION
-@click.option(
-    "--method",
-    type=click.Choice(METHODS),
-    default="auto",
-    show_default=True,
-    help="The numerical reference the verdict uses: auto picks the most accurate that works (the complex "
-    "step, else Richardson extrapolation). Central and forward differences are always shown.",
-)
-@click.option(
-    "--eps",
-    type=float,
-    help="Absolute finite-difference step, used as given in the function's own dtype [default: per element, "
-    "balancing truncation against round-off, in float64 when the function runs in float64].",
-)
-@click.option(
-    "--strict-kinks",
-    is_flag=True,
-    help="Fail at non-differentiable points (KINK) even where autograd lies between the one-sided slopes.",
-)
-@click.option(
-    "--atol",
-    type=float,
-    help="Absolute tolerance (>= 0): replaces the per-entry tolerance that follows from the reference's "
-    "error estimate with atol + rtol*|reference| [default for the missing one per dtype: float64 1e-7, "
-    "float32 1e-4].",
-)
-@click.option(
-    "--rtol",
-    type=float,
-    help="Relative tolerance (>= 0; see --atol) [default per dtype: float64 1e-5, float32 1e-3].",
-)
-@click.option(
-    "--digits", type=click.IntRange(1, 17), default=12, show_default=True, help="Significant digits shown."
-)
-@click.option(
-    "--max-rows",
-    type=click.IntRange(1),
-    default=20,
-    show_default=True,
-    help="Entries shown per point, worst first.",
-)
-@click.option(
     "--x-shape",
     "x_shape",
     metavar="S",
     help="One seeded random (standard normal) input of shape S, e.g. 4,10: the example input of a model "
     "(an nn.Module class, instance or factory) or of a one-argument function.",
 )
-@click.option(
-    "--mode",
-    type=click.Choice(MODES),
-    default="auto",
-    show_default=True,
-    help="full: every Jacobian entry; probe: seeded random projections v.J.u per input, failures localised "
-    "and checked in full; auto: full when the Jacobian fits in --max-memory.",
-)
-@click.option(
-    "--probes", type=click.IntRange(1), default=4, show_default=True, help="Probes per input in probe mode."
-)
-@click.option(
-    "--order",
-    type=click.IntRange(1, 2),
-    default=1,
-    show_default=True,
-    help="1: the gradient; 2: the gradient of the gradient (Hessian-vector products).",
-)
-@click.option(
-    "--max-memory",
-    metavar="SIZE",
-    help="Memory bound of a check (Jacobians and batches), e.g. 512M or 2G [default: 1G].",
-)
-@click.option(
-    "--device", default="cpu", show_default=True, help="Where the function runs: cpu, cuda, cuda:N or mps."
-)
-@click.option(
-    "--forward/--no-forward",
-    "forward",
-    default=True,
-    show_default=True,
-    help="Also check forward-mode AD (JVPs); the report says which mode is wrong.",
-)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="How to write the report: a table, JSON (report.schema.json), JUnit XML, Markdown, or GitHub "
-    "::error annotations.",
-)
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, writable=True),
-    metavar="FILE",
-    help="Write the --format report to FILE (the table still goes to the terminal).",
-)
+@click_options(CheckOptions)
+@click_options(RenderOptions)
 @CONFIG_OPTION
 @click.pass_context
 @reports_errors
@@ -230,12 +163,8 @@ def run(
     random: int | None,
     shapes: tuple[str, ...],
     x_shape: str | None,
-    digits: int,
-    max_rows: int,
-    output_format: str,
-    output: str | None,
     config_file: str | None,
-    **check_options: Any,
+    **options: Any,
 ) -> None:
     """Check TARGET (module.sub:func or path/to/file.py:func) at the given point(s).
 
@@ -252,14 +181,14 @@ def run(
       gradcheck run --format junit --output gradcheck.xml
     """
     from gradcheck_cli.app.config import load
-    from gradcheck_cli.app.runner import CheckOptions, PointSource, configured, run_safely, source_for
+    from gradcheck_cli.app.runner import PointSource, configured, run_safely, source_for
+    from gradcheck_cli.options import layered
     from gradcheck_cli.render.progress_bar import ProgressBar
     from gradcheck_cli.report import Report
 
     config = load(config_file)
-    given = {name for name in ctx.params if _explicit(ctx, name)}
-    digits = digits if "digits" in given else config.defaults.get("digits", digits)
-    max_rows = max_rows if "max_rows" in given else config.defaults.get("max-rows", max_rows)
+    given = {name: value for name, value in options.items() if _explicit(ctx, name)}
+    shown = layered(RenderOptions, given, config.defaults)
     if x_shape is not None:
         if random is not None or shapes or x or points_file is not None:
             raise UsageError(
@@ -267,26 +196,25 @@ def run(
             )
         random, shapes = 1, (x_shape,)
     bar = ProgressBar()
-    options = CheckOptions(**check_options, progress=bar)
     direct = PointSource(x=x, points_file=points_file, random=random, shapes=shapes)
     checks = _configured_checks(target, direct, config)
     if checks and config.root is not None and str(config.root) not in sys.path:
         sys.path.insert(0, str(config.root))  # configured module targets are relative to the project
     jobs: list[tuple[str, PointSource, CheckOptions, str | None]] = []  # (target, points, options, name)
     for check in checks:
-        each = configured(options, check, config.defaults, given)
+        each = configured(given, check, config.defaults, bar)
         jobs.append((check.target, source_for(check, each.seed), each, check.name))
     if not checks:  # TARGET (never None here) at the command line's points
-        each = configured(options, None, config.defaults, given)
+        each = configured(given, None, config.defaults, bar)
         jobs.append((target or "", replace(direct, seed=each.seed), each, None))
     # A progress bar on stderr for long checks (on a terminal only); what the user's code prints goes to
     # stderr too, so that stdout holds the report alone (valid JSON/XML with --format).
     with bar, contextlib.redirect_stdout(sys.stderr):
         report = Report(tuple(run_safely(t, points, each, name=name) for t, points, each, name in jobs))
     _echo_errors(report, named=bool(checks))
-    if report.errors and not checks and output_format == "table" and output is None:
+    if report.errors and not checks and shown.format == "table" and shown.output is None:
         sys.exit(2)  # one target on the terminal that could not be checked: the message is the whole output
-    _write(report, output_format, output, digits=digits, max_rows=max_rows)
+    _write(report, shown)
     sys.exit(report.exit_code)
 
 
@@ -326,23 +254,24 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     return source is not None and source is not click.core.ParameterSource.DEFAULT
 
 
-def _write(report: Report, output_format: str, output: str | None, *, digits: int, max_rows: int) -> None:
+def _write(report: Report, shown: RenderOptions) -> None:
     """Render ``report``: the table on the terminal unless another format goes to stdout; the --format
     report to --output; the Markdown summary appended to $GITHUB_STEP_SUMMARY when that is set."""
     from gradcheck_cli.render.formats import render
     from gradcheck_cli.render.markdown import append_step_summary
     from gradcheck_cli.render.table import print_report
 
-    if output_format == "table" or output is not None:
+    digits, max_rows, output = shown.digits, shown.max_rows, shown.output
+    if shown.format == "table" or output is not None:
         print_report(report, _console(), digits=digits, max_rows=max_rows)
     if output is not None:
         try:
             with open(output, "w", encoding="utf-8") as file:
-                file.write(render(report, output_format, digits=digits, max_rows=max_rows))
+                file.write(render(report, shown.format, digits=digits, max_rows=max_rows))
         except OSError as exc:
             raise UsageError(f"cannot write --output {output!r}: {exc.strerror or exc}") from None
-    elif output_format != "table":
-        click.echo(render(report, output_format, digits=digits, max_rows=max_rows), nl=False)
+    elif shown.format != "table":
+        click.echo(render(report, shown.format, digits=digits, max_rows=max_rows), nl=False)
     try:
         append_step_summary(report, digits=digits, max_rows=max_rows)
     except OSError as exc:
@@ -384,7 +313,7 @@ def list_checks(config_file: str | None) -> None:
 @cli.command(epilog="Exit codes: 0 drawn, 2 usage, load or input error.")
 @click.argument("target")
 @X_OPTION
-@DTYPE_OPTION
+@click_options(CheckOptions, "dtype")
 @click.option(
     "--per-decade", type=click.IntRange(1, 10), default=2, show_default=True, help="Steps per decade."
 )

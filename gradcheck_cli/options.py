@@ -1,17 +1,309 @@
-"""The names a user chooses from: dtypes, reference methods and check modes, in one place.
+"""The one list of options: every option a check or a report takes, declared once as a dataclass field.
 
-Pure (no torch, no click): the command line, the configuration and the pytest plugin validate against these
-lists before torch is imported, and the engine checks the same lists.
+:class:`CheckOptions` holds what changes a verdict (method, tolerances, mode, ...), :class:`RenderOptions`
+what changes only the text (format, digits, rows). Each field is declared with :func:`option`: its default,
+its help text, and what it accepts (kind, choices, range). From that one declaration come
+
+- the validation (:meth:`Spec.problem`; the dataclasses validate themselves on construction, so the
+  library's ``check()``, the command line, the configuration and the pytest plugin share one set of rules
+  and one message: ``atol = -1.0 is invalid: expected a finite number >= 0``);
+- the click options of ``gradcheck run`` (``--strict-kinks``, ``--forward/--no-forward``...; see
+  ``cli.click_options``), the keys of ``[tool.gradcheck]`` (``strict-kinks``), the pytest plugin's
+  ``--gradcheck-*`` options, fixture keywords and marker kwargs (``strict_kinks``);
+- the layering: :func:`layered` takes the first layer that sets an option (command line > configured check >
+  ``[tool.gradcheck]`` defaults), else the field's default; a ``None`` tolerance then means the dtype's
+  default, which the engine applies.
+
+Adding an option is a one-place change: add a field with ``option(...)`` to :class:`CheckOptions` (or
+:class:`RenderOptions`), naming in ``surfaces`` where it is offered (``"cli"``, ``"config"``, ``"plugin"``;
+a library-only option offers none), and read it where it is used (``engine_options()`` passes every check
+option with the ``"engine"`` surface to the engine's ``check()``).
+
+Pure: imports neither torch nor click, so that ``gradcheck --help`` and the pytest plugin stay instant.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+from gradcheck_cli.errors import UsageError
+from gradcheck_cli.numerics.budget import parse_memory
 from gradcheck_cli.numerics.precision import DTYPES
 
-__all__ = ["CLI_METHODS", "DTYPES", "METHODS", "MODES"]
+__all__ = [
+    "CLI_METHODS",
+    "DTYPES",
+    "FORMATS",
+    "MAX_SEED",
+    "METHODS",
+    "MODES",
+    "CheckOptions",
+    "RenderOptions",
+    "Spec",
+    "layered",
+    "option",
+    "specs",
+]
 
 # The reference methods of ``check()``; the command line and the configuration offer all but the higher-order
 # stencils, which are library only.
 METHODS = ("auto", "central", "forward", "backward", "richardson", "complex-step", "central4", "central6")
 CLI_METHODS = tuple(m for m in METHODS if m not in ("central4", "central6"))
 MODES = ("auto", "full", "probe")
+DISTRIBUTIONS = ("rademacher", "gaussian")
+FORMATS = ("table", "json", "junit", "markdown", "github")
+MAX_SEED = 2**63 - 1  # the largest seed both numpy and torch take
+EVERYWHERE = ("cli", "config", "plugin", "engine")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What one option accepts and where it is offered. ``name`` (the field name, ``strict_kinks``) is the
+    library keyword; ``key`` (``strict-kinks``) the configuration key and the flag's stem."""
+
+    help: str
+    kind: type = str
+    choices: tuple[str, ...] = ()
+    offered: tuple[str, ...] = ()
+    """The choices the command line and the configuration offer (default: all of ``choices``)."""
+    low: float | None = None
+    high: float | None = None
+    positive: bool = False
+    size: bool = False
+    metavar: str | None = None
+    expected: str = ""
+    surfaces: tuple[str, ...] = EVERYWHERE
+    name: str = ""
+    default: Any = None
+
+    @property
+    def key(self) -> str:
+        return self.name.replace("_", "-")
+
+    def public_choices(self) -> tuple[str, ...]:
+        return self.offered or self.choices
+
+    def describe(self, choices: tuple[str, ...] | None = None) -> str:
+        """What a valid value is, as the end of ``... is invalid: expected <this>``."""
+        if self.expected:
+            return self.expected
+        if self.choices:
+            return "one of " + ", ".join(map(repr, choices or self.choices))
+        if self.kind is bool:
+            return "true or false"
+        if self.size:
+            return "a size such as 512M, 2G or 1048576 (bytes)"
+        if self.kind is int:
+            if self.high is None:
+                return f"an integer >= {self.low:g}"
+            return (
+                f"an integer from {self.low:g} to {'2**63-1' if self.high == MAX_SEED else f'{self.high:g}'}"
+            )
+        return "a finite positive number" if self.positive else "a finite number >= 0"
+
+    def problem(self, value: Any, choices: tuple[str, ...] | None = None) -> str | None:
+        """None when ``value`` is valid (None is valid where the default is None), else what is expected."""
+        if value is None and self.default is None:
+            return None
+        return None if self._valid(value, choices or self.choices) else self.describe(choices)
+
+    def _valid(self, value: Any, choices: tuple[str, ...]) -> bool:
+        if choices:
+            return value in choices
+        if self.kind is bool:
+            return isinstance(value, bool)
+        if self.size:
+            return _is_size(value)
+        if self.kind is str:
+            return isinstance(value, str) and bool(value.strip())
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind is int and not isinstance(value, int):
+            return False
+        if not math.isfinite(value) or (self.positive and value <= 0):
+            return False
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+
+def _is_size(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return False
+    try:
+        parse_memory(value)
+    except UsageError:
+        return False
+    return True
+
+
+def option(default: Any, help: str, **spec: Any) -> Any:
+    """A dataclass field that declares an option: ``default``, ``help`` and the :class:`Spec` keywords."""
+    return field(default=default, metadata={"spec": Spec(help=help, default=default, **spec)})
+
+
+def specs(cls: type, surface: str | None = None) -> tuple[Spec, ...]:
+    """The options of ``cls`` (a :class:`CheckOptions` or :class:`RenderOptions`), in declaration order,
+    each named; with ``surface``, only those offered there."""
+    found = [
+        dataclasses.replace(f.metadata["spec"], name=f.name) for f in fields(cls) if "spec" in f.metadata
+    ]
+    return tuple(s for s in found if surface is None or surface in s.surfaces)
+
+
+class _Validated:
+    """Validates every option field on construction: a :class:`UsageError` names the option, the value
+    and what is expected."""
+
+    def __post_init__(self) -> None:
+        for spec in specs(type(self)):
+            value = getattr(self, spec.name)
+            problem = spec.problem(value)
+            if problem is not None:
+                raise UsageError(f"{spec.key} = {value!r} is invalid: expected {problem}")
+
+
+Options = TypeVar("Options", bound=_Validated)
+
+
+def layered(cls: type[Options], *layers: Mapping[str, Any], **fixed: Any) -> Options:
+    """``cls`` with each option taken from the first layer that sets it (not None), else its default.
+
+    Layers are strongest first (command line, configured check, ``[tool.gradcheck]`` defaults) and keyed
+    by field name or configuration key (``strict_kinks`` or ``strict-kinks``); keys of other options are
+    ignored. ``fixed`` sets fields that are not options (the progress callback).
+    """
+    values: dict[str, Any] = {}
+    for spec in specs(cls):
+        for layer in layers:
+            value = layer.get(spec.name, layer.get(spec.key))
+            if value is not None:
+                values[spec.name] = value
+                break
+    return cls(**values, **fixed)
+
+
+@dataclass(frozen=True)
+class CheckOptions(_Validated):
+    """The options of one check: what the verdict depends on. Field names are the library's keywords."""
+
+    dtype: str = option(
+        "float64",
+        "The dtype of the inputs the function is called with.",
+        choices=DTYPES,
+        surfaces=("cli", "config", "plugin"),
+    )
+    method: str = option(
+        "auto",
+        "The numerical reference the verdict uses: auto picks the most accurate that works (the complex "
+        "step, else Richardson extrapolation). Central and forward differences are always shown.",
+        choices=METHODS,
+        offered=CLI_METHODS,
+    )
+    eps: float | None = option(
+        None,
+        "Absolute finite-difference step, used as given in the function's own dtype [default: per element, "
+        "balancing truncation against round-off, in float64 when the function runs in float64].",
+        kind=float,
+        positive=True,
+        metavar="H",
+        expected="a finite positive step",
+    )
+    atol: float | None = option(
+        None,
+        "Absolute tolerance (>= 0): replaces the per-entry tolerance that follows from the reference's "
+        "error estimate with atol + rtol*|reference| [default for the missing one per dtype: float64 1e-7, "
+        "float32 1e-4].",
+        kind=float,
+        low=0,
+        metavar="ATOL",
+    )
+    rtol: float | None = option(
+        None,
+        "Relative tolerance (>= 0; see --atol) [default per dtype: float64 1e-5, float32 1e-3].",
+        kind=float,
+        low=0,
+        metavar="RTOL",
+    )
+    strict_kinks: bool = option(
+        False,
+        "Fail at non-differentiable points (KINK) even where autograd lies between the one-sided slopes.",
+        kind=bool,
+    )
+    mode: str = option(
+        "auto",
+        "full: every Jacobian entry; probe: seeded random projections v.J.u per input, failures localised "
+        "and checked in full; auto: full when the Jacobian fits in --max-memory.",
+        choices=MODES,
+    )
+    order: int = option(
+        1,
+        "1: the gradient; 2: the gradient of the gradient (Hessian-vector products).",
+        kind=int,
+        low=1,
+        high=2,
+        expected="1 or 2 (the gradient, or the gradient of the gradient)",
+    )
+    probes: int = option(4, "Probes per input in probe mode.", kind=int, low=1)
+    seed: int = option(
+        0,
+        "Seeds the random points, the probes and the order-2 weights (overrides a configured seed).",
+        kind=int,
+        low=0,
+        high=MAX_SEED,
+    )
+    distribution: str = option(
+        "rademacher",
+        "The distribution of the probe directions.",
+        choices=DISTRIBUTIONS,
+        surfaces=("engine",),
+    )
+    max_memory: int | str | None = option(
+        None,
+        "Memory bound of a check (Jacobians and batches), e.g. 512M or 2G [default: 1G].",
+        size=True,
+        metavar="SIZE",
+    )
+    device: str = option(
+        "cpu",
+        "Where the function runs: cpu, cuda, cuda:N or mps.",
+        expected="a device such as cpu, cuda, cuda:1 or mps",
+        surfaces=("cli", "config"),
+    )
+    forward: bool = option(
+        True,
+        "Also check forward-mode AD (JVPs); the report says which mode is wrong.",
+        kind=bool,
+    )
+    progress: Any = field(default=None, compare=False, repr=False)
+    """The CLI's progress bar (a ``ProgressCallback``), or None: not an option, a channel."""
+
+    def engine_options(self) -> dict[str, Any]:
+        """The keyword arguments of the engine's ``check()`` these options stand for."""
+        options = {s.name: getattr(self, s.name) for s in specs(CheckOptions, "engine")}
+        if self.progress is not None:
+            options["progress"] = self.progress
+        return options
+
+
+@dataclass(frozen=True)
+class RenderOptions(_Validated):
+    """How a report is written: what the text shows, never what the verdict is."""
+
+    format: str = option(
+        "table",
+        "How to write the report: a table, JSON (report.schema.json), JUnit XML, Markdown, or GitHub "
+        "::error annotations.",
+        choices=FORMATS,
+        surfaces=("cli",),
+    )
+    output: str | None = option(
+        None,
+        "Write the --format report to FILE (the table still goes to the terminal).",
+        metavar="FILE",
+        surfaces=("cli",),
+    )
+    digits: int = option(12, "Significant digits shown.", kind=int, low=1, high=17)
+    max_rows: int = option(20, "Entries shown per point, worst first.", kind=int, low=1)

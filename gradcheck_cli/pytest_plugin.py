@@ -30,46 +30,32 @@ if TYPE_CHECKING:
     from gradcheck_cli.report import TargetReport
     from gradcheck_cli.result import CheckResult
 
-# Option name (as a keyword of the fixture and the marker, and a field of runner.CheckOptions) -> key in
-# [tool.gradcheck]. ``dtype`` casts the inputs (None: keep theirs); max_rows and digits shape the message.
-CHECK_OPTIONS: dict[str, str] = {
-    "method": "method",
-    "dtype": "dtype",
-    "eps": "eps",
-    "atol": "atol",
-    "rtol": "rtol",
-    "strict_kinks": "strict-kinks",
-    "mode": "mode",
-    "probes": "probes",
-    "order": "order",
-    "seed": "seed",
-    "max_memory": "max-memory",
-    "forward": "forward",
-}
-OPTIONS: dict[str, str] = {**CHECK_OPTIONS, "max_rows": "max-rows", "digits": "digits"}
-
 _RECORDS = pytest.StashKey[list["TargetReport"]]()
 _DEFAULTS = pytest.StashKey[dict[str, Any]]()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """The ``--gradcheck-*`` options (the choices come from :mod:`gradcheck_cli.app.config`, torch-free)."""
-    group = parser.getgroup("gradcheck", "gradient checks (gradcheck-cli's grad_checker fixture)")
-    from gradcheck_cli.app.config import DTYPES, METHODS
+def _keywords() -> tuple[str, ...]:
+    """The fixture's keywords and the marker's kwargs: every option offered to the plugin, by field name."""
+    from gradcheck_cli.options import CheckOptions, RenderOptions, specs
 
-    group.addoption(
-        "--gradcheck-method",
-        choices=METHODS,
-        help="the numerical reference the verdict uses [default: auto]",
-    )
-    group.addoption(
-        "--gradcheck-dtype",
-        choices=DTYPES,
-        help="cast the inputs of every check to this dtype [default: keep the inputs' dtype]",
-    )
-    group.addoption("--gradcheck-eps", type=float, metavar="H", help="absolute finite-difference step")
-    group.addoption("--gradcheck-atol", type=float, metavar="ATOL", help="absolute tolerance (>= 0)")
-    group.addoption("--gradcheck-rtol", type=float, metavar="RTOL", help="relative tolerance (>= 0)")
+    return tuple(spec.name for cls in (CheckOptions, RenderOptions) for spec in specs(cls, "plugin"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """A ``--gradcheck-KEY`` option for every check option offered to the plugin (declared in the torch-free
+    :mod:`gradcheck_cli.options`), and ``--gradcheck-report``."""
+    from gradcheck_cli.options import CheckOptions, specs
+
+    group = parser.getgroup("gradcheck", "gradient checks (gradcheck-cli's grad_checker fixture)")
+    for spec in specs(CheckOptions, "plugin"):
+        flag, dest = f"--gradcheck-{spec.key}", f"gradcheck_{spec.name}"
+        if spec.kind is bool:  # --gradcheck-strict-kinks, --gradcheck-no-forward
+            flag = flag if not spec.default else f"--gradcheck-no-{spec.key}"
+            group.addoption(flag, action="store_const", const=not spec.default, dest=dest, help=spec.help)
+            continue
+        kind = spec.kind if spec.kind in (int, float) else str
+        choices = spec.public_choices() or None
+        group.addoption(flag, type=kind, choices=choices, dest=dest, metavar=spec.metavar, help=spec.help)
     group.addoption(
         "--gradcheck-report",
         metavar="FILE",
@@ -82,36 +68,37 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the marker and the session's list of checked targets (for ``--gradcheck-report``)."""
     config.addinivalue_line(
         "markers",
-        f"gradcheck({', '.join(f'{name}=None' for name in OPTIONS)}): options for the grad_checker fixture "
+        f"gradcheck({', '.join(f'{name}=None' for name in _keywords())}): options for the grad_checker fixture "
         "in this test",
     )
     config.stash[_RECORDS] = []
 
 
 def _command_line(config: pytest.Config) -> dict[str, Any]:
-    values = {
-        name: config.getoption(f"--gradcheck-{name}") for name in ("method", "dtype", "eps", "atol", "rtol")
-    }
+    from gradcheck_cli.options import CheckOptions, specs
+
+    values = {spec.name: config.getoption(f"gradcheck_{spec.name}") for spec in specs(CheckOptions, "plugin")}
     return {name: value for name, value in values.items() if value is not None}
 
 
 def _configured(config: pytest.Config) -> dict[str, Any]:
-    """The ``[tool.gradcheck]`` defaults of the project (read once per session)."""
+    """The ``[tool.gradcheck]`` defaults of the project (read once per session), by field name."""
     if _DEFAULTS not in config.stash:
         from gradcheck_cli.app.config import load
 
         defaults = load(start=config.rootpath).defaults
         config.stash[_DEFAULTS] = {
-            name: defaults[key] for name, key in OPTIONS.items() if defaults.get(key) is not None
+            name: defaults[key] for name in _keywords() if (key := name.replace("_", "-")) in defaults
         }
     return config.stash[_DEFAULTS]
 
 
 def _unknown_options(options: Mapping[str, Any], where: str) -> str | None:
     """What is wrong with the option names in ``options``, or None."""
-    unknown = sorted(set(options) - set(OPTIONS))
+    keywords = _keywords()
+    unknown = sorted(set(options) - set(keywords))
     if unknown:
-        return f"{where}: unknown option(s) {', '.join(unknown)}; expected some of {', '.join(OPTIONS)}"
+        return f"{where}: unknown option(s) {', '.join(unknown)}; expected some of {', '.join(keywords)}"
     return None
 
 
@@ -153,10 +140,12 @@ class GradChecker:
             (label, result) for label, result in zip(report.labels, report.results) if not result.passed
         ]
         if failing:
+            from gradcheck_cli.options import RenderOptions, layered
             from gradcheck_cli.render.table import failure_text
 
             name = _qualname(func)
-            display = {"digits": merged.get("digits", 12), "max_rows": merged.get("max_rows", 20)}
+            shown = layered(RenderOptions, merged)
+            display = {"digits": shown.digits, "max_rows": shown.max_rows}
             tables = [failure_text(result, label, name, **display) for label, result in failing]
             heading = f"wrong gradient of {name} at {len(failing)} of {len(report.results)} point(s)"
             raise AssertionError(heading + ":\n" + "\n".join(tables))
@@ -197,15 +186,14 @@ def _is_numeric_list(value: Any) -> bool:
 def _check(
     func: Callable[..., Any], points: list[Any], options: Mapping[str, Any], test: str
 ) -> TargetReport:
-    from gradcheck_cli.app.runner import CheckOptions, check_points
+    from gradcheck_cli.app.runner import check_points
     from gradcheck_cli.app.target import source_location
     from gradcheck_cli.errors import InputError
+    from gradcheck_cli.options import CheckOptions, layered
 
     if not points:
         raise InputError("grad_checker.points: no points given: expected a list of points")
-    check_options = CheckOptions(
-        **{name: options[name] for name in CHECK_OPTIONS if options.get(name) is not None}
-    )  # validates them: an unknown dtype or a negative tolerance is a UsageError
+    check_options = layered(CheckOptions, options)  # validates them: a negative tolerance is a UsageError
     tensors = [_tensors(point, options.get("dtype")) for point in points]
     file, line = source_location(func)
     target = f"{test}::{_qualname(func)}"

@@ -14,52 +14,35 @@ Imports neither torch nor numpy: the pytest plugin reads it at start-up.
     x = ["1,2,3", "0.5"]        # the same strings as --x, one per positional argument
     dtype = "float32"           # any check option, for this check only
 
-Check options (the defaults' and a check's, spelled as on the command line): dtype, method, eps, atol, rtol,
-strict-kinks, mode, probes, order, seed, max-memory, device, forward. The defaults also take the display
-options digits and max-rows. A check's ``seed`` seeds its random points (with ``random = N``) as well as
+Check options (the defaults' and a check's, spelled as on the command line): every
+:class:`~gradcheck_cli.options.CheckOptions` field offered to the configuration (dtype, method, eps, atol,
+rtol, strict-kinks, ...); the defaults also take the display options of
+:class:`~gradcheck_cli.options.RenderOptions` (digits, max-rows). The keys, choices and validation come from
+:mod:`gradcheck_cli.options`. A check's ``seed`` seeds its random points (with ``random = N``) as well as
 the probes and the order-2 weights; ``--seed`` on the command line overrides it.
 """
 
 from __future__ import annotations
 
 import difflib
-import math
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gradcheck_cli.errors import ConfigError, UsageError
-from gradcheck_cli.numerics.budget import parse_memory
+from gradcheck_cli.errors import ConfigError
+from gradcheck_cli.options import CheckOptions, RenderOptions, specs
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-DTYPES = ("float64", "float32", "float16", "bfloat16")
-METHODS = ("auto", "central", "forward", "backward", "richardson", "complex-step")
-MODES = ("auto", "full", "probe")
-MAX_SEED = 2**63 - 1  # the largest seed both numpy and torch take
-
-OPTION_KEYS = (
-    "dtype",
-    "method",
-    "eps",
-    "atol",
-    "rtol",
-    "strict-kinks",
-    "mode",
-    "probes",
-    "order",
-    "seed",
-    "max-memory",
-    "device",
-    "forward",
-)
+_SPECS = {spec.key: spec for cls in (CheckOptions, RenderOptions) for spec in specs(cls, "config")}
+OPTION_KEYS = tuple(spec.key for spec in specs(CheckOptions, "config"))
 POINT_KEYS = ("x", "points", "random", "shape")
-DISPLAY_KEYS = ("digits", "max-rows")
+DISPLAY_KEYS = tuple(spec.key for spec in specs(RenderOptions, "config"))
 DEFAULT_KEYS = (*OPTION_KEYS, *DISPLAY_KEYS)
 CHECK_KEYS = ("target", "name", *OPTION_KEYS, *POINT_KEYS)
 
@@ -128,17 +111,6 @@ def _unknown(path: Path, key: str, allowed: tuple[str, ...]) -> ConfigError:
     return ConfigError(f"{_where(path, key)}: unknown key{hint}; expected one of {', '.join(allowed)}")
 
 
-def _number(path: Path, key: str, value: Any, *, positive: bool = False) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or (value <= 0 if positive else value < 0)
-    ):
-        raise _expect(path, key, value, "a positive number" if positive else "a number >= 0")
-    return float(value)
-
-
 def _integer(path: Path, key: str, value: Any, *, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise _expect(path, key, value, f"an integer >= {minimum}")
@@ -155,50 +127,13 @@ def _strings(path: Path, key: str, value: Any, example: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _choice(path: Path, key: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise _expect(path, key, value, f"one of {', '.join(map(repr, choices))}")
-    return str(value)
-
-
 def _option(path: Path, key: str, value: Any) -> Any:
     """Validate one option (shared by the defaults and the checks); ``key`` is the dotted key for messages."""
-    name = key.rsplit(".", 1)[-1]
-    if name in ("dtype", "method", "mode"):
-        return _choice(path, key, value, {"dtype": DTYPES, "method": METHODS, "mode": MODES}[name])
-    if name in ("strict-kinks", "forward"):
-        if not isinstance(value, bool):
-            raise _expect(path, key, value, "true or false")
-        return value
-    if name == "order":
-        if isinstance(value, bool) or value not in (1, 2):
-            raise _expect(path, key, value, "1 or 2 (the gradient, or the gradient of the gradient)")
-        return value
-    if name == "probes":
-        return _integer(path, key, value, minimum=1)
-    if name == "max-memory":
-        try:
-            parse_memory(value)
-        except UsageError:
-            raise _expect(path, key, value, "a size such as 512M, 2G or 1048576 (bytes)") from None
-        return value
-    if name == "device":
-        if not isinstance(value, str) or not value.strip():
-            raise _expect(path, key, value, "a device such as cpu, cuda, cuda:1 or mps")
-        return value
-    if name == "eps":
-        return _number(path, key, value, positive=True)
-    if name in ("atol", "rtol"):
-        return _number(path, key, value)
-    if name == "digits":
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 17:
-            raise _expect(path, key, value, "an integer from 1 to 17")
-        return value
-    if name == "max-rows":
-        return _integer(path, key, value, minimum=1)
-    if name == "seed":
-        return _integer(path, key, value, minimum=0, maximum=MAX_SEED)
-    raise AssertionError(name)  # pragma: no cover - callers pass known keys only
+    spec = _SPECS[key.rsplit(".", 1)[-1]]
+    problem = spec.problem(value, spec.public_choices())
+    if problem is not None:
+        raise _expect(path, key, value, problem)
+    return value
 
 
 def _normalise(key: str) -> str:

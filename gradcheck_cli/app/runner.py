@@ -6,14 +6,13 @@ outside world and the conversion of float64 points into tensors of the requested
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcheck_cli.app.config import MAX_SEED, OPTION_KEYS, CheckConfig
+from gradcheck_cli.app.config import CheckConfig
 from gradcheck_cli.app.devices import resolve_device
 from gradcheck_cli.app.points import (
     Point,
@@ -24,15 +23,12 @@ from gradcheck_cli.app.points import (
 )
 from gradcheck_cli.app.target import Target, load_target
 from gradcheck_cli.errors import GradcheckError, InputError, UsageError, UserFunctionError
-from gradcheck_cli.numerics.budget import parse_memory
-from gradcheck_cli.numerics.precision import DTYPES
+from gradcheck_cli.options import CheckOptions, layered
 from gradcheck_cli.report import PointLabel, TargetReport
 from gradcheck_cli.user_code import argument_names, check_arity
 
 if TYPE_CHECKING:
     import torch
-
-    from gradcheck_cli.numerics.progress import ProgressCallback
 
 
 @dataclass(frozen=True)
@@ -66,64 +62,6 @@ class PointSource:
         if not self.shapes:
             raise UsageError("--random needs --shape (one per argument), e.g. --random 5 --shape 3")
         return random_points(int(self.random or 0), [parse_shape(s) for s in self.shapes], self.seed)
-
-
-@dataclass(frozen=True)
-class CheckOptions:
-    """The options of one check, as the command line, a configured check or the pytest plugin give them.
-
-    Validated here, once for every caller: an unknown dtype, a negative tolerance or a malformed memory
-    bound is a :class:`UsageError`. Field names are the command line's option names with ``_`` for ``-``.
-    """
-
-    dtype: str = "float64"
-    method: str = "auto"
-    eps: float | None = None
-    atol: float | None = None
-    rtol: float | None = None
-    strict_kinks: bool = False
-    mode: str = "auto"
-    order: int = 1
-    probes: int = 4
-    seed: int = 0
-    max_memory: str | None = None
-    device: str = "cpu"
-    forward: bool = True
-    progress: ProgressCallback | None = field(default=None, compare=False, repr=False)
-    """The CLI's progress bar, or None."""
-
-    def __post_init__(self) -> None:
-        if self.dtype not in DTYPES:
-            raise UsageError(f"unknown dtype {self.dtype!r}: expected one of {', '.join(DTYPES)}")
-        for name in ("atol", "rtol"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value >= 0):
-                raise UsageError(f"{name} must be a finite tolerance >= 0, got {value}")
-        if self.eps is not None and not (math.isfinite(self.eps) and self.eps > 0):
-            raise UsageError(f"eps must be a finite positive step, got {self.eps}")
-        if not 0 <= self.seed <= MAX_SEED:
-            raise UsageError(f"seed must be an integer from 0 to 2**63-1, got {self.seed}")
-        if self.max_memory is not None:
-            parse_memory(self.max_memory)
-
-    def engine_options(self) -> dict[str, Any]:
-        """The keyword arguments of :func:`gradcheck_cli.engine.check.check` these options stand for."""
-        options: dict[str, Any] = {
-            "eps": self.eps,
-            "atol": self.atol,
-            "rtol": self.rtol,
-            "method": self.method,
-            "strict_kinks": self.strict_kinks,
-            "mode": self.mode,
-            "order": self.order,
-            "probes": self.probes,
-            "seed": self.seed,
-            "max_memory": self.max_memory,
-            "forward": self.forward,
-        }
-        if self.progress is not None:
-            options["progress"] = self.progress
-        return options
 
 
 def describe_point(point: Point, names: Sequence[str]) -> str:
@@ -248,20 +186,12 @@ def run_safely(
 
 
 def configured(
-    options: CheckOptions, check: CheckConfig | None, defaults: Mapping[str, Any], given: Collection[str]
+    given: Mapping[str, Any], check: CheckConfig | None, defaults: Mapping[str, Any], progress: Any = None
 ) -> CheckOptions:
-    """``options`` with every option not in ``given`` (the fields set on the command line) taken from the
-    configured check, else from the ``[tool.gradcheck]`` defaults, else left as it is."""
-    changes: dict[str, Any] = {}
-    for key in OPTION_KEYS:
-        name = key.replace("-", "_")
-        if name in given:
-            continue
-        for layer in (check.options if check is not None else {}, defaults):
-            if layer.get(key) is not None:
-                changes[name] = layer[key]
-                break
-    return replace(options, **changes)
+    """The options of one check: each from ``given`` (the command line's explicit options), else the
+    configured check, else the ``[tool.gradcheck]`` defaults, else its default."""
+    layers = (given, check.options if check is not None else {}, defaults)
+    return layered(CheckOptions, *layers, progress=progress)
 
 
 def source_for(check: CheckConfig, seed: int) -> PointSource:

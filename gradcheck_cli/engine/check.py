@@ -10,7 +10,6 @@ verdicts (:func:`gradcheck_cli.numerics.judge.judge`). Pure: it never prints. It
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,31 +19,15 @@ import torch
 from gradcheck_cli.engine.call import Call, as_inputs, input_names, output_names, record
 from gradcheck_cli.engine.full import full_blocks
 from gradcheck_cli.engine.probe import DEFAULT_PROBES, probe_blocks, probe_scheme
-from gradcheck_cli.engine.second_order import ORDERS, GradientFunction
+from gradcheck_cli.engine.second_order import GradientFunction
 from gradcheck_cli.engine.settings import Settings
 from gradcheck_cli.errors import UsageError
 from gradcheck_cli.numerics.budget import Budget, describe_bytes, parse_memory
 from gradcheck_cli.numerics.precision import default_tolerance
 from gradcheck_cli.numerics.progress import ProgressCallback, no_progress
 from gradcheck_cli.numerics.reference import resolve
-from gradcheck_cli.options import METHODS, MODES
+from gradcheck_cli.options import CheckOptions
 from gradcheck_cli.result import Block, CheckResult, Status
-
-
-def _validate(
-    method: str, mode: str, order: int, eps: float | None, tolerances: dict[str, float | None]
-) -> None:
-    if method not in METHODS:
-        raise UsageError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
-    if mode not in MODES:
-        raise UsageError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
-    if order not in ORDERS:
-        raise UsageError(f"unsupported order {order}: expected 1 (gradient) or 2 (gradient of the gradient)")
-    if eps is not None and not (eps > 0 and math.isfinite(eps)):
-        raise UsageError(f"eps must be a finite positive step, got {eps}")
-    for name, tol in tolerances.items():
-        if tol is not None and not (tol >= 0 and math.isfinite(tol)):
-            raise UsageError(f"{name} must be a finite number >= 0, got {tol}")
 
 
 def _prepare(
@@ -143,7 +126,10 @@ def check(
     also checks forward-mode AD (JVPs), and the report says which mode is wrong. ``order=2`` checks the
     gradient of the gradient. ``names`` names the inputs (default: the function's parameter names).
     """
-    _validate(method, mode, order, eps, {"atol": atol, "rtol": rtol})
+    CheckOptions(  # validates every option, with the command line's and the configuration's rules
+        eps=eps, atol=atol, rtol=rtol, method=method, strict_kinks=strict_kinks, mode=mode, order=order,
+        probes=probes, seed=seed, distribution=distribution, max_memory=max_memory, forward=forward,
+    )  # fmt: skip
     notes: list[str] = []
     call = _prepare(func, inputs, names, order, seed, notes)
     dtype = str(call.point[0].dtype).removeprefix("torch.")

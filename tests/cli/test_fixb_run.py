@@ -77,7 +77,7 @@ def test_the_default_seed_applies_where_a_check_has_none(project) -> None:
 def test_negative_tolerance_is_a_usage_error(repo_cwd: Path, option: str) -> None:
     code, out, err = gradcheck("run", TUTORIAL, "--x", "1,2,3", option, "-1")
     assert code == 2 and out == ""
-    assert err == f"gradcheck: error: {option.lstrip('-')} must be a finite tolerance >= 0, got -1.0\n"
+    assert err == f"gradcheck: error: {option.lstrip('-')} = -1.0 is invalid: expected a finite number >= 0\n"
     assert gradcheck("run", TUTORIAL, "--x", "1,2,3", option, "0")[0] == 0
 
 
@@ -137,9 +137,9 @@ def test_configured_check_options_are_validated(project, option: str, message: s
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--x", "1,2,3", "--rtol", "inf"], "rtol must be a finite tolerance >= 0, got inf"),
-        (["--x", "1,2,3", "--atol", "nan"], "atol must be a finite tolerance >= 0, got nan"),
-        (["--x", "1,2,3", "--eps", "inf"], "eps must be a finite positive step, got inf"),
+        (["--x", "1,2,3", "--rtol", "inf"], "rtol = inf is invalid: expected a finite number >= 0"),
+        (["--x", "1,2,3", "--atol", "nan"], "atol = nan is invalid: expected a finite number >= 0"),
+        (["--x", "1,2,3", "--eps", "inf"], "eps = inf is invalid: expected a finite positive step"),
         (["--random", "1", "--shape", "3", "--seed", "-1"], "Invalid value for '--seed'"),
         (["--random", "1", "--shape", "3", "--seed", str(2**64)], "Invalid value for '--seed'"),
         (["--random", "1", "--shape", "100000000000"], "needs 745 GiB of float64 values"),

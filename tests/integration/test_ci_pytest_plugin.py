@@ -154,7 +154,7 @@ def test_marker_sets_the_options_of_one_test(project: pytest.Pytester) -> None:
     result = run(project)
     result.assert_outcomes(passed=2, failed=2, errors=1)
     out = result.stdout.str()
-    result.stdout.fnmatch_lines(["*unknown option(s) tolerance; expected some of method, dtype, eps, atol*"])
+    result.stdout.fnmatch_lines(["*unknown option(s) tolerance; expected some of dtype, method, eps, atol*"])
     lines_in_order(
         out,
         [

@@ -50,13 +50,13 @@ def test_sys_exit(grad_checker):
 """
 
 MESSAGES = {
-    "test_bad_dtype": "gradcheck: unknown dtype 'float8': expected one of float64, float32, float16, bfloat16",
+    "test_bad_dtype": "gradcheck: dtype = 'float8' is invalid: expected one of 'float64', 'float32', 'float16', 'bfloat16'",
     "test_ragged": "gradcheck: argument 0: ragged nesting in '[[1.0, 2.0], [3.0]]'",
     "test_empty_list": "gradcheck: argument 0: empty list",
     "test_no_inputs": "gradcheck: no inputs given",
     "test_not_a_number": "gradcheck: argument 0: 'one'",
     "test_no_points": "gradcheck: grad_checker.points: no points given",
-    "test_negative_atol": "gradcheck: atol must be a finite tolerance >= 0, got -1",
+    "test_negative_atol": "gradcheck: atol = -1 is invalid: expected a finite number >= 0",
     "test_unknown_keyword": "grad_checker: unknown option(s) tolerance",
     "test_sys_exit": "gradcheck: the function raised SystemExit: 3",
 }

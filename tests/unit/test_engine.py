@@ -201,15 +201,20 @@ def test_a_backward_that_raises_is_reported_as_such() -> None:
         ((torch.ones(2, dtype=torch.int64),), {}, InputError, "floating-point"),
         (([1.0, 2.0],), {}, InputError, "expected a torch.Tensor"),
         ((torch.ones(2), torch.ones(2, dtype=torch.float64)), {}, InputError, "mix dtypes"),
-        ((torch.ones(2, dtype=torch.float64),), {"method": "magic"}, UsageError, "unknown method"),
+        (
+            (torch.ones(2, dtype=torch.float64),),
+            {"method": "magic"},
+            UsageError,
+            "method = 'magic' is invalid",
+        ),
         ((torch.ones(2, dtype=torch.float64),), {"eps": -1.0}, UsageError, "positive step"),
         (
             (torch.ones(2, dtype=torch.float64),),
             {"atol": -1.0},
             UsageError,
-            "atol must be a finite number >= 0",
+            "atol = -1.0 is invalid: expected a finite number >= 0",
         ),
-        ((torch.ones(2, dtype=torch.float64),), {"rtol": float("nan")}, UsageError, "rtol must be"),
+        ((torch.ones(2, dtype=torch.float64),), {"rtol": float("nan")}, UsageError, "rtol = nan is invalid"),
     ],
 )
 def test_bad_library_arguments(inputs, kwargs, error, message: str) -> None:

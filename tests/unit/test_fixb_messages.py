@@ -62,11 +62,11 @@ def test_random_points_too_large_for_memory_is_an_input_error() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"atol": float("nan")}, "atol must be a finite tolerance >= 0, got nan"),
-        ({"rtol": float("inf")}, "rtol must be a finite tolerance >= 0, got inf"),
-        ({"eps": float("inf")}, "eps must be a finite positive step, got inf"),
-        ({"seed": -1}, "seed must be an integer from 0 to 2**63-1, got -1"),
-        ({"seed": 2**63}, "seed must be an integer from 0 to 2**63-1"),
+        ({"atol": float("nan")}, "atol = nan is invalid: expected a finite number >= 0"),
+        ({"rtol": float("inf")}, "rtol = inf is invalid: expected a finite number >= 0"),
+        ({"eps": float("inf")}, "eps = inf is invalid: expected a finite positive step"),
+        ({"seed": -1}, "seed = -1 is invalid: expected an integer from 0 to 2**63-1"),
+        ({"seed": 2**63}, "seed = 9223372036854775808 is invalid: expected an integer from 0 to 2**63-1"),
     ],
 )
 def test_check_options_reject_values_that_check_nothing_or_crash(options: dict, message: str) -> None:
@@ -85,8 +85,8 @@ def test_check_options_reject_values_that_check_nothing_or_crash(options: dict, 
             '[[tool.gradcheck.checks]]\ntarget = "m:f"\nx = ["1"]\nstrict_kink = true',
             "checks[0].strict_kink: unknown",
         ),
-        ("rtol = nan", "rtol = nan is invalid: expected a number >= 0"),
-        ("eps = inf", "eps = inf is invalid: expected a positive number"),
+        ("rtol = nan", "rtol = nan is invalid: expected a finite number >= 0"),
+        ("eps = inf", "eps = inf is invalid: expected a finite positive step"),
         ("seed = 9223372036854775807\ndigits = 3", None),
     ],
 )
