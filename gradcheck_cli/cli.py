@@ -330,7 +330,7 @@ def sweep(target: str, x: tuple[str, ...], dtype: str, per_decade: int) -> None:
     from gradcheck_cli.app.runner import to_tensors
     from gradcheck_cli.app.target import load_target
     from gradcheck_cli.engine.sweep import sweep as run_sweep
-    from gradcheck_cli.render.sweep_chart import sweep_renderable
+    from gradcheck_cli.render.sweep_chart import render
     from gradcheck_cli.user_code import check_arity
 
     if not x:
@@ -340,7 +340,7 @@ def sweep(target: str, x: tuple[str, ...], dtype: str, per_decade: int) -> None:
     check_arity(loaded.func, len(point))
     console = _console()
     result = run_sweep(loaded.func, to_tensors(point, dtype), per_decade=per_decade)
-    console.print(sweep_renderable(result, loaded.spec, ascii=not console.is_terminal))
+    console.print(render(result, loaded.spec, ascii=not console.is_terminal))
 
 
 def main() -> None:

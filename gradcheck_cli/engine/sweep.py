@@ -10,7 +10,6 @@ draws it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,29 +18,11 @@ import torch
 from gradcheck_cli.engine.check import check
 from gradcheck_cli.numerics.evaluate import Evaluator, as_outputs
 from gradcheck_cli.numerics.stencils import SCHEMES, Samples
-from gradcheck_cli.result import CheckResult
+from gradcheck_cli.result import CheckResult, Sweep
 from gradcheck_cli.user_code import call_user
 
 SWEPT = ("forward", "central")
 SMALLEST = {"float64": -16, "float32": -9, "float16": -5, "bfloat16": -4}
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """Errors ``errors[method][s]`` at ``steps[s]``: max over entries of ``|FD - reference|``, relative to the
-    largest reference entry; ``chosen[method]``: the checker's step (geometric mean over elements)."""
-
-    steps: np.ndarray
-    errors: dict[str, np.ndarray]
-    chosen: dict[str, float]
-    reference: str
-    dtype: str
-    reference_dtype: str
-    scale: float
-
-    def best(self, method: str) -> float:
-        """The step with the smallest error for ``method``."""
-        return float(self.steps[int(np.argmin(self.errors[method]))])
 
 
 def _reference_columns(result: CheckResult, inputs: int) -> list[np.ndarray]:

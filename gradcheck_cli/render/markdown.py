@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from gradcheck_cli.render.text import entries_line, error, method_column, number, shows_modes
+from gradcheck_cli.render.text import entries_line, error, method_column, number, select
 from gradcheck_cli.report import PointLabel, Report
 from gradcheck_cli.result import CheckResult
 
@@ -36,9 +36,8 @@ def _row(*cells: str) -> str:
 
 
 def _failing(result: CheckResult, label: PointLabel, target: str, digits: int, max_rows: int) -> list[str]:
-    methods = list(result.blocks[0].numerical) if result.blocks else []
-    shown = [entry for entry in result.worst(max_rows) if result.failing(entry.status)]
-    modes = shows_modes(result, shown)
+    chosen = select(result, max_rows, only_failing=True)
+    methods, modes, shown = chosen.methods, chosen.modes, chosen.entries
     summary = html.escape(f"{label.title(target)}: {result.verdict} ({entries_line(result)})")
     lines = [f"<details><summary>{summary}</summary>", ""]
     headers = [
@@ -66,9 +65,8 @@ def _failing(result: CheckResult, label: PointLabel, target: str, digits: int, m
                 f"**{entry.status.value}**",
             )
         )
-    bad = result.failing_count()
-    if bad > len(shown):
-        lines += ["", f"... {bad - len(shown)} more failing entries not shown."]
+    if chosen.hidden:
+        lines += ["", f"... {chosen.hidden} more failing entries not shown."]
     lines += ["", "</details>", ""]
     return lines
 

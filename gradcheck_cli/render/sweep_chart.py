@@ -1,4 +1,4 @@
-"""Drawing a :class:`~gradcheck_cli.engine.sweep.Sweep` in the terminal: a log-log chart and a table. Render-only."""
+"""Drawing a :class:`~gradcheck_cli.result.Sweep` in the terminal: a log-log chart and a table. Render-only."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from gradcheck_cli.engine.sweep import Sweep
+from gradcheck_cli.result import Sweep
 
 MARKS = {"forward": "f", "central": "c"}
 STYLES = {"forward": "yellow", "central": "cyan"}
@@ -83,7 +83,7 @@ def table(sweep: Sweep, ascii: bool = False) -> Table:
     return out
 
 
-def sweep_renderable(sweep: Sweep, target: str, ascii: bool = False) -> RenderableType:
+def render(sweep: Sweep, target: str, ascii: bool = False) -> RenderableType:
     computed = f" (computed in {sweep.reference_dtype})" if sweep.reference_dtype != sweep.dtype else ""
     title = Text(
         f"{target}: finite-difference error against step, relative to the largest derivative "

@@ -12,7 +12,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from gradcheck_cli.render.text import error, method_column, method_label, number, shows_modes
+from gradcheck_cli.render.text import error, method_column, method_label, number, select
 from gradcheck_cli.report import PointLabel, Report, TargetReport
 from gradcheck_cli.result import CheckResult, Status, Verdict
 
@@ -52,14 +52,11 @@ def check_table(
 ) -> Table:
     """The entries of one point, worst first, at most ``max_rows`` of them (only the non-PASS ones if
     ``only_failing``)."""
-    methods = list(result.blocks[0].numerical) if result.blocks else []
+    chosen = select(result, max_rows, only_failing=only_failing)
+    methods, modes, shown = chosen.methods, chosen.modes, chosen.entries
     table = Table(
         title=title, title_justify="left", box=box.ASCII if ascii else box.ROUNDED, show_edge=not ascii
     )
-    shown = result.worst(max_rows)
-    if only_failing:
-        shown = [entry for entry in shown if result.failing(entry.status)]
-    modes = shows_modes(result, shown)
     table.add_column("output")
     table.add_column("input")
     if modes:
@@ -83,16 +80,13 @@ def check_table(
             error(entry.tolerance),
             Text(entry.status.value, style=STYLES[entry.status]),
         )
-    bad = result.failing_count() - sum(1 for entry in shown if result.failing(entry.status))
-    total = sum(block.size for block in result.ranked_blocks)
-    hidden = bad if only_failing else total - len(shown)
-    if hidden:
+    if chosen.hidden:
         what = (
             "more failing entries not shown"
             if only_failing
-            else f"more entries not shown ({bad} of them failing)"
+            else f"more entries not shown ({chosen.hidden_failing} of them failing)"
         )
-        table.caption = f"... {hidden} {what}; --max-rows to show more"
+        table.caption = f"... {chosen.hidden} {what}; --max-rows to show more"
         table.caption_justify = "left"
     return table
 
@@ -145,7 +139,7 @@ def point_renderable(
     # Each once: both autograd modes share the numerical side, so their entries give the same detail.
     details = {
         f"{entry.output_label} {entry.input_label}: {entry.status.value}: {entry.detail}": entry.status
-        for entry in result.worst(max_rows)
+        for entry in select(result, max_rows).entries
         if entry.detail
     }
     parts += [Text(text, style=STYLES[status]) for text, status in details.items()]

@@ -1,15 +1,46 @@
-"""Text formatting shared by the renderers: numbers, errors, method labels, the AD-mode column rule.
+"""What every renderer shares: :func:`select` (the entries shown), numbers, errors, method labels.
 
-Pure string helpers (no rich, no torch); the renderers (table, markdown, junit, github) format through
-these so that one value reads the same in every output.
+Pure (no rich, no torch); the renderers (table, markdown, junit, github) select and format through these so
+that one point shows the same entries, and one value reads the same, in every output.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from gradcheck_cli.result import CheckResult, Entry
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The entries of one point a renderer shows, worst first, and what it leaves out."""
+
+    entries: tuple[Entry, ...]
+    methods: tuple[str, ...]
+    """The numerical columns (finite-difference methods), in the order the check computed them."""
+    modes: bool
+    """Whether an "AD mode" column is needed: some entry is not reverse mode, or probe mode."""
+    hidden: int
+    """Entries not shown (failing ones only, when only the failing are selected)."""
+    hidden_failing: int
+
+
+def select(result: CheckResult, max_rows: int, *, only_failing: bool = False) -> Selection:
+    """The worst ``max_rows`` entries of ``result`` (of its failing ones, if ``only_failing``)."""
+    entries = result.worst(max_rows)
+    if only_failing:
+        entries = [entry for entry in entries if result.failing(entry.status)]
+    hidden_failing = result.failing_count() - sum(1 for entry in entries if result.failing(entry.status))
+    total = sum(block.size for block in result.ranked_blocks)
+    return Selection(
+        entries=tuple(entries),
+        methods=tuple(result.blocks[0].numerical) if result.blocks else (),
+        modes=shows_modes(result, entries),
+        hidden=hidden_failing if only_failing else total - len(entries),
+        hidden_failing=hidden_failing,
+    )
 
 
 def number(value: float, digits: int) -> str:

@@ -7,7 +7,7 @@ import torch
 from rich.console import Console
 
 from gradcheck_cli.engine.sweep import sweep
-from gradcheck_cli.render.sweep_chart import sweep_renderable
+from gradcheck_cli.render.sweep_chart import render
 
 
 def calc(a: torch.Tensor) -> torch.Tensor:
@@ -32,7 +32,7 @@ def test_the_error_is_v_shaped_and_the_chosen_step_sits_near_its_bottom() -> Non
 def test_the_chart_marks_the_chosen_steps() -> None:
     result = sweep(calc, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
     console = Console(width=200, record=True, no_color=True)
-    console.print(sweep_renderable(result, "calc", ascii=True))
+    console.print(render(result, "calc", ascii=True))
     text = console.export_text()
     assert "the steps the checker chose" in text and "^" in text
     assert "<- central chosen" in text and "<- forward chosen" in text
