@@ -208,6 +208,48 @@ class Block:
 
 
 @dataclass(frozen=True)
+class Argument:
+    """One argument (or nested part of one, or a model parameter) of the checked call."""
+
+    name: str
+    differentiated: bool
+    reason: str = ""
+    """Why it is held constant: ``integer`` (an integer or bool tensor), ``number``, ``bool``, ``none``,
+    ``string``, ``other`` (not a tensor), ``empty`` (no elements), ``requires-grad-false`` (marked so while
+    others require grad: torch's rule), ``not-in-wrt`` (not chosen by ``wrt``)."""
+    value: str = ""
+    """A short text of a constant's value (``3``, ``True``, ``int64 tensor of shape (4,)``)."""
+
+
+@dataclass(frozen=True)
+class SkippedOutput:
+    """An output (or nested part of one) that is not checked, and why: ``integer``, ``bool``, ``empty``,
+    ``no-history`` (no autograd history while other outputs have one), ``not-a-tensor``."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    """What the checked call was made of: its arguments (differentiated or constant), the outputs skipped,
+    whether complex values were split into real and imaginary parts, the model's mode."""
+
+    arguments: tuple[Argument, ...] = ()
+    skipped_outputs: tuple[SkippedOutput, ...] = ()
+    complex_parts: tuple[str, ...] = ()
+    """The complex arguments and outputs, each checked as two real coordinates (``.real``, ``.imag``)."""
+    zero_check: bool = False
+    """No output has autograd history: the numerical Jacobian is checked to be zero (as torch does)."""
+    module_mode: str = ""
+    """For a model: ``eval`` (the default) or ``train``; empty for a function."""
+
+    @property
+    def constants(self) -> tuple[Argument, ...]:
+        return tuple(a for a in self.arguments if not a.differentiated)
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """The check of one function at one point."""
 
@@ -229,6 +271,8 @@ class CheckResult:
     reference_dtype: str = ""
     strict_kinks: bool = False
     """KINK entries fail the point (see :meth:`failing`)."""
+    call: CallSummary = field(default_factory=CallSummary)
+    """The arguments held constant, the outputs skipped, the complex parts (see :class:`CallSummary`)."""
 
     def failing(self, status: Status) -> bool:
         """Whether an entry with ``status`` fails this point: anything but PASS, except KINK (autograd

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gradcheck_cli.errors import InputError, UserFunctionError
+from gradcheck_cli.errors import GradcheckError, InputError, UserFunctionError
 
 _OUR_DIR = str(Path(__file__).resolve().parent)
 
@@ -57,6 +57,8 @@ def call_user(func: Callable[..., Any], *args: Any, what: str = "the function") 
     """Call ``func(*args)``; if it raises, raise a :class:`UserFunctionError` carrying the user's traceback."""
     try:
         return func(*args)
+    except GradcheckError:  # ours (the call's output structure, say): already one line, no user traceback
+        raise
     except (Exception, SystemExit) as exc:  # sys.exit() in user code must not end our process
         raise UserFunctionError(f"{what} raised {describe(exc)}", user_traceback(exc)) from exc
 

@@ -10,13 +10,15 @@ verdicts (:func:`gradcheck_cli.numerics.judge.judge`). Pure: it never prints. It
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 from gradcheck_cli.engine.call import Call, as_inputs, input_names, output_names, record
+from gradcheck_cli.engine.canonical import prepare
 from gradcheck_cli.engine.full import full_blocks
 from gradcheck_cli.engine.probe import DEFAULT_PROBES, probe_blocks, probe_scheme
 from gradcheck_cli.engine.second_order import GradientFunction
@@ -91,8 +93,11 @@ def _full(call: Call, settings: Settings, notes: list[str]) -> tuple[list[Block]
 
 def check(
     func: Callable[..., Any],
-    inputs: torch.Tensor | Sequence[torch.Tensor],
+    inputs: Any,
+    kwargs: Mapping[str, Any] | None = None,
     *,
+    wrt: Collection[str] | None = None,
+    train: bool = False,
     eps: float | None = None,
     atol: float | None = None,
     rtol: float | None = None,
@@ -110,7 +115,11 @@ def check(
 ) -> CheckResult:
     """Check the autograd Jacobian of ``func`` at ``inputs`` against a numerical reference.
 
-    ``inputs`` is a tensor or a tuple of tensors (the positional arguments). ``method`` names the reference
+    ``inputs`` is a tensor or a tuple of the positional arguments, ``kwargs`` the keyword arguments: floating
+    and complex tensors (nested in lists, tuples and dicts too) are differentiated, everything else is held
+    constant (:mod:`gradcheck_cli.engine.canonical`); ``wrt`` names the arguments to differentiate.
+    ``func`` may be an ``nn.Module``: its input and every parameter are checked, by name, in eval mode
+    unless ``train``. ``method`` names the reference
     the verdict uses: ``auto`` (the complex step where the function allows it, else Richardson
     extrapolation), ``central``, ``forward``, ``backward``, ``richardson``, ``complex-step``, ``central4``,
     ``central6``; central and forward differences are computed and shown too. ``eps`` is an absolute step
@@ -131,7 +140,10 @@ def check(
         probes=probes, seed=seed, distribution=distribution, max_memory=max_memory, forward=forward,
     )  # fmt: skip
     notes: list[str] = []
-    call = _prepare(func, inputs, names, order, seed, notes)
+    canonical = prepare(func, inputs, kwargs, wrt=wrt, names=names, train=train)
+    call = _prepare(canonical.func, canonical.leaves, canonical.names, order, seed, notes)
+    if order == 1:
+        call = dataclasses.replace(call, out_names=canonical.func.output_names)
     dtype = str(call.point[0].dtype).removeprefix("torch.")
     tolerance = default_tolerance(dtype)
     budget = Budget(parse_memory(max_memory)) if max_memory is not None else Budget()
@@ -169,4 +181,5 @@ def check(
         secondary=tuple(secondary),
         reference_dtype=reference_dtype,
         strict_kinks=strict_kinks,
+        call=canonical.summary(),
     )

@@ -145,7 +145,9 @@ def jvps(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch(\.|$)")
         try:
-            return torch.func.vmap(one)(*(tangents[i] for i in given))
+            # detached: a closure's parameters that require grad (a loss calling a model) give the
+            # tangents a history
+            return tuple(t.detach() for t in torch.func.vmap(one)(*(tangents[i] for i in given)))
         except Exception:  # not vmappable, or raises: the loop tells which
             return _jvp_loop(func, point, tangents, count)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcheck_cli.render.text import call_notes
 from gradcheck_cli.report import PointLabel, Report, TargetReport
 from gradcheck_cli.result import STATUSES, CheckResult, Status
 
@@ -98,7 +99,12 @@ def point_document(result: CheckResult, label: PointLabel) -> dict[str, Any]:
         "max_abs_err": _number(result.max_abs_err),
         "max_rel_err": _number(result.max_rel_err),
         "counts": {status.value: n for status, n in result.counts().items()},
-        "notes": list(result.notes),
+        "notes": [*call_notes(result.call), *result.notes],
+        "arguments": [
+            {"name": a.name, "differentiated": a.differentiated, "reason": a.reason, "value": a.value}
+            for a in result.call.arguments
+        ],
+        "skipped_outputs": [{"name": s.name, "reason": s.reason} for s in result.call.skipped_outputs],
         "entries": _entries(result),
     }
 

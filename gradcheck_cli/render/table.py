@@ -12,7 +12,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from gradcheck_cli.render.text import error, method_column, method_label, number, select
+from gradcheck_cli.render.text import call_notes, error, method_column, method_label, number, select
 from gradcheck_cli.report import PointLabel, Report, TargetReport
 from gradcheck_cli.result import CheckResult, Status, Verdict
 
@@ -143,7 +143,7 @@ def point_renderable(
         if entry.detail
     }
     parts += [Text(text, style=STYLES[status]) for text, status in details.items()]
-    parts += [Text(f"note: {note}", style="dim") for note in result.notes]
+    parts += [Text(f"note: {note}", style="dim") for note in (*call_notes(result.call), *result.notes)]
     by_input = inputs_line(result)
     if by_input is not None:
         parts.append(by_input)
@@ -245,7 +245,7 @@ def failure_text(
     table = check_table(
         result, title=label.title(target), digits=digits, max_rows=max_rows, ascii=True, only_failing=True
     )
-    notes = [Text(f"note: {note}") for note in result.notes]
+    notes = [Text(f"note: {note}") for note in (*call_notes(result.call), *result.notes)]
     return plain_text(table, *notes, summary_line(result))
 
 

@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gradcheck_cli.result import CheckResult, Entry
+from gradcheck_cli.result import CallSummary, CheckResult, Entry
 
 
 @dataclass(frozen=True)
@@ -74,3 +74,55 @@ def entries_line(result: CheckResult) -> str:
         f"{result.failing_count()} of {result.checked} entries failing, "
         f"max abs err {error(result.max_abs_err)}, max rel err {error(result.max_rel_err)}"
     )
+
+
+CONSTANT_REASONS = {
+    "integer": "an integer or bool tensor",
+    "number": "a number",
+    "bool": "a bool",
+    "none": "None",
+    "string": "a string",
+    "other": "not a tensor",
+    "empty": "an empty tensor",
+    "requires-grad-false": "requires_grad=False while other arguments require grad",
+    "not-in-wrt": "not chosen by --wrt",
+}
+SKIP_REASONS = {
+    "integer": "an integer tensor",
+    "bool": "a bool tensor",
+    "empty": "empty",
+    "no-history": "no autograd history while other outputs have one",
+    "not-a-tensor": "not a tensor",
+}
+
+
+def call_notes(call: CallSummary) -> list[str]:
+    """The call's arguments held constant, outputs skipped, complex parts and model mode, in words."""
+    notes = []
+    if call.constants:
+        differentiated = [a.name for a in call.arguments if a.differentiated]
+        held = "; ".join(
+            f"{a.name} = {a.value} ({CONSTANT_REASONS.get(a.reason, a.reason)})" for a in call.constants
+        )
+        shown = ", ".join(differentiated[:8]) + (", ..." if len(differentiated) > 8 else "")
+        notes.append(f"differentiated: {shown}; held constant: {held}")
+    for skipped in call.skipped_outputs:
+        notes.append(f"output {skipped.name} not checked: {SKIP_REASONS.get(skipped.reason, skipped.reason)}")
+    if call.complex_parts:
+        notes.append(
+            f"complex {', '.join(call.complex_parts)}: real and imaginary parts checked as separate real "
+            "coordinates (.real, .imag), as torch.autograd.gradcheck does; no complex step"
+        )
+    if call.zero_check:
+        notes.append(
+            "no output has autograd history (the function left torch through numpy, .item(), float() or "
+            ".detach(), or does not use its inputs): autograd's Jacobian is zero, and the numerical one is "
+            "checked to be zero, as torch.autograd.gradcheck does"
+        )
+    if call.module_mode == "eval":
+        notes.append(
+            "the model ran in eval mode (dropout off, batch norm running statistics); --train keeps training mode"
+        )
+    elif call.module_mode == "train":
+        notes.append("the model ran in training mode (--train: dropout on, batch norm batch statistics)")
+    return notes

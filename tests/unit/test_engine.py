@@ -158,16 +158,24 @@ def test_atol_rtol_override_the_dtype_defaults() -> None:
 @pytest.mark.parametrize(
     ("func", "message"),
     [
-        (lambda x: torch.tensor(x.detach().numpy().sum()), "no autograd history"),
         (lambda x: float(x.sum().detach()), "returned float"),
         (lambda x: torch.log(x - 2).sum(), "nan or inf"),
         (lambda x: (x > 0).sum(), "torch.int64 tensor"),
+        (lambda x: x[:0], "empty tensor"),
         (lambda x: (), "empty tuple"),
     ],
 )
 def test_unusable_outputs_are_user_errors(func, message: str) -> None:
     with pytest.raises(UserFunctionError, match=message):
         gradcheck_cli.check(func, torch.tensor([1.0, 2.0], dtype=torch.float64))
+
+
+def test_a_function_without_autograd_history_fails_on_its_nonzero_numerical_jacobian() -> None:
+    # As torch.autograd.gradcheck: no output has history, so autograd says zero; the function is not constant.
+    result = gradcheck_cli.check(
+        lambda x: torch.tensor(x.detach().numpy().sum()), torch.tensor([1.0, 2.0], dtype=torch.float64)
+    )
+    assert result.call.zero_check and result.verdict == "FAIL"
 
 
 def test_a_function_that_raises_is_reported_with_its_own_traceback() -> None:
@@ -199,7 +207,7 @@ def test_a_backward_that_raises_is_reported_as_such() -> None:
     ("inputs", "kwargs", "error", "message"),
     [
         ((torch.ones(2, dtype=torch.int64),), {}, InputError, "floating-point"),
-        (([1.0, 2.0],), {}, InputError, "expected a torch.Tensor"),
+        (([1.0, 2.0],), {}, InputError, "nothing to differentiate"),
         ((torch.ones(2), torch.ones(2, dtype=torch.float64)), {}, InputError, "mix dtypes"),
         (
             (torch.ones(2, dtype=torch.float64),),
