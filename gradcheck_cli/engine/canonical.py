@@ -30,8 +30,9 @@ from typing import Any
 import torch
 import torch.utils._pytree as pytree
 
+from gradcheck_cli.engine.outputs import OutputPlan, constant_reason, path_name, plan_outputs
 from gradcheck_cli.errors import InputError, UsageError, UserFunctionError
-from gradcheck_cli.result import Argument, CallSummary, SkippedOutput
+from gradcheck_cli.result import Argument, CallSummary
 from gradcheck_cli.user_code import argument_names, describe_signature
 
 
@@ -43,38 +44,6 @@ _REFUSED = (
     "a complex function: its real and imaginary parts are real coordinates, and the complex step does not "
     "apply to it"
 )
-
-
-def path_name(root: str, tree: Any, path: Sequence[Any]) -> str:
-    """``x``, ``x[1]``, ``opts['scale']``, ``out.values`` for the pytree ``path`` from ``tree``."""
-    name, node = root, tree
-    for key in path:
-        if isinstance(key, pytree.SequenceKey):
-            fields = getattr(type(node), "__match_args__", None) if isinstance(node, tuple) else None
-            name += f".{fields[key.idx]}" if fields else f"[{key.idx}]"
-            node = node[key.idx]
-        elif isinstance(key, pytree.MappingKey):
-            name += f"[{key.key!r}]"
-            node = node[key.key]
-        elif isinstance(key, pytree.GetAttrKey):
-            name += f".{key.name}"
-            node = getattr(node, key.name)
-        else:
-            name += str(key)
-    return name
-
-
-def _constant_reason(value: Any) -> str:
-    """Why a non-tensor or non-floating value is held constant ("" for a floating or complex tensor)."""
-    if isinstance(value, torch.Tensor):
-        if not (value.is_floating_point() or value.is_complex()):
-            return "integer"
-        return "empty" if value.numel() == 0 else ""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float, complex)):
-        return "number"
-    return "none" if value is None else "string" if isinstance(value, str) else "other"
 
 
 def _short(value: Any) -> str:
@@ -107,80 +76,6 @@ class _Slot:
     complex: bool
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """Which flat outputs are checked (and which of them are complex), and whether none has history."""
-
-    count: int
-    keep: tuple[int, ...]
-    complex: tuple[bool, ...]
-    zero: bool
-    names: tuple[str, ...]
-    skipped: tuple[SkippedOutput, ...]
-
-
-def _plan(value: Any, tracked: bool) -> _Plan:
-    """The outputs to check in ``value`` (the function's return value); ``tracked``: it was computed with
-    leaves that require grad (outputs without history are then skippable)."""
-    leaves, _ = pytree.tree_flatten_with_path(value)
-    plain = isinstance(value, (tuple, list)) and not hasattr(type(value), "__match_args__")
-    plain = plain and all(isinstance(v, torch.Tensor) for v in value)
-    names = []
-    for path, _leaf in leaves:
-        if plain:  # a flat tuple of tensors: out0, out1... as before
-            names.append(f"out{path[0].idx}")
-        else:
-            names.append(path_name("out", value, path))
-    candidates, skipped, quiet = [], [], []
-    for k, (_path, leaf) in enumerate(leaves):
-        reason = _constant_reason(leaf)
-        if not isinstance(leaf, torch.Tensor):
-            reason = "not-a-tensor"
-        elif reason == "integer":
-            reason = "bool" if leaf.dtype == torch.bool else "integer"
-        elif not reason and tracked and not leaf.requires_grad:
-            quiet.append(k)
-            continue
-        if reason:
-            skipped.append(SkippedOutput(names[k], reason))
-        else:
-            candidates.append(k)
-    zero = not candidates and bool(quiet)
-    if zero:
-        candidates = quiet
-    else:
-        skipped += [SkippedOutput(names[k], "no-history") for k in quiet]
-    if not candidates:
-        raise UserFunctionError(_nothing_to_check(value, skipped))
-    keep = tuple(candidates)
-    is_complex = tuple(bool(leaves[k][1].is_complex()) for k in keep)
-    out_names: list[str] = []
-    for k, c in zip(keep, is_complex):
-        out_names += [f"{names[k]}.real", f"{names[k]}.imag"] if c else [names[k]]
-    return _Plan(len(leaves), keep, is_complex, zero, tuple(out_names), tuple(skipped))
-
-
-def _nothing_to_check(value: Any, skipped: list[SkippedOutput]) -> str:
-    if isinstance(value, torch.Tensor) and value.numel() == 0:
-        return (
-            f"the function returned an empty tensor (shape {tuple(value.shape)}, 0 elements): nothing to "
-            "check; return at least one element"
-        )
-    if isinstance(value, torch.Tensor):
-        return f"the function returned a {value.dtype} tensor: expected a floating or complex tensor"
-    if len(skipped) == 1 and skipped[0].name == "out":
-        return (
-            f"the function returned {type(value).__name__}: expected a torch.Tensor (a Python number or "
-            "numpy array has no autograd history)"
-        )
-    if not skipped:
-        return (
-            f"the function returned an empty {type(value).__name__}: expected a tensor or a tuple of tensors"
-        )
-    listed = ", ".join(f"{s.name} ({s.reason})" for s in skipped)
-    return f"the function returned no floating or complex tensor: nothing to check ({listed})"
-
-
 class CanonicalFunction:
     """The canonical function: real floating leaves in, a tuple of real floating tensors out.
 
@@ -201,7 +96,7 @@ class CanonicalFunction:
         self.slots = slots
         self.module = module
         self.training = training
-        self.plan: _Plan | None = None
+        self.plan: OutputPlan | None = None
         self.complex_inputs = any(slot.complex for slot in slots)
         self.__name__ = getattr(func, "__name__", type(func).__name__)
 
@@ -233,7 +128,7 @@ class CanonicalFunction:
     def __call__(self, *parts: torch.Tensor) -> tuple[torch.Tensor, ...]:
         value = self.raw(*parts)
         tracked = torch.is_grad_enabled() and any(p.requires_grad for p in parts)
-        plan = self.plan or _plan(value, tracked)
+        plan = self.plan or plan_outputs(value, tracked)
         if self.plan is None and tracked:
             self.plan = plan
         leaves = pytree.tree_leaves(value)
@@ -279,7 +174,7 @@ class Canonical:
         )
 
 
-def _flags(plan: _Plan) -> list[bool]:
+def _flags(plan: OutputPlan) -> list[bool]:
     """Per output name: whether it is the real part of a complex output."""
     flags: list[bool] = []
     for c in plan.complex:
@@ -318,7 +213,7 @@ def _roles(
 ) -> list[str]:
     """Per flat value: "" (differentiated) or why it is held constant. The first ``given`` values are the
     user's arguments (torch's rule: where some require grad, those that do not are constant)."""
-    reasons = [_constant_reason(value) for _, value in flat]
+    reasons = [constant_reason(value) for _, value in flat]
     tensors = [k for k in range(given) if not reasons[k]]
     some = any(flat[k][1].requires_grad for k in tensors)
     for k, (_, value) in enumerate(flat):
