@@ -1,0 +1,190 @@
+"""Verdicts of gradcheck-cli and torch.autograd.gradcheck on PyTorch's own operators, side by side.
+
+Run from the repository root (slow: minutes to hours, not CI)::
+
+    nice python benchmarks/opinfo.py --dtype float64 --limit 3 --sample 80 --seed 0
+    nice python benchmarks/opinfo.py --ops sin,softmax,linalg.det --bugs all
+
+Every case of ``benchmarks/opinfo_corpus.py`` (an OpInfo sample input in float64, complex128 or float32) is
+checked by both tools in the same run, correct and with planted backward bugs. Per tier (dtype, and correct
+or the bug planted) it prints the cases, the wrong verdicts (on a correct case: not PASS among the cases
+torch accepts; on a planted bug: not FAIL), errors and time of each tool, then the names each gets wrong.
+A planted bug counts only where it changed the backward by at least half its nominal size (a permuted
+gradient of ``sum`` is the same gradient). Our check runs with its defaults (planted cases: reverse mode
+only, since the corruption is in the backward).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
+
+import torch  # noqa: E402
+from opinfo_corpus import BUGS, DTYPES, OpCase, cases, planted, select_ops  # noqa: E402
+
+import gradcheck_cli  # noqa: E402
+from gradcheck_cli.errors import GradcheckError  # noqa: E402
+
+
+class Timeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    def expire(signum: int, frame: Any) -> None:
+        raise Timeout(f"over {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@dataclass
+class Record:
+    name: str
+    dtype: str
+    kind: str  # "correct" or the bug's name
+    ours: str  # PASS, NOT VERIFIED, FAIL, ERROR (our one-line error), CRASH (anything else), TIMEOUT
+    ours_s: float
+    torch: str  # PASS, FAIL, ERROR, TIMEOUT
+    torch_s: float
+    effect: float = 0.0
+    detail: str = ""
+
+
+def run_ours(case: OpCase, timeout: float) -> tuple[str, float, str]:
+    start = time.perf_counter()
+    try:
+        with deadline(timeout), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = gradcheck_cli.check(case.func, case.fresh_inputs(), forward=case.bug is None)
+        verdict, detail = result.verdict, "; ".join(result.notes)[:300]
+    except Timeout:
+        verdict, detail = "TIMEOUT", ""
+    except GradcheckError as exc:
+        verdict, detail = "ERROR", str(exc).splitlines()[0][:300]
+    except Exception as exc:
+        verdict, detail = "CRASH", f"{type(exc).__name__}: {exc}"[:300]
+    return verdict, time.perf_counter() - start, detail
+
+
+def run_torch(case: OpCase, timeout: float) -> tuple[str, float]:
+    start = time.perf_counter()
+    try:
+        with deadline(timeout), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ok = torch.autograd.gradcheck(
+                case.func, case.fresh_inputs(True), nondet_tol=case.nondet_tol, raise_exception=False
+            )
+        verdict = "PASS" if ok else "FAIL"
+    except Timeout:
+        verdict = "TIMEOUT"
+    except Exception:
+        verdict = "ERROR"
+    return verdict, time.perf_counter() - start
+
+
+def run_case(case: OpCase, timeout: float) -> Record:
+    ours, ours_s, detail = run_ours(case, timeout)
+    theirs, torch_s = run_torch(case, timeout)
+    kind = case.bug or "correct"
+    return Record(case.name, case.dtype, kind, ours, ours_s, theirs, torch_s, case.effect[0], detail)
+
+
+def wrong(record: Record, verdict: str) -> bool:
+    """On a correct case anything but PASS; on a planted bug anything but FAIL."""
+    return verdict != ("PASS" if record.kind == "correct" else "FAIL")
+
+
+def counted(record: Record) -> bool:
+    """Correct cases torch accepts; planted bugs that changed the backward by half their size or more."""
+    if record.kind == "correct":
+        return record.torch == "PASS"
+    return record.effect >= 0.5 * BUGS[record.kind].size
+
+
+def summary(records: list[Record]) -> str:
+    tiers: dict[tuple[str, str], list[Record]] = defaultdict(list)
+    for record in records:
+        tiers[(record.dtype, record.kind)].append(record)
+    head = f"{'dtype':10} {'tier':16} {'cases':>5} {'counted':>7} | {'ours wrong':>10} {'err':>4} {'time':>7}"
+    lines = [head + f" | {'torch wrong':>11} {'err':>4} {'time':>7}", "-" * 92]
+    names: list[str] = []
+    for (dtype, kind), group in tiers.items():
+        good = [r for r in group if counted(r)]
+        ours_wrong = [r for r in good if wrong(r, r.ours)]
+        torch_wrong = [r for r in good if wrong(r, r.torch)]
+        ours_err = sum(r.ours in ("ERROR", "CRASH", "TIMEOUT") for r in good)
+        torch_err = sum(r.torch in ("ERROR", "TIMEOUT") for r in good)
+        ours_t, torch_t = sum(r.ours_s for r in group), sum(r.torch_s for r in group)
+        lines.append(
+            f"{dtype:10} {kind:16} {len(group):5} {len(good):7} | {len(ours_wrong):10} {ours_err:4} "
+            f"{ours_t:6.1f}s | {len(torch_wrong):11} {torch_err:4} {torch_t:6.1f}s"
+        )
+        for r in ours_wrong:
+            names.append(f"  ours  {dtype:10} {kind:16} {r.name}: {r.ours} {r.detail}")
+        if kind != "correct":
+            names.extend(f"  torch {dtype:10} {kind:16} {r.name}: {r.torch}" for r in torch_wrong[:5])
+    return "\n".join([*lines, "", "wrong verdicts (torch: first 5 per tier):", *names])
+
+
+def variants(case: OpCase, bugs: list[str]) -> Iterator[OpCase]:
+    yield case
+    for bug in bugs:
+        yield planted(case, bug)
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ops", help="comma-separated OpInfo names (default: all)")
+    parser.add_argument("--sample", type=int, help="a seeded random sample of this many ops")
+    parser.add_argument("--limit", type=int, default=None, help="sample inputs per op (default: all)")
+    parser.add_argument("--dtype", default="float64,complex128,float32", help="comma-separated dtypes")
+    parser.add_argument("--bugs", default="all", help="comma-separated bug names, 'all' or 'none'")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per case and tool")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="write every record to this file")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse()
+    bugs = {"all": list(BUGS), "none": []}.get(args.bugs, args.bugs.split(","))
+    ops = select_ops(args.ops.split(",") if args.ops else None, args.sample, args.seed)
+    dtypes = [d for d in args.dtype.split(",") if d in DTYPES]
+    print(f"{len(ops)} ops, dtypes {', '.join(dtypes)}, {args.limit or 'all'} samples per op, bugs: {bugs}")
+    records: list[Record] = []
+    for op in ops:
+        for dtype in dtypes:
+            try:
+                found = list(cases(op, dtype, args.limit, args.seed))
+            except Exception as exc:
+                print(f"  {op.name}: sample inputs failed ({type(exc).__name__})", file=sys.stderr)
+                continue
+            for case in found:
+                records.extend(run_case(c, args.timeout) for c in variants(case, bugs))
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in records], indent=1))
+    print(summary(records))
+
+
+if __name__ == "__main__":
+    main()
