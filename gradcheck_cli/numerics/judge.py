@@ -64,11 +64,17 @@ def compare(autograd: np.ndarray, reference: np.ndarray, *, atol: float, rtol: f
     return Comparison(abs_err, relative_error(abs_err, reference), tolerance, status)
 
 
+def finite_scale(*arrays: np.ndarray) -> float:
+    """The largest finite ``|value|`` of ``arrays``: one infinite derivative (sqrt at 0) must not make every
+    other entry's tolerance inf or nan."""
+    return max((float(np.max(np.abs(a), initial=0.0, where=np.isfinite(a))) for a in arrays), default=0.0)
+
+
 def estimated_tolerance(
     autograd: np.ndarray, reference: np.ndarray, error: np.ndarray, dtype: str, reference_dtype: str
 ) -> np.ndarray:
     """``ERROR_SAFETY * error + autograd round-off + reference round-off`` per entry."""
-    scale = max(float(np.max(np.abs(autograd), initial=0.0)), float(np.max(np.abs(reference), initial=0.0)))
+    scale = finite_scale(autograd, reference)
     eps, eps_ref = epsilon(dtype), epsilon(reference_dtype)
     return (
         ERROR_SAFETY * error + autograd_ulps(dtype) * eps * (np.abs(autograd) + scale) + 4 * eps_ref * scale
@@ -134,8 +140,8 @@ def _estimated(evidence: Evidence, rule: Rule) -> Comparison:
     status = np.full(abs_err.shape, Status.FAIL.code, dtype=np.int8)
     status[abs_err <= tolerance] = Status.PASS.code
     scale = evidence.scale
-    if scale is None:
-        scale = max(float(np.max(np.abs(autograd), initial=0)), float(np.max(np.abs(reference), initial=0)))
+    if scale is None or not np.isfinite(scale):
+        scale = finite_scale(autograd, reference)
     status[uncertain(autograd, reference, error, scale, rule.reference_dtype)] = Status.INCONCLUSIVE.code
     if evidence.roundoff is not None:
         status[uncertain(autograd, reference, evidence.roundoff, scale, rule.reference_dtype)] = (
@@ -158,7 +164,12 @@ def judge(evidence: Evidence, rule: Rule) -> Comparison:
     else:
         comparison = _estimated(evidence, rule)
     status, tolerance, autograd = comparison.status, comparison.tolerance, evidence.autograd
+    # A reference outside the function's domain; and an infinite or nan derivative w.r.t. an input element
+    # where the function leaves its domain (sqrt at 0, and the 0 * inf of its VJP along the other outputs):
+    # nothing finite differences can confirm. A nan derivative where the function is smooth stays a FAIL.
     unusable = ~np.isfinite(evidence.reference) | ~np.isfinite(evidence.error)
+    if unusable.size:
+        unusable |= ~np.isfinite(autograd) & np.any(unusable, axis=0, keepdims=True)
     status[unusable] = Status.INCONCLUSIVE.code
     kink, left, right = evidence.kink, evidence.left, evidence.right
     if kink is not None and left is not None and right is not None and np.any(kink):
