@@ -14,7 +14,7 @@ from gradcheck_cli.engine.call import Call, Graph
 from gradcheck_cli.engine.numerical import Numerical, central, references, site
 from gradcheck_cli.engine.secondary import secondary_blocks
 from gradcheck_cli.engine.settings import Settings
-from gradcheck_cli.engine.wide import roundoff, wide_graph
+from gradcheck_cli.engine.wide import autograd_roundoff, roundoff, wide_graph
 from gradcheck_cli.errors import GradcheckError
 from gradcheck_cli.numerics.autodiff import Blocks, ForwardModeUnavailable, forward_jacobian, reverse_jacobian
 from gradcheck_cli.numerics.judge import Evidence
@@ -101,7 +101,12 @@ def _block(
         numerical.errors[i][k],
         jitter=np.broadcast_to(np.float64(spread), block.shape),
         scale=scale,
-        roundoff=None if wide is None else roundoff(autograd.blocks[k][i], wide[k][i], block.shape),
+        roundoff=autograd_roundoff(
+            settings.dtype,
+            output,
+            x,
+            None if wide is None else roundoff(autograd.blocks[k][i], wide[k][i], block.shape),
+        ),
         **numerical.kinked(i, k),
     )
     return build_block(

@@ -16,6 +16,7 @@ from gradcheck_cli.engine.call import Call, Graph
 from gradcheck_cli.engine.numerical import Numerical
 from gradcheck_cli.engine.probe import random_directions
 from gradcheck_cli.engine.settings import Settings
+from gradcheck_cli.engine.wide import autograd_roundoff, projected
 from gradcheck_cli.errors import GradcheckError
 from gradcheck_cli.numerics.autodiff import ForwardModeUnavailable, jvps, vjps
 from gradcheck_cli.numerics.judge import Evidence
@@ -108,7 +109,12 @@ def secondary_blocks(
                 fd[numerical.chosen],
                 error,
                 jitter=np.full(autograd.shape, spread),
-                roundoff=None if wide_autograd is None else np.abs(autograd - wide_autograd),
+                roundoff=projected(
+                    autograd_roundoff(settings.dtype, call.outputs[k], call.point[i], None),
+                    None if basis else u,
+                    mode,
+                    None if wide_autograd is None else np.abs(autograd - wide_autograd),
+                ),
                 **kinked,
             )
             steps = {name: numerical.steps[name][i] for name in numerical.shown}

@@ -12,6 +12,8 @@ import torch
 from gradcheck_cli.engine.call import Graph
 from gradcheck_cli.errors import GradcheckError
 from gradcheck_cli.numerics.evaluate import as_outputs
+from gradcheck_cli.numerics.precision import value_roundoff
+from gradcheck_cli.numerics.stencils import magnitude
 from gradcheck_cli.user_code import call_user
 
 
@@ -64,3 +66,22 @@ def roundoff(low: np.ndarray | None, wide: np.ndarray | None, shape: tuple[int, 
     a = np.zeros(shape) if low is None else low
     b = np.zeros(shape) if wide is None else wide
     return np.abs(a - b)
+
+
+def autograd_roundoff(
+    dtype: str, output: torch.Tensor, x: torch.Tensor, measured: np.ndarray | None
+) -> np.ndarray | None:
+    """The autograd side's round-off: ``measured`` for a low-precision function (against its float64 copy);
+    in float64, what follows from the output's own values (:func:`value_roundoff`)."""
+    if dtype != "float64":
+        return measured
+    return value_roundoff(output.detach().double().reshape(-1).cpu().numpy(), magnitude(x), dtype)
+
+
+def projected(
+    roundoff: np.ndarray | None, u: np.ndarray | None, mode: str, measured: np.ndarray | None
+) -> np.ndarray | None:
+    """``roundoff`` along probe directions ``u`` (``None``: basis vectors), or ``measured`` where given."""
+    if measured is not None or roundoff is None or u is None:
+        return measured if measured is not None else roundoff
+    return roundoff @ np.abs(u).T if mode == "forward" else np.abs(u) @ roundoff

@@ -18,6 +18,7 @@ from gradcheck_cli.numerics.precision import (
     BLOCK_FLOOR,
     ERROR_SAFETY,
     UNCERTAIN_FRACTION,
+    autograd_relative,
     autograd_ulps,
     epsilon,
 )
@@ -76,8 +77,12 @@ def estimated_tolerance(
     """``ERROR_SAFETY * error + autograd round-off + reference round-off`` per entry."""
     scale = finite_scale(autograd, reference)
     eps, eps_ref = epsilon(dtype), epsilon(reference_dtype)
+    own = np.abs(autograd)
     return (
-        ERROR_SAFETY * error + autograd_ulps(dtype) * eps * (np.abs(autograd) + scale) + 4 * eps_ref * scale
+        ERROR_SAFETY * error
+        + autograd_ulps(dtype) * eps * (own + scale)
+        + autograd_relative(dtype) * np.abs(reference)
+        + 4 * eps_ref * scale
     )
 
 

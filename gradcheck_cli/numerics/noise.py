@@ -41,7 +41,9 @@ def measured_noise(samples: Samples) -> np.ndarray:
             continue
         one = samples.at(d).cpu().numpy()
         two = samples.at(2 * d).cpu().numpy()
-        second = np.abs(two - 2 * one + base).T  # (outputs, elements): smooth part f'' d**2 + O(d**3), + noise
+        second = np.abs(
+            two - 2 * one + base
+        ).T  # (outputs, elements): smooth part f'' d**2 + O(d**3), + noise
         first = allowed & ~seen
         if n == 0 or np.any(first):
             slope = np.where(first, np.max(np.abs(one - base).T / d, axis=0, initial=0.0), slope)

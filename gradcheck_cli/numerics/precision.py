@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 EPSILON: dict[str, float] = {
     "float64": 2.0**-52,
     "float32": 2.0**-23,
@@ -78,5 +80,23 @@ COMPLEX_STEP = 2.0**-66
 COMPLEX_STEP_ULPS = 256.0
 
 
+# torch's float64 kernels are not all float64 inside: hardsigmoid's backward multiplies by float32(1/6)
+# (3e-8 relative off). A float64 autograd entry is allowed this relative error of its own magnitude (a 0.01%
+# error is still 400 times over it).
+AUTOGRAD_RELATIVE: dict[str, float] = {"float64": 2.0**-22}
+
+
 def autograd_ulps(dtype: str) -> float:
     return AUTOGRAD_ULPS.get(dtype, 64.0)
+
+
+def autograd_relative(dtype: str) -> float:
+    return AUTOGRAD_RELATIVE.get(dtype, 0.0)
+
+
+def value_roundoff(values: np.ndarray, magnitudes: np.ndarray, dtype: str) -> np.ndarray:
+    """``(outputs, elements)``: the autograd round-off that follows from the outputs' own: a backward computes
+    with values of the output's size (sigmoid's ``s * (1 - s)`` at 30 is exact only to ``eps * |s|``, 1e-3 of
+    the derivative), so an entry may be off by ``AUTOGRAD_ULPS * eps * |f_i|`` per unit of the input's scale
+    ``max(1, |x_j|)``. Far below any finite-difference error bar; it matters against the complex step."""
+    return autograd_ulps(dtype) * epsilon(dtype) * np.abs(values).reshape(-1, 1) / magnitudes.reshape(1, -1)

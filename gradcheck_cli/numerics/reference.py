@@ -164,9 +164,13 @@ def input_reference(
                         f"{'y' if bad == 1 else 'ies'} (conj, abs or .real inside?)"
                     )
                 else:
-                    # Round-off, plus the truncation (h**2 |f'''| / 6) bounded by h itself: tiny, but not 0
-                    # where the derivative vanishes (x**3 at 0 gives -h**2, not 0).
-                    error = COMPLEX_STEP_ULPS * 2.0**-52 * np.abs(found.value) + found.steps.reshape(1, -1)
+                    # Round-off, plus the truncation h**2 |f'''| / 6, bounded by h**2 (1 + |f'|): tiny, but
+                    # not 0 where the derivative vanishes (x**3 at 0 gives -h**2, not 0). Never a term of h
+                    # alone, which would swamp derivatives near 1e-15 and the bugs in them.
+                    steps = found.steps.reshape(1, -1)
+                    error = COMPLEX_STEP_ULPS * 2.0**-52 * np.abs(found.value) + steps**2 * (
+                        1 + np.abs(found.value)
+                    )
                     estimates["complex-step"] = Estimate(found.value, error, found.steps)
     return InputReference(estimates, sides, reason, tuple(notes))
 
