@@ -14,28 +14,22 @@ from typing import Any
 import torch
 
 from gradcheck_cli.errors import InputError, UsageError, UserFunctionError
-from gradcheck_cli.numerics.autodiff import check_history
+from gradcheck_cli.numerics.autodiff import Graph, check_history
 from gradcheck_cli.numerics.evaluate import as_outputs, check_finite
 from gradcheck_cli.user_code import argument_names, call_user, check_arity
-
-
-@dataclass(frozen=True)
-class Graph:
-    """A function evaluated with a recorded graph: the point, its leaves (requiring grad) and the outputs."""
-
-    point: tuple[torch.Tensor, ...]
-    leaves: tuple[torch.Tensor, ...]
-    outputs: tuple[torch.Tensor, ...]
 
 
 @dataclass(frozen=True)
 class Call:
     """The function at the point, with its graph and the names of its inputs and outputs."""
 
-    func: Callable[..., Any]
     graph: Graph
     names: tuple[str, ...]
     out_names: tuple[str, ...]
+
+    @property
+    def func(self) -> Callable[..., Any]:
+        return self.graph.func
 
     @property
     def point(self) -> tuple[torch.Tensor, ...]:
@@ -131,4 +125,4 @@ def record(func: Callable[..., Any], originals: tuple[torch.Tensor, ...], names:
     check_finite(outputs, "at the point")
     check_history(outputs)
     point = tuple(x.detach().clone() for x in originals)
-    return Graph(point, leaves, outputs)
+    return Graph(func, point, leaves, outputs)

@@ -47,13 +47,13 @@ def _prepare(
         func = GradientFunction(func, seed)
     graph = record(func, originals, in_names)
     if order != 2:
-        return Call(func, graph, in_names, output_names(len(graph.outputs)))
+        return Call(graph, in_names, output_names(len(graph.outputs)))
     notes.append(
         "order 2: checks the gradient of "
         + ("the weighted sum w·out for a seeded random w" if func.weighted else "the output")  # type: ignore[attr-defined]
         + " (Hessian-vector products by double backward) against finite differences of the gradient"
     )
-    return Call(func, graph, in_names, tuple(f"grad_{name}" for name in in_names))
+    return Call(graph, in_names, tuple(f"grad_{name}" for name in in_names))
 
 
 def _plan(call: Call, mode: str, budget: Budget, notes: list[str]) -> str:

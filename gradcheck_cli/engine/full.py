@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 
 from gradcheck_cli.engine.blocks import build_block, largest
-from gradcheck_cli.engine.call import Call, Graph
+from gradcheck_cli.engine.call import Call
 from gradcheck_cli.engine.numerical import Numerical, central, references, site
 from gradcheck_cli.engine.secondary import secondary_blocks
 from gradcheck_cli.engine.settings import Settings
 from gradcheck_cli.engine.wide import autograd_roundoff, roundoff, wide_graph
 from gradcheck_cli.errors import GradcheckError
-from gradcheck_cli.numerics.autodiff import Blocks, ForwardModeUnavailable, forward_jacobian, reverse_jacobian
+from gradcheck_cli.numerics.autodiff import Blocks, ForwardModeUnavailable, Graph, jacobian
 from gradcheck_cli.numerics.judge import Evidence
 from gradcheck_cli.numerics.nondeterminism import jacobian_jitter, output_jitter
 from gradcheck_cli.numerics.precision import autograd_ulps, epsilon
@@ -40,25 +40,20 @@ class Autograd:
     wide_blocks: Blocks | None = None
 
 
-def jacobian(call: Call, settings: Settings, mode: str, graph: Graph | None = None) -> Blocks:
+def _jacobian(call: Call, settings: Settings, mode: str, graph: Graph | None = None) -> Blocks:
     """The autograd Jacobian in ``mode`` at the call's point (or at ``graph``, the same function)."""
-    graph = call.graph if graph is None else graph
-    if mode == "forward":
-        return forward_jacobian(
-            call.func, graph.point, call.numels, budget=settings.budget, progress=settings.progress
-        )
-    return reverse_jacobian(graph.outputs, graph.leaves, settings.budget, settings.progress, func=call.func)
+    return jacobian(call.graph if graph is None else graph, mode, settings.budget, settings.progress)
 
 
 def _primary(call: Call, settings: Settings, notes: list[str]) -> tuple[str, Blocks, Settings]:
     """The Jacobian by the cheaper mode: forward mode for fewer inputs than outputs, where it works."""
     if call.n < call.m and settings.forward:
         try:
-            return "forward", jacobian(call, settings, "forward"), settings
+            return "forward", _jacobian(call, settings, "forward"), settings
         except ForwardModeUnavailable as exc:
             notes.append(f"forward-mode AD not available ({exc}): checked reverse mode only")
             settings = dataclasses.replace(settings, forward=False)
-    return "reverse", jacobian(call, settings, "reverse"), settings
+    return "reverse", _jacobian(call, settings, "reverse"), settings
 
 
 def _autograd(call: Call, settings: Settings, notes: list[str], lean: bool) -> tuple[Autograd, Settings]:
@@ -68,12 +63,12 @@ def _autograd(call: Call, settings: Settings, notes: list[str], lean: bool) -> t
     jitter_back = (
         [[None] * len(call.point) for _ in call.outputs]
         if lean
-        else jacobian_jitter(analytic, jacobian(call, settings, primary))
+        else jacobian_jitter(analytic, _jacobian(call, settings, primary))
     )
     # A low-precision autograd is compared with the same autograd in float64: its measured round-off.
-    wide = wide_graph(call.func, call.graph) if settings.dtype != "float64" and not lean else None
+    wide = wide_graph(call.graph) if settings.dtype != "float64" and not lean else None
     try:
-        wide_blocks = None if wide is None else jacobian(call, settings, primary, wide)
+        wide_blocks = None if wide is None else _jacobian(call, settings, primary, wide)
     except (GradcheckError, ForwardModeUnavailable):  # its float64 autograd fails: the dtype's ulps only
         wide, wide_blocks = None, None
     return Autograd(primary, analytic, jitter_out, jitter_back, wide, wide_blocks), settings

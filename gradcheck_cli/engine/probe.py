@@ -16,13 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from gradcheck_cli.engine.blocks import Estimates, build_block
 from gradcheck_cli.engine.call import Call
 from gradcheck_cli.engine.settings import Settings
 from gradcheck_cli.errors import UsageError
-from gradcheck_cli.numerics.autodiff import ForwardModeUnavailable, jvps, vjps
+from gradcheck_cli.numerics.autodiff import ForwardModeUnavailable, Graph, basis, jacobian, products
 from gradcheck_cli.numerics.evaluate import Evaluator, Rows
-from gradcheck_cli.numerics.judge import compare
-from gradcheck_cli.numerics.stencils import SCHEMES, steps_for
+from gradcheck_cli.numerics.judge import Comparison, Evidence, Rule, compare
+from gradcheck_cli.numerics.stencils import SCHEMES, apply, perturbed, split_rows, steps_for, summing
 from gradcheck_cli.result import Block
 
 DISTRIBUTIONS = ("rademacher", "gaussian")
@@ -67,87 +68,94 @@ class Prober:
     def __init__(self, call: Call, settings: Settings) -> None:
         if settings.probes < 1:
             raise UsageError(f"--probes must be at least 1, got {settings.probes}")
-        self.func = call.func
-        self.leaves, self.outputs = call.leaves, call.outputs
-        self.point = tuple(x.detach() for x in call.leaves)
+        self.call, self.settings = call, settings
+        self.graph = call.graph
         self.base = call.base
-        self.scheme, self.eps = SCHEMES[probe_scheme(settings.method)], settings.eps
-        self.atol, self.rtol = settings.fixed_atol, settings.fixed_rtol
-        self.budget, self.progress = settings.budget, settings.progress
-        self.distribution = settings.distribution
-        self.probes = probes = settings.probes
+        self.scheme = SCHEMES[probe_scheme(settings.method)]
+        # Probes are judged by the fixed rule atol + rtol * |reference|.
+        self.rule = Rule(settings.dtype, settings.dtype, settings.fixed_atol, settings.fixed_rtol)
+        self.probes = settings.probes
         self.generator = torch.Generator().manual_seed(settings.seed)
         self.forward_reason: str | None = None if settings.forward else "disabled"
-        self.output_numel = sum(out.numel() for out in self.base)
-        weights = random_directions(self.generator, probes, self.output_numel, self.distribution)
+        self.output_numel = call.m
+        weights = random_directions(self.generator, self.probes, self.output_numel, settings.distribution)
         self.cotangents = self._split(weights)
-        grads = vjps(
-            self.outputs, self.leaves, [c.to(out.dtype) for c, out in zip(self.cotangents, self.outputs)]
-        )
+        grads = products(self.graph, "reverse", self.cotangents)
         self.grads = [
-            torch.zeros(probes, x.numel(), dtype=torch.float64, device=x.device)
+            torch.zeros(self.probes, x.numel(), dtype=torch.float64, device=x.device)
             if g is None
-            else g.reshape(probes, -1).double()
-            for g, x in zip(grads, self.point)
+            else g.reshape(self.probes, -1).double()
+            for g, x in zip(grads, call.point)
         ]
         self.evaluate = Evaluator(
-            call.func, self.point, budget=self.budget, progress=self.progress, task="probes"
+            call.func, call.point, budget=settings.budget, progress=settings.progress, task="probes"
         )
 
-    def _split(self, weights: torch.Tensor) -> list[torch.Tensor]:
-        parts, start = [], 0
+    def _split(self, weights: torch.Tensor) -> list[torch.Tensor | None]:
+        parts: list[torch.Tensor | None] = []
+        start = 0
         for out in self.base:
             parts.append(weights[:, start : start + out.numel()].reshape(-1, *out.shape).to(out.device))
             start += out.numel()
         return parts
 
-    def _weigh(self, values: Sequence[torch.Tensor]) -> torch.Tensor:
+    def _weigh(self, values: Sequence[torch.Tensor | None]) -> torch.Tensor:
         """``v . values`` per probe, for values ``(k, *out.shape)`` per output."""
         return sum(
-            (val.double().reshape(len(val), -1) * c.reshape(len(c), -1)).sum(1)
+            (val.double().reshape(len(val), -1) * c.reshape(len(c), -1)).sum(1)  # type: ignore[union-attr]
             for val, c in zip(values, self.cotangents)
         )  # type: ignore[return-value]
 
     def step(self, index: int, lo: int, hi: int) -> float:
         """One step for the probes of flat elements ``lo:hi``: the default step of the largest of them."""
-        return float(steps_for(self.point[index].detach().reshape(-1)[lo:hi], self.scheme, self.eps).max())
+        flat = self.call.point[index].reshape(-1)[lo:hi]
+        return float(steps_for(flat, self.scheme, self.settings.eps).max())
+
+    def _forward(self, index: int, directions: torch.Tensor) -> torch.Tensor | None:
+        """``v . J u`` per probe by JVPs (None once forward mode is found unavailable)."""
+        if self.forward_reason is not None:
+            return None
+        tangents: list[torch.Tensor | None] = [None] * len(self.call.point)
+        tangents[index] = directions
+        try:
+            return self._weigh(products(self.graph, "forward", tangents))
+        except ForwardModeUnavailable as exc:
+            self.forward_reason = str(exc)
+            return None
+
+    def _difference(self, index: int, directions: torch.Tensor, h: float) -> torch.Tensor:
+        """``v . (f(x + o h u) ...) / h`` per probe by the scheme; every perturbed point in one batch."""
+        x = self.call.point[index]
+        offsets = [offset for offset in self.scheme.offsets if offset != 0.0]
+        flat = directions.reshape(self.probes, -1)
+        rows = torch.cat([x.detach().double().reshape(1, -1) + (o * h) * flat for o in offsets])
+        rows = rows.to(x.dtype).reshape(len(rows), *x.shape)
+        outputs = self.evaluate(index, Rows(len(rows), lambda a, b: rows[a:b]), self.output_numel)
+
+        def sample(offset: float) -> torch.Tensor:
+            if offset == 0.0:
+                return self._weigh([out.unsqueeze(0).expand(self.probes, *out.shape) for out in self.base])
+            j = offsets.index(offset)
+            return self._weigh([out[j * self.probes : (j + 1) * self.probes] for out in outputs])
+
+        return apply(self.scheme, summing(sample), torch.tensor(h, dtype=torch.float64))
 
     def project(self, index: int, lo: int, hi: int, *, forward: bool = True) -> ProbeValues:
         """Probe input ``index`` along fresh directions supported on its flat elements ``lo:hi`` (the JVPs
         only with ``forward``)."""
-        x = self.point[index]
-        n = x.numel()
-        local = random_directions(self.generator, self.probes, hi - lo, self.distribution).to(x.device)
+        x = self.call.point[index]
+        local = random_directions(self.generator, self.probes, hi - lo, self.settings.distribution)
+        local = local.to(x.device)
         reverse = (self.grads[index][:, lo:hi] * local).sum(1)
-        projected = None
-        if forward and self.forward_reason is None:
-            directions = torch.zeros(self.probes, n, dtype=x.dtype, device=x.device)
-            directions[:, lo:hi] = local
-            tangents: list[torch.Tensor | None] = [None] * len(self.point)
-            tangents[index] = directions.reshape(self.probes, *x.shape)
-            try:
-                projected = self._weigh(jvps(self.func, self.point, tangents))
-            except ForwardModeUnavailable as exc:
-                self.forward_reason = str(exc)
+        directions = torch.zeros(self.probes, x.numel(), dtype=torch.float64, device=x.device)
+        directions[:, lo:hi] = local
+        directions = directions.reshape(self.probes, *x.shape)
+        projected = self._forward(index, directions) if forward else None
         h = self.step(index, lo, hi)
-        offsets = [offset for offset in self.scheme.offsets if offset != 0.0]
-        rows = x.detach().double().reshape(1, -1).repeat(self.probes * len(offsets), 1)
-        for j, offset in enumerate(offsets):  # every perturbed point of every probe in one batch
-            rows[j * self.probes : (j + 1) * self.probes, lo:hi] += (offset * h) * local
-        rows = rows.to(x.dtype).reshape(len(rows), *x.shape)
-        outputs = self.evaluate(index, Rows(len(rows), lambda a, b: rows[a:b]), self.output_numel)
-        total = torch.zeros(self.probes, dtype=torch.float64, device=x.device)
-        for offset, weight in zip(self.scheme.offsets, self.scheme.weights):
-            if offset == 0.0:
-                values = self._weigh([out.unsqueeze(0).expand(self.probes, *out.shape) for out in self.base])
-            else:
-                j = offsets.index(offset)
-                values = self._weigh([out[j * self.probes : (j + 1) * self.probes] for out in outputs])
-            total = total + weight * values
         return ProbeValues(
             reverse=reverse.cpu().numpy(),
             forward=None if projected is None else projected.cpu().numpy(),
-            numerical=(total / h).cpu().numpy(),
+            numerical=self._difference(index, directions, h).cpu().numpy(),
             step=h,
         )
 
@@ -156,27 +164,33 @@ class Prober:
         forward = values.forward is not None and self._fails(values.forward, values.numerical)
         return self._fails(values.reverse, values.numerical), forward
 
+    def _compare(self, autograd: np.ndarray, numerical: np.ndarray) -> Comparison:
+        return compare(autograd[:, None], numerical[:, None], atol=self.rule.atol, rtol=self.rule.rtol)  # type: ignore[arg-type]
+
     def _fails(self, autograd: np.ndarray, numerical: np.ndarray) -> bool:
-        comparison = compare(autograd[:, None], numerical[:, None], atol=self.atol, rtol=self.rtol)
+        comparison = self._compare(autograd, numerical)
         return bool((comparison.abs_err > comparison.tolerance).any())
 
     def probe_blocks(self, values: ProbeValues, label: str) -> list[Block]:
         blocks = []
+        estimates = Estimates(
+            {self.scheme.name: values.numerical[:, None]},
+            {self.scheme.name: np.array([values.step])},
+            self.scheme.name,
+        )
         for mode, autograd in (("reverse", values.reverse), ("forward", values.forward)):
             if autograd is None:
                 continue
-            comparison = compare(autograd[:, None], values.numerical[:, None], atol=self.atol, rtol=self.rtol)
+            evidence = Evidence(autograd[:, None], values.numerical[:, None], None)
             blocks.append(
-                Block(
+                build_block(
+                    self.rule,
+                    evidence,
+                    estimates,
                     output_name="v·out",
                     input_name=f"{label}·u",
                     output_shape=(self.probes,),
                     input_shape=(),
-                    autograd=autograd[:, None],
-                    numerical={self.scheme.name: values.numerical[:, None]},
-                    steps={self.scheme.name: np.array([values.step])},
-                    reference=self.scheme.name,
-                    **comparison.fields(),
                     mode=mode,
                     probes=True,
                 )
@@ -185,20 +199,14 @@ class Prober:
 
     def localise(self, index: int, reverse: bool, forward: bool) -> list[tuple[int, int]]:
         """Halve the failing element ranges of input ``index`` down to at most ``LEAF_ELEMENTS`` each."""
-        ranges = [(0, self.point[index].numel())]
+        ranges = [(0, self.call.point[index].numel())]
         final: list[tuple[int, int]] = []
         while ranges:
             wide = [(lo, hi) for lo, hi in ranges if hi - lo > LEAF_ELEMENTS]
             final += [(lo, hi) for lo, hi in ranges if hi - lo <= LEAF_ELEMENTS]
             found: list[tuple[float, int, int]] = []
             for lo, hi in wide:
-                mid = (lo + hi) // 2
-                halves = []
-                for a, b in ((lo, mid), (mid, hi)):
-                    values = self.project(index, a, b, forward=forward)
-                    rev, fwd = self.failing(values)
-                    if (reverse and rev) or (forward and fwd):
-                        halves.append((self._excess(values, reverse, forward), a, b))
+                halves = self._failing_halves(index, (lo, hi), reverse, forward)
                 if halves:
                     found += halves
                 else:  # the error shows only over the whole range: check it as it is
@@ -207,98 +215,91 @@ class Prober:
             ranges = [(a, b) for _, a, b in found[: max(0, MAX_RANGES - len(final))]]
         return sorted(final)[:MAX_RANGES]
 
+    def _failing_halves(
+        self, index: int, span: tuple[int, int], reverse: bool, forward: bool
+    ) -> list[tuple[float, int, int]]:
+        """The halves of ``span`` whose fresh probes fail, with how far they exceed their tolerance."""
+        lo, hi = span
+        mid = (lo + hi) // 2
+        halves = []
+        for a, b in ((lo, mid), (mid, hi)):
+            values = self.project(index, a, b, forward=forward)
+            rev, fwd = self.failing(values)
+            if (reverse and rev) or (forward and fwd):
+                halves.append((self._excess(values, reverse, forward), a, b))
+        return halves
+
     def _excess(self, values: ProbeValues, reverse: bool, forward: bool) -> float:
         worst = 0.0
         for flag, autograd in ((reverse, values.reverse), (forward, values.forward)):
             if flag and autograd is not None:
-                c = compare(autograd[:, None], values.numerical[:, None], atol=self.atol, rtol=self.rtol)
+                c = self._compare(autograd, values.numerical)
                 worst = max(worst, float(np.max(c.abs_err / c.tolerance)))
         return worst
 
-    def columns(
-        self, index: int, columns: np.ndarray, reverse: bool, forward: bool, names: tuple[str, Sequence[str]]
-    ) -> list[Block]:
-        """The Jacobian columns ``columns`` (flat elements) of input ``index``, checked entry by entry."""
-        name, out_names = names
-        x = self.point[index]
-        cols = torch.as_tensor(columns, device=x.device)
+    def _column_differences(self, index: int, columns: np.ndarray, steps: np.ndarray) -> list[np.ndarray]:
+        """The scheme's differences along the basis vectors ``columns`` of input ``index``, per output
+        ``(m_k, len(columns))``."""
+        x = self.call.point[index]
         count = len(columns)
-        steps = steps_for(x, self.scheme, self.eps)[columns]
-        shifts = torch.as_tensor(steps, dtype=torch.float64, device=x.device)
-        flat = x.detach().double().reshape(1, -1)
-        total: list[torch.Tensor] | None = None
-        for offset, weight in zip(self.scheme.offsets, self.scheme.weights):
+        base = torch.cat([out.double().reshape(1, -1) for out in self.base], dim=1).expand(count, -1)
+
+        def sample(offset: float) -> torch.Tensor:
             if offset == 0.0:
-                values = [out.double().reshape(1, -1) for out in self.base]
-            else:
+                return base
+            outs = self.evaluate(index, perturbed(x, offset * steps, columns), self.output_numel)
+            return torch.cat([out.double().reshape(count, -1) for out in outs], dim=1)
 
-                def make(a: int, b: int, offset: float = offset) -> torch.Tensor:
-                    rows = flat.repeat(b - a, 1)
-                    rows[torch.arange(b - a), cols[a:b]] += offset * shifts[a:b]
-                    return rows.to(x.dtype).reshape(b - a, *x.shape)
+        shifts = torch.as_tensor(steps, dtype=torch.float64, device=x.device).reshape(-1, 1)
+        total = apply(self.scheme, summing(sample), shifts)
+        return split_rows(total.T.cpu().numpy(), self.call.numels)
 
-                outs = self.evaluate(index, Rows(count, make), self.output_numel)
-                values = [out.double().reshape(count, -1) for out in outs]
-            total = (
-                [weight * v for v in values]
-                if total is None
-                else [t + weight * v for t, v in zip(total, values)]
-            )
-        assert total is not None
-        numerical = [(t / shifts.reshape(-1, 1)).T.cpu().numpy() for t in total]
+    def _autograd_columns(
+        self, index: int, columns: np.ndarray, reverse: bool, forward: bool
+    ) -> dict[str, list[np.ndarray]]:
+        """The autograd columns ``columns`` of input ``index`` per output, by each mode asked for."""
+        x = self.call.point[index]
+        cols = torch.as_tensor(columns, device=x.device)
         autograd: dict[str, list[np.ndarray]] = {}
-        if reverse:
-            autograd["reverse"] = self._reverse_columns(index, cols)
+        if reverse:  # rows of J by VJPs with basis cotangents, w.r.t. this input only, keeping ``cols``
+            graph = self.graph
+            sub = Graph(graph.func, (graph.point[index],), (graph.leaves[index],), graph.outputs)
+            found = jacobian(sub, "reverse", self.settings.budget, keep=cols)
+            autograd["reverse"] = [
+                np.zeros((out.numel(), len(cols))) if row[0] is None else row[0]
+                for row, out in zip(found, self.base)
+            ]
         if forward:
-            tangents: list[torch.Tensor | None] = [None] * len(self.point)
-            basis = torch.zeros(count, x.numel(), dtype=x.dtype, device=x.device)
-            basis[torch.arange(count), cols] = 1
-            tangents[index] = basis.reshape(count, *x.shape)
-            outs = jvps(self.func, self.point, tangents)
-            autograd["forward"] = [out.reshape(count, -1).T.double().cpu().numpy() for out in outs]
+            tangents: list[torch.Tensor | None] = [None] * len(self.call.point)
+            tangents[index] = basis(cols, x)
+            outs = products(self.graph, "forward", tangents)
+            autograd["forward"] = [out.reshape(len(cols), -1).T.double().cpu().numpy() for out in outs]  # type: ignore[union-attr]
+        return autograd
+
+    def columns(self, index: int, columns: np.ndarray, reverse: bool, forward: bool) -> list[Block]:
+        """The Jacobian columns ``columns`` (flat elements) of input ``index``, checked entry by entry."""
+        x = self.call.point[index]
+        steps = steps_for(x, self.scheme, self.settings.eps)[columns]
+        numerical = self._column_differences(index, columns, steps)
         blocks = []
-        for mode, parts in autograd.items():
+        for mode, parts in self._autograd_columns(index, columns, reverse, forward).items():
             for k, out in enumerate(self.base):
-                comparison = compare(parts[k], numerical[k], atol=self.atol, rtol=self.rtol)
+                name = self.scheme.name
+                evidence = Evidence(parts[k], numerical[k], None)
                 blocks.append(
-                    Block(
-                        output_name=out_names[k],
-                        input_name=name,
+                    build_block(
+                        self.rule,
+                        evidence,
+                        Estimates({name: numerical[k]}, {name: steps}, name),
+                        output_name=self.call.out_names[k],
+                        input_name=self.call.names[index],
                         output_shape=tuple(out.shape),
                         input_shape=tuple(x.shape),
-                        autograd=parts[k],
-                        numerical={self.scheme.name: numerical[k]},
-                        steps={self.scheme.name: steps},
-                        reference=self.scheme.name,
-                        **comparison.fields(),
                         mode=mode,
                         columns=np.asarray(columns),
                     )
                 )
         return blocks
-
-    def _reverse_columns(self, index: int, cols: torch.Tensor) -> list[np.ndarray]:
-        """Rows of ``J`` w.r.t. input ``index`` by VJPs with basis cotangents, keeping columns ``cols``."""
-        leaf = self.leaves[index]
-        parts = []
-        for k, out in enumerate(self.outputs):
-            m = out.numel()
-            rows = []
-            chunk = self.budget.rows(leaf.numel() + m, leaf.element_size(), limit=m)
-            for start in range(0, m, chunk):
-                count = min(chunk, m - start)
-                cotangents = [
-                    torch.zeros(count, *o.shape, dtype=o.dtype, device=o.device) for o in self.outputs
-                ]
-                flat = cotangents[k].reshape(count, -1)
-                flat[torch.arange(count), torch.arange(start, start + count)] = 1
-                (grad,) = vjps(self.outputs, [leaf], cotangents)
-                if grad is None:
-                    rows.append(torch.zeros(count, len(cols), dtype=torch.float64))
-                else:
-                    rows.append(grad.reshape(count, -1)[:, cols].double())
-            parts.append(torch.cat(rows).cpu().numpy())
-        return parts
 
 
 def probe_blocks(call: Call, settings: Settings, notes: list[str]) -> list[Block]:
@@ -315,7 +316,7 @@ def probe_blocks(call: Call, settings: Settings, notes: list[str]) -> list[Block
             continue
         ranges = prober.localise(i, reverse, forward)
         columns = np.unique(np.concatenate([np.arange(lo, hi) for lo, hi in ranges]))[:MAX_COLUMNS]
-        blocks += prober.columns(i, columns, reverse, forward, (name, call.out_names))
+        blocks += prober.columns(i, columns, reverse, forward)
         wrong = " and ".join(mode for mode, bad in (("reverse", reverse), ("forward", forward)) if bad)
         where = ", ".join(f"{lo}:{hi}" for lo, hi in ranges)
         notes.append(

@@ -5,20 +5,19 @@ float64 copy of a low-precision function the same products in float64 measure th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
 from gradcheck_cli.engine.blocks import Estimates, build_block
-from gradcheck_cli.engine.call import Call, Graph
+from gradcheck_cli.engine.call import Call
 from gradcheck_cli.engine.numerical import Numerical
 from gradcheck_cli.engine.probe import random_directions
 from gradcheck_cli.engine.settings import Settings
 from gradcheck_cli.engine.wide import autograd_roundoff, projected
 from gradcheck_cli.errors import GradcheckError
-from gradcheck_cli.numerics.autodiff import ForwardModeUnavailable, jvps, vjps
+from gradcheck_cli.numerics.autodiff import ForwardModeUnavailable, Graph, products
 from gradcheck_cli.numerics.judge import Evidence
 from gradcheck_cli.result import Block
 
@@ -27,36 +26,29 @@ from gradcheck_cli.result import Block
 SECONDARY_BASIS = 32
 
 
-def _products(
-    func: Callable[..., Any], mode: str, graph: Graph, j: int, directions: torch.Tensor
-) -> list[tuple[int, int, np.ndarray]]:
+def _products(graph: Graph, mode: str, j: int, directions: torch.Tensor) -> list[tuple[int, int, np.ndarray]]:
     """``(k, i, products)`` per block along ``directions``: JVPs ``(m_k, count)`` for input ``j`` in
     forward mode, VJPs ``(count, n_i)`` for output ``j`` in reverse mode."""
     count = len(directions)
-    point, outputs = graph.point, graph.outputs
+    axis = graph.point if mode == "forward" else graph.outputs
+    along: list[torch.Tensor | None] = [None] * len(axis)
+    along[j] = directions.reshape(count, *axis[j].shape)
+    found = products(graph, mode, along)
     if mode == "forward":
-        x = point[j]
-        tangents: list[torch.Tensor | None] = [None] * len(point)
-        tangents[j] = directions.to(x.dtype).to(x.device).reshape(count, *x.shape)
-        found = jvps(func, point, tangents)
-        return [(k, j, found[k].reshape(count, -1).T.double().cpu().numpy()) for k in range(len(outputs))]
-    out = outputs[j]
-    cotangents = [torch.zeros(count, *o.shape, dtype=o.dtype, device=o.device) for o in outputs]
-    cotangents[j] = directions.to(out.dtype).to(out.device).reshape(count, *out.shape)
-    grads = vjps(outputs, graph.leaves, cotangents)
+        return [(k, j, out.reshape(count, -1).T.double().cpu().numpy()) for k, out in enumerate(found)]  # type: ignore[union-attr]
     return [
         (j, i, np.zeros((count, x.numel())) if g is None else g.reshape(count, -1).double().cpu().numpy())
-        for i, (g, x) in enumerate(zip(grads, point))
+        for i, (g, x) in enumerate(zip(found, graph.point))
     ]
 
 
 def _wide_products(
-    func: Callable[..., Any], mode: str, wide: Graph | None, j: int, directions: torch.Tensor
+    mode: str, wide: Graph | None, j: int, directions: torch.Tensor
 ) -> list[np.ndarray | None] | None:
     if wide is None:
         return None
     try:
-        return [a for _, _, a in _products(func, mode, wide, j, directions)]
+        return [a for _, _, a in _products(wide, mode, j, directions)]
     except (GradcheckError, ForwardModeUnavailable):
         return None
 
@@ -92,8 +84,8 @@ def secondary_blocks(
             if basis
             else random_directions(generator, count, size, settings.distribution)
         )
-        pairs = _products(call.func, mode, call.graph, j, directions)
-        wide_pairs = _wide_products(call.func, mode, wide, j, directions) or [None] * len(pairs)
+        pairs = _products(call.graph, mode, j, directions)
+        wide_pairs = _wide_products(mode, wide, j, directions) or [None] * len(pairs)
         u = directions.numpy()
         for (k, i, autograd), wide_autograd in zip(pairs, wide_pairs):
             # Along basis vectors the entries are the Jacobian's own: their kinks carry over.

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from gradcheck_cli.engine.call import Graph
 from gradcheck_cli.errors import GradcheckError
+from gradcheck_cli.numerics.autodiff import Graph
 from gradcheck_cli.numerics.evaluate import as_outputs
 from gradcheck_cli.numerics.precision import value_roundoff
 from gradcheck_cli.numerics.stencils import magnitude
@@ -41,13 +41,13 @@ def evaluation_point(
     return upcast, tuple(w.detach() for w in wide), note
 
 
-def wide_graph(func: Callable[..., Any], graph: Graph) -> Graph | None:
+def wide_graph(graph: Graph) -> Graph | None:
     """The function at a float64 copy of the point, with its graph, or None where it does not run in
     float64 there."""
     leaves = tuple(x.detach().double().requires_grad_(True) for x in graph.point)
     try:
         with torch.enable_grad():
-            wide = as_outputs(call_user(func, *leaves))
+            wide = as_outputs(call_user(graph.func, *leaves))
     except GradcheckError:
         return None
     if any(
@@ -58,7 +58,7 @@ def wide_graph(func: Callable[..., Any], graph: Graph) -> Graph | None:
         for w, o in zip(wide, graph.outputs)
     ):
         return None
-    return Graph(tuple(x.detach() for x in leaves), leaves, wide)
+    return Graph(graph.func, tuple(x.detach() for x in leaves), leaves, wide)
 
 
 def roundoff(low: np.ndarray | None, wide: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:

@@ -1,16 +1,18 @@
-"""The autograd side: vector-Jacobian products (reverse mode), Jacobian-vector products (forward mode), and
-the full Jacobian of every output w.r.t. every input by whichever mode is cheaper.
+"""The autograd side: one :func:`products` for vector-Jacobian products (reverse mode) and Jacobian-vector
+products (forward mode); the Jacobian is products along the basis vectors (:func:`jacobian`).
 
 Products are batched where the user's code allows it (``is_grads_batched`` for reverse mode,
 :func:`torch.func.vmap` over :func:`torch.func.jvp` for forward mode) and computed one at a time where it does
-not (custom ``autograd.Function`` s without vmap support, for instance), always in chunks bounded by the
-memory budget. An output that does not depend on an input gives ``None`` for that block.
+not (custom ``autograd.Function`` s without vmap support, for instance); the Jacobian in chunks bounded by the
+memory budget. An output that does not depend on an input gives ``None`` for that block (reverse mode).
+Neither path imports ``torch._dynamo`` (``torch.func.jacrev`` and vmapped ``torch.func.vjp`` pullbacks do).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,17 @@ from gradcheck_cli.numerics.progress import ProgressCallback, no_progress
 from gradcheck_cli.user_code import describe, user_traceback
 
 Blocks = list[list[np.ndarray | None]]
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A function called at a point with its graph recorded: the point, its leaves (requiring grad) and the
+    outputs. Reverse mode uses the recorded graph, forward mode calls ``func`` again."""
+
+    func: Callable[..., Any]
+    point: tuple[torch.Tensor, ...]
+    leaves: tuple[torch.Tensor, ...]
+    outputs: tuple[torch.Tensor, ...]
 
 
 class ForwardModeUnavailable(Exception):
@@ -152,124 +165,79 @@ def jvps(
             return _jvp_loop(func, point, tangents, count)
 
 
-def _identity(count_start: int, count: int, numel: int, like: torch.Tensor) -> torch.Tensor:
-    basis = torch.zeros(count, numel, dtype=like.dtype, device=like.device)
-    basis[torch.arange(count), torch.arange(count_start, count_start + count)] = 1
-    return basis
+def products(
+    graph: Graph, mode: str, directions: Sequence[torch.Tensor | None]
+) -> tuple[torch.Tensor | None, ...]:
+    """``count`` products along ``directions``. Forward mode: ``directions[i]`` is ``(count, *point[i].shape)``
+    or ``None`` (zero) per input; returns ``J u`` as ``(count, *out.shape)`` per output. Reverse mode:
+    ``directions[k]`` per output; returns ``v^T J`` as ``(count, *point[i].shape)`` per input, ``None`` where
+    no output with a direction depends on it."""
+    if mode == "forward":
+        tangents = [
+            None if d is None else d.to(x.dtype).to(x.device) for d, x in zip(directions, graph.point)
+        ]
+        return jvps(graph.func, graph.point, tangents)
+    given = [k for k, d in enumerate(directions) if d is not None]
+    outputs = [graph.outputs[k] for k in given]
+    cotangents = [directions[k].to(out.dtype).to(out.device) for k, out in zip(given, outputs)]  # type: ignore[union-attr]
+    return vjps(outputs, graph.leaves, cotangents)
 
 
-def _dependence(outputs: Sequence[torch.Tensor], inputs: Sequence[torch.Tensor]) -> list[list[bool]]:
-    """``[k][i]``: whether autograd links output ``k`` to input ``i`` (one backward per output)."""
-    links = []
-    for output in outputs:
-        grads = _grad([output], inputs, [torch.ones_like(output)], batched=False)
-        links.append([g is not None for g in grads])
-    return links
+def basis(columns: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """The basis vectors ``e_c`` of ``like``'s (flat) elements ``c`` in ``columns``, ``(count, *like.shape)``."""
+    rows = torch.zeros(len(columns), like.numel(), dtype=like.dtype, device=like.device)
+    rows[torch.arange(len(columns)), columns] = 1
+    return rows.reshape(len(columns), *like.shape)
 
 
-def _functional_rows(
-    func: Callable[..., Any],
-    point: Sequence[torch.Tensor],
-    budget: Budget,
-    progress: ProgressCallback,
-) -> list[list[torch.Tensor]]:
-    """Rows ``[output][input]`` by :func:`torch.func.vjp` vmapped over basis cotangents (fast path)."""
-    outputs, pullback = torch.func.vjp(lambda *xs: as_outputs(func(*xs)), *point)
-    in_numel = sum(x.numel() for x in point)
-    rows: list[list[torch.Tensor]] = []
-    for k, output in enumerate(outputs):
-        m = output.numel()
-        blocks = [torch.empty(m, x.numel(), dtype=x.dtype, device=x.device) for x in point]
-        chunk = budget.rows(in_numel + m, output.element_size(), limit=m)
-        for start in range(0, m, chunk):
-            count = min(chunk, m - start)
-            cotangents = tuple(
-                _identity(start, count, m, o).reshape(count, *o.shape)
-                if j == k
-                else torch.zeros(count, *o.shape, dtype=o.dtype, device=o.device)
-                for j, o in enumerate(outputs)
-            )
-            for block, part in zip(blocks, torch.func.vmap(pullback)(cotangents)):
-                block[start : start + count] = part.reshape(count, -1)
-            progress("autograd (reverse mode)", start + count, m)
-        rows.append(blocks)
-    return rows
+def _along_basis(
+    graph: Graph, mode: str, j: int, budget: Budget, progress: ProgressCallback, keep: torch.Tensor | None
+) -> list[Any]:
+    """Products along every basis vector of input ``j`` (forward) or output ``j`` (reverse), in chunks:
+    per output (forward) or input (reverse) a ``(numel_j, numel)`` tensor (only the columns ``keep``
+    where given), or ``None`` (independent)."""
+    axis = graph.point if mode == "forward" else graph.outputs
+    other = graph.outputs if mode == "forward" else graph.point
+    like, size = axis[j], axis[j].numel()
+    chunk = budget.rows(sum(x.numel() for x in other) + size, like.element_size(), limit=size)
+    parts: list[list[torch.Tensor | None]] = [[] for _ in other]
+    for start in range(0, size, chunk):
+        count = min(chunk, size - start)
+        directions: list[torch.Tensor | None] = [None] * len(axis)
+        directions[j] = basis(torch.arange(start, start + count), like)
+        for found, product in zip(parts, products(graph, mode, directions)):
+            flat = None if product is None else product.reshape(count, -1)
+            found.append(flat if keep is None or flat is None else flat[:, keep])
+        progress(f"autograd ({mode} mode)", start + count, size)
+    return [
+        None if any(p is None for p in found) else torch.cat(found)  # type: ignore[arg-type]
+        for found in parts
+    ]
 
 
-def reverse_jacobian(
-    outputs: Sequence[torch.Tensor],
-    inputs: Sequence[torch.Tensor],
+def jacobian(
+    graph: Graph,
+    mode: str,
     budget: Budget | None = None,
     progress: ProgressCallback = no_progress,
-    func: Callable[..., Any] | None = None,
+    keep: torch.Tensor | None = None,
 ) -> Blocks:
-    """Blocks ``[output][input]``, each ``(output numel, input numel)`` float64, or ``None`` if independent:
-    rows by VJPs with basis vectors, in chunks bounded by ``budget``.
-
-    With ``func`` (whose call at ``inputs`` gave ``outputs``), rows come from :func:`torch.func.vjp` under
-    vmap where the function allows it, and from the recorded graph otherwise."""
+    """Blocks ``[output][input]``, each ``(output numel, input numel)`` float64, or ``None`` where reverse
+    mode finds the output independent of the input: products along the basis, columns by JVPs (forward)
+    or rows by VJPs (reverse). Forward mode cannot tell "independent" from "zero": its blocks are never
+    ``None``. ``keep`` (reverse mode): only these columns of each block."""
     budget = budget or Budget()
-    check_history(outputs)
-    if func is not None:
-        try:
-            with torch.no_grad():
-                fast = _functional_rows(func, [x.detach() for x in inputs], budget, progress)
-        except Exception:  # not vmappable, or raises: the recorded graph tells which
-            fast = None
-        if fast is not None:
-            links = _dependence(outputs, inputs)
-            return [
-                [block.double().cpu().numpy() if links[k][i] else None for i, block in enumerate(row)]
-                for k, row in enumerate(fast)
-            ]
-    in_numel = sum(x.numel() for x in inputs)
-    blocks: Blocks = []
-    for output in outputs:
-        m = output.numel()
-        rows: list[list[torch.Tensor | None]] = [[] for _ in inputs]
-        chunk = budget.rows(in_numel + m, output.element_size(), limit=m)
-        for start in range(0, m, chunk):
-            count = min(chunk, m - start)
-            basis = _identity(start, count, m, output).reshape(count, *output.shape)
-            grads = vjps([output], inputs, [basis])
-            for i in range(len(inputs)):
-                rows[i].append(grads[i])
-            progress("autograd (reverse mode)", start + count, m)
-        blocks.append(
+    if mode == "reverse":
+        check_history(graph.outputs)
+        return [
             [
-                None
-                if any(r is None for r in parts)
-                else torch.cat([r.reshape(r.shape[0], -1) for r in parts]).double().cpu().numpy()  # type: ignore[union-attr]
-                for parts in rows
+                None if row is None else row.double().cpu().numpy()
+                for row in _along_basis(graph, mode, k, budget, progress, keep)
             ]
-        )
-    return blocks
-
-
-def forward_jacobian(
-    func: Callable[..., Any],
-    point: Sequence[torch.Tensor],
-    output_numels: Sequence[int],
-    budget: Budget | None = None,
-    progress: ProgressCallback = no_progress,
-) -> Blocks:
-    """Blocks ``[output][input]``: columns by JVPs with basis vectors.
-
-    Forward mode cannot tell "independent" from "zero": a block is never ``None`` for a computed input."""
-    budget = budget or Budget()
-    blocks: Blocks = [[None] * len(point) for _ in output_numels]
-    for i in range(len(point)):
-        x = point[i]
-        n = x.numel()
-        columns: list[tuple[torch.Tensor, ...]] = []
-        chunk = budget.rows(n + sum(output_numels), x.element_size(), limit=n)
-        for start in range(0, n, chunk):
-            count = min(chunk, n - start)
-            tangents: list[torch.Tensor | None] = [None] * len(point)
-            tangents[i] = _identity(start, count, n, x).reshape(count, *x.shape)
-            columns.append(jvps(func, point, tangents))
-            progress("autograd (forward mode)", start + count, n)
-        for k in range(len(output_numels)):
-            block = torch.cat([c[k].reshape(c[k].shape[0], -1) for c in columns])
-            blocks[k][i] = block.T.double().cpu().numpy()
-    return blocks
+            for k in range(len(graph.outputs))
+        ]
+    columns = [_along_basis(graph, mode, i, budget, progress, None) for i in range(len(graph.point))]
+    return [
+        [None if col[k] is None else col[k].T.double().cpu().numpy() for col in columns]
+        for k in range(len(graph.outputs))
+    ]

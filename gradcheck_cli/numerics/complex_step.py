@@ -11,15 +11,16 @@ tests and still be wrong).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 
+from gradcheck_cli.errors import UserFunctionError
+from gradcheck_cli.numerics.evaluate import Evaluator
 from gradcheck_cli.numerics.precision import COMPLEX_STEP
-from gradcheck_cli.numerics.stencils import magnitude, power_of_two
+from gradcheck_cli.numerics.stencils import magnitude, perturbed, power_of_two
 
 
 @dataclass(frozen=True)
@@ -31,44 +32,25 @@ class ComplexStep:
     reason: str = ""
 
 
-def _outputs(value: Any) -> tuple[torch.Tensor, ...]:
-    outputs = tuple(value) if isinstance(value, (tuple, list)) else (value,)
-    if not all(isinstance(out, torch.Tensor) for out in outputs):
-        raise TypeError("returned something other than tensors")
-    return outputs
+def _failure(exc: Exception) -> str:
+    """Why the complex step is unavailable, from what the function raised (our wrapper's cause)."""
+    cause = exc.__cause__ if isinstance(exc, UserFunctionError) and exc.__cause__ is not None else exc
+    first = str(cause).splitlines()[0] if str(cause) else ""
+    return f"the function raised {type(cause).__name__} for complex input: {first}"
 
 
-def _evaluate(
-    func: Callable[..., Any], point: Sequence[torch.Tensor], index: int, batch: torch.Tensor
-) -> list:
-    in_dims = tuple(0 if i == index else None for i in range(len(point)))
-    args = [batch if i == index else p for i, p in enumerate(point)]
-    try:
-        return list(torch.func.vmap(lambda *a: _outputs(func(*a)), in_dims=in_dims)(*args))
-    except Exception:
-        rows = [_outputs(func(*[row if i == index else p for i, p in enumerate(point)])) for row in batch]
-        return [torch.stack([r[k] for r in rows]) for k in range(len(rows[0]))]
-
-
-def complex_step(
-    func: Callable[..., Any], point: Sequence[torch.Tensor], index: int, base: Sequence[torch.Tensor]
-) -> ComplexStep:
-    """Columns ``d out / d point[index]`` by the complex step, in complex128 (the point must be float64)."""
-    x = point[index]
+def complex_step(evaluate: Evaluator, index: int, base: Sequence[torch.Tensor]) -> ComplexStep:
+    """Columns ``d out / d point[index]`` by the complex step, in complex128 (the point must be float64);
+    ``evaluate`` evaluates the function at the point (the complex rows get an evaluator of their own)."""
+    x = evaluate.point[index]
     steps = power_of_two(COMPLEX_STEP * magnitude(x))
-    flat = x.detach().to(torch.complex128).reshape(-1)
-    rows = flat.repeat(flat.numel(), 1)
-    rows.diagonal().add_(1j * torch.as_tensor(steps, dtype=torch.float64, device=x.device))
-    batch = rows.reshape(flat.numel(), *x.shape)
+    output_numel = sum(out.numel() for out in base)
     try:
-        with torch.no_grad(), warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            outputs = _evaluate(func, point, index, batch)
+            outputs = evaluate.complex()(index, perturbed(x, 1j * steps), output_numel)
     except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        return ComplexStep(
-            None, steps, f"the function raised {type(exc).__name__} for complex input: {first}"
-        )
+        return ComplexStep(None, steps, _failure(exc))
     if len(outputs) != len(base):
         return ComplexStep(
             None, steps, "the function returned a different number of outputs for complex input"
@@ -84,7 +66,7 @@ def complex_step(
             )
         if out.shape[1:] != ref.shape:
             return ComplexStep(None, steps, "the function returned another shape for complex input")
-        values = out.reshape(len(batch), -1)
+        values = out.reshape(x.numel(), -1)
         columns.append(values.imag.double())
         reals.append(values.real.double())
     imag = torch.cat(columns, dim=1)

@@ -1,7 +1,7 @@
 """Evaluating the user's function: once with autograd, and in batches of perturbed points without it.
 
 Owns the normalisation of what the function returns (a tensor or a tuple of tensors, floating, finite)
-and batched evaluation with :func:`torch.func.vmap` in chunks sized to the function (adaptive, bounded by
+and the one batched evaluation (real rows, or complex ones for the complex step) with :func:`torch.func.vmap` in chunks sized to the function (adaptive, bounded by
 the memory budget), with a fall-back to a plain loop for functions that cannot be vmapped (``.item()``,
 value-dependent branches, numpy inside).
 """
@@ -9,7 +9,7 @@ value-dependent branches, numpy inside).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +24,11 @@ from gradcheck_cli.user_code import call_user, describe
 DEFAULT_CHUNK_ELEMENTS = 2**20
 
 
-def as_outputs(value: Any, what: str = "the function") -> tuple[torch.Tensor, ...]:
-    """The function's return value as a tuple of floating tensors, or a :class:`UserFunctionError`."""
+def as_outputs(
+    value: Any, what: str = "the function", *, complex_outputs: bool = False
+) -> tuple[torch.Tensor, ...]:
+    """The function's return value as a tuple of floating (or, with ``complex_outputs``, complex) tensors,
+    or a :class:`UserFunctionError`."""
     outputs = tuple(value) if isinstance(value, (tuple, list)) else (value,)
     if not outputs:
         raise UserFunctionError(
@@ -38,7 +41,7 @@ def as_outputs(value: Any, what: str = "the function") -> tuple[torch.Tensor, ..
                 f"{what} returned {type(out).__name__} as {label}: expected a torch.Tensor "
                 "(a Python number or numpy array has no autograd history)"
             )
-        if not out.is_floating_point():
+        if not (out.is_floating_point() or (complex_outputs and out.is_complex())):
             raise UserFunctionError(
                 f"{what} returned a {out.dtype} tensor as {label}: expected a floating tensor"
             )
@@ -99,6 +102,7 @@ class Evaluator:
         budget: Budget | None = None,
         progress: ProgressCallback = no_progress,
         task: str = "finite differences",
+        complex_outputs: bool = False,
     ):
         self.func = func
         self.point = tuple(point)
@@ -109,11 +113,12 @@ class Evaluator:
         self.chunk_rows: dict[int, int] = {}
         self._settled: set[int] = set()
         self.calls = 0
+        self.complex_outputs = complex_outputs
 
     def _call(self, index: int, value: torch.Tensor) -> tuple[torch.Tensor, ...]:
         args = (*self.point[:index], value, *self.point[index + 1 :])
         self.calls += 1
-        return as_outputs(call_user(self.func, *args))
+        return as_outputs(call_user(self.func, *args), complex_outputs=self.complex_outputs)
 
     def _loop(self, index: int, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
         rows = [self._call(index, row) for row in batch]
@@ -123,7 +128,7 @@ class Evaluator:
         in_dims = tuple(0 if i == index else None for i in range(len(self.point)))
 
         def wrapped(*args: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            return as_outputs(self.func(*args))
+            return as_outputs(self.func(*args), complex_outputs=self.complex_outputs)
 
         self.calls += len(batch)
         return torch.func.vmap(wrapped, in_dims=in_dims)(
@@ -144,20 +149,12 @@ class Evaluator:
                 self.strategy = BatchedCall("loop", reason if len(reason) < 100 else reason[:97] + "...")
         return self._loop(index, batch)
 
-    def __call__(
-        self,
-        index: int,
-        batch: torch.Tensor | Rows,
-        output_numel: int,
-        *,
-        subtract_from: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, ...]:
-        """Outputs at every row of ``batch`` (values of input ``index``), stacked along a new first dim.
-
-        With ``subtract_from`` (``(rows, total output numel)`` float64), the outputs, flattened and
-        concatenated, are subtracted from it in place chunk by chunk instead (nothing of that size is
-        allocated) and ``(subtract_from,)`` is returned."""
-        rows = batch if isinstance(batch, Rows) else Rows(len(batch), lambda a, b: batch[a:b])
+    def _chunks(
+        self, index: int, rows: Rows, output_numel: int
+    ) -> Iterator[tuple[int, int, tuple[torch.Tensor, ...]]]:
+        """``(start, stop, outputs)`` chunk by chunk, in chunks sized to the function: doubled while the time
+        per row keeps falling (matrix functions want big batches, elementwise ones cache-sized ones), then
+        settled on the best size seen; bounded by the memory budget."""
         if rows.count == 0:
             raise ValueError("no rows to evaluate")
         row_elements = self.point[index].numel() + output_numel
@@ -165,41 +162,53 @@ class Evaluator:
         size = min(cap, self.chunk_rows.get(index, max(1, START_ELEMENTS // row_elements)))
         growing = index not in self._settled
         best, best_size = float("inf"), size
-        stacked: list[torch.Tensor] | None = None
         start = 0
+        while start < rows.count:
+            stop = min(rows.count, start + size)
+            began = time.perf_counter()
+            yield start, stop, self._chunk(index, rows.make(start, stop))
+            per_row = (time.perf_counter() - began) / (stop - start)
+            if growing and stop - start == size:
+                if per_row < 0.97 * best and size < cap:
+                    best, best_size = per_row, size
+                    size = min(cap, 2 * size)
+                else:
+                    if per_row < best:
+                        best_size = size
+                    growing, size = False, best_size
+                    self._settled.add(index)
+            start = stop
+            self.progress(self.task, start, rows.count)
+        self.chunk_rows[index] = size
+
+    def __call__(self, index: int, batch: torch.Tensor | Rows, output_numel: int) -> tuple[torch.Tensor, ...]:
+        """Outputs at every row of ``batch`` (values of input ``index``), stacked along a new first dim."""
+        rows = batch if isinstance(batch, Rows) else Rows(len(batch), lambda a, b: batch[a:b])
+        stacked: list[torch.Tensor] | None = None
         with torch.no_grad():
-            while start < rows.count:
-                stop = min(rows.count, start + size)
-                began = time.perf_counter()
-                part = self._chunk(index, rows.make(start, stop))
-                if subtract_from is not None:
-                    flat = [p.reshape(stop - start, -1) for p in part]
-                    subtract_from[start:stop] -= flat[0] if len(flat) == 1 else torch.cat(flat, dim=1)
-                    stacked = [subtract_from]
-                elif stacked is None:  # the whole result at once: no concatenation of chunks afterwards
+            for start, stop, part in self._chunks(index, rows, output_numel):
+                if stacked is None:  # the whole result at once: no concatenation of chunks afterwards
                     stacked = [
                         p if stop == rows.count else p.new_empty((rows.count, *p.shape[1:])) for p in part
                     ]
-                if subtract_from is None and (stop < rows.count or start > 0):
+                if stop < rows.count or start > 0:
                     for out, p in zip(stacked, part):
                         out[start:stop] = p
-                per_row = (time.perf_counter() - began) / (stop - start)
-                if growing and stop - start == size:
-                    # Double while the time per row keeps falling (matrix functions want big batches,
-                    # elementwise ones cache-sized ones); then settle on the best size seen.
-                    if per_row < 0.97 * best and size < cap:
-                        best, best_size = per_row, size
-                        size = min(cap, 2 * size)
-                    else:
-                        if per_row < best:
-                            best_size = size
-                        growing, size = False, best_size
-                        self._settled.add(index)
-                start = stop
-                self.progress(self.task, start, rows.count)
-        self.chunk_rows[index] = size
         assert stacked is not None
         return tuple(stacked)
+
+    def accumulate(self, index: int, rows: Rows, into: torch.Tensor, weight: float) -> torch.Tensor:
+        """``into += weight * outputs`` at every row (``into`` is ``(rows, total output numel)`` float64),
+        in place chunk by chunk: nothing of ``into``'s size is allocated."""
+        with torch.no_grad():
+            for start, stop, part in self._chunks(index, rows, into.shape[1]):
+                flat = [p.reshape(stop - start, -1) for p in part]
+                into[start:stop].add_(flat[0] if len(flat) == 1 else torch.cat(flat, dim=1), alpha=weight)
+        return into
+
+    def complex(self) -> Evaluator:
+        """An evaluator of the same function at the same point for complex rows (complex outputs allowed)."""
+        return Evaluator(self.func, self.point, budget=self.budget, task=self.task, complex_outputs=True)
 
     def _confirm(self, index: int, batch: torch.Tensor, outputs: tuple[torch.Tensor, ...]) -> None:
         """Guard against functions that vmap silently changes: row 0 must equal a plain call."""

@@ -120,12 +120,13 @@ class Evidence:
     ``scale``: the largest derivative of the output (over every input), below which an entry's error is not
     held against it (default: this block's). ``roundoff``: the autograd side's measured round-off (a
     low-precision autograd's difference from the same autograd in float64), allowed for in the tolerance;
-    INCONCLUSIVE where it is too large to tell. ``kink``/``left``/``right``: where the one-sided slopes
+    INCONCLUSIVE where it is too large to tell. ``error`` is None for a reference without an error estimate
+    (judged by the fixed rule only). ``kink``/``left``/``right``: where the one-sided slopes
     disagree, and the slopes. ``jitter``: how much two evaluations differ."""
 
     autograd: np.ndarray
     reference: np.ndarray
-    error: np.ndarray
+    error: np.ndarray | None
     kink: np.ndarray | None = None
     left: np.ndarray | None = None
     right: np.ndarray | None = None
@@ -137,6 +138,8 @@ class Evidence:
 def _estimated(evidence: Evidence, rule: Rule) -> Comparison:
     """The tolerance from the error estimate (and round-off); INCONCLUSIVE where too uncertain to tell."""
     autograd, reference, error = evidence.autograd, evidence.reference, evidence.error
+    if error is None:
+        raise ValueError("a tolerance from the error estimate needs an error estimate")
     abs_err = np.subtract(autograd, reference)  # in place from here: Jacobians of millions of entries
     np.abs(abs_err, out=abs_err)
     tolerance = estimated_tolerance(autograd, reference, error, rule.dtype, rule.reference_dtype)
@@ -172,7 +175,9 @@ def judge(evidence: Evidence, rule: Rule) -> Comparison:
     # A reference outside the function's domain; and an infinite or nan derivative w.r.t. an input element
     # where the function leaves its domain (sqrt at 0, and the 0 * inf of its VJP along the other outputs):
     # nothing finite differences can confirm. A nan derivative where the function is smooth stays a FAIL.
-    unusable = ~np.isfinite(evidence.reference) | ~np.isfinite(evidence.error)
+    unusable = ~np.isfinite(evidence.reference)
+    if evidence.error is not None:
+        unusable |= ~np.isfinite(evidence.error)
     if unusable.size:
         unusable |= ~np.isfinite(autograd) & np.any(unusable, axis=0, keepdims=True)
     status[unusable] = Status.INCONCLUSIVE.code

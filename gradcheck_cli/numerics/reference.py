@@ -153,7 +153,7 @@ def input_reference(
         elif np.any(samples.floor > 0):
             reason = "the function is noisier than float64: it does not compute in complex128 either"
         else:
-            found = complex_step(func, point, index, base)
+            found = complex_step(evaluate, index, base)
             reason = found.reason
             if found.value is not None:
                 kink = np.zeros(found.value.shape, dtype=bool) if sides is None else sides.kink

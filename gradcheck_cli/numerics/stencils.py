@@ -9,7 +9,8 @@ that schemes sharing points (central, forward, backward, Richardson's ladder) sh
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,20 +75,52 @@ def power_of_two(steps: np.ndarray) -> np.ndarray:
     return np.exp2(np.round(np.log2(steps)))
 
 
-def _perturbed(x: torch.Tensor, offsets: np.ndarray) -> Rows:
-    """Rows ``x + offsets[j] * e_j`` for every element j, formed in float64 then cast to x's dtype.
+def perturbed(x: torch.Tensor, shifts: np.ndarray, columns: np.ndarray | None = None) -> Rows:
+    """Rows ``x + shifts[r] * e_columns[r]`` (``columns``: every element in order by default), formed in
+    float64 then cast to x's dtype; complex ``shifts`` (the complex step) give complex128 rows.
 
     Made chunk by chunk on demand: the whole batch is ``numel**2`` values."""
-    flat = x.detach().double().reshape(-1)
-    shifts = torch.as_tensor(offsets, dtype=torch.float64, device=x.device)
+    wide = torch.complex128 if np.iscomplexobj(shifts) else torch.float64
+    flat = x.detach().to(wide).reshape(-1)
+    moved = torch.as_tensor(shifts, dtype=wide, device=x.device)
+    where = torch.arange(flat.numel(), device=x.device) if columns is None else torch.as_tensor(columns)
+    dtype = x.dtype if wide == torch.float64 else wide
 
     def make(start: int, stop: int) -> torch.Tensor:
         rows = flat.repeat(stop - start, 1)
-        columns = torch.arange(start, stop, device=x.device)
-        rows[torch.arange(stop - start, device=x.device), columns] += shifts[start:stop]
-        return rows.to(x.dtype).reshape(stop - start, *x.shape)
+        rows[torch.arange(stop - start, device=x.device), where[start:stop]] += moved[start:stop]
+        return rows.to(dtype).reshape(stop - start, *x.shape)
 
-    return Rows(flat.numel(), make)
+    return Rows(len(moved), make)
+
+
+Accumulate = Callable[[float, float, "torch.Tensor | None"], torch.Tensor]
+"""``(offset, weight, total)`` -> ``total + weight * f(x + offset * h)`` (in place where ``total`` is given)."""
+
+
+def summing(sample: Callable[[float], torch.Tensor]) -> Accumulate:
+    """The accumulation of ``sample(offset)`` (the function's values at ``x + offset * h``)."""
+
+    def accumulate(offset: float, weight: float, total: torch.Tensor | None) -> torch.Tensor:
+        values = sample(offset)
+        return weight * values if total is None else total.add_(values, alpha=weight)
+
+    return accumulate
+
+
+def apply(scheme: Scheme, accumulate: Accumulate, steps: torch.Tensor) -> torch.Tensor:
+    """The scheme's quotient ``sum_j w_j f(x + o_j h) / h**derivative``; ``steps`` broadcasts against the
+    values (a step per row, or one step)."""
+    total: torch.Tensor | None = None
+    for offset, weight in zip(scheme.offsets, scheme.weights):
+        total = accumulate(offset, weight, total)
+    assert total is not None
+    return total.div_(steps**scheme.derivative)
+
+
+def magnitudes(scheme: Scheme) -> Scheme:
+    """The scheme with its weights' magnitudes: how errors in the values add up in the quotient."""
+    return dataclasses.replace(scheme, weights=tuple(abs(w) for w in scheme.weights))
 
 
 class Samples:
@@ -117,7 +150,7 @@ class Samples:
             return self.base.expand(self.numel, -1)
         key = np.asarray(offsets, dtype=np.float64).tobytes()
         if key not in self._cache:
-            batch = _perturbed(self.x, offsets)
+            batch = perturbed(self.x, offsets)
             values = self.evaluate(self.index, batch, self.output_numel)
             self._cache[key] = torch.cat([v.double().reshape(batch.count, -1) for v in values], dim=1)
         return self._cache[key]
@@ -130,26 +163,25 @@ class Samples:
         cancellation is off relative to the largest output, not to itself); the weights carry that into the
         quotient, divided by ``h**derivative``.
         """
-        total = torch.zeros(self.numel, self.output_numel, dtype=torch.float64, device=self.base.device)
-        noise = torch.zeros_like(total)
-        floor = torch.as_tensor(self.floor, dtype=torch.float64, device=total.device).reshape(-1, 1)
-        for offset, weight in zip(scheme.offsets, scheme.weights):
-            values = self.at(offset * steps) if offset else self.base.expand(self.numel, -1)
-            total = total + weight * values
-            per_value = ROUNDOFF_ULPS * self.eps * values.abs().amax(dim=1, keepdim=True)
-            noise = noise + abs(weight) * torch.maximum(per_value, floor)
-        scale = (
-            torch.as_tensor(steps, dtype=torch.float64, device=total.device).reshape(-1, 1)
-            ** scheme.derivative
-        )
-        value = total / scale
+        floor = torch.as_tensor(self.floor, dtype=torch.float64, device=self.base.device).reshape(-1, 1)
+        column = torch.as_tensor(steps, dtype=torch.float64, device=self.base.device).reshape(-1, 1)
+
+        def values(offset: float) -> torch.Tensor:
+            return self.at(offset * steps)
+
+        def noise(offset: float) -> torch.Tensor:
+            per_value = ROUNDOFF_ULPS * self.eps * values(offset).abs().amax(dim=1, keepdim=True)
+            return torch.maximum(per_value, floor).expand(self.numel, self.output_numel)
+
+        value = apply(scheme, summing(values), column)
         # x + h is rounded too: the step taken is off by ~eps |x| per perturbed value, the quotient by that
         # times the derivative (approximated by the quotient itself) over h.
         moved = (
             sum(abs(w) for o, w in zip(scheme.offsets, scheme.weights) if o) if scheme.derivative == 1 else 0
         )
-        inputs = torch.as_tensor(self._magnitude, dtype=torch.float64, device=total.device).reshape(-1, 1)
-        roundoff = (noise + ROUNDOFF_ULPS * self.eps * moved * inputs * value.abs()) / scale
+        inputs = torch.as_tensor(self._magnitude, dtype=torch.float64, device=value.device).reshape(-1, 1)
+        roundoff = apply(magnitudes(scheme), summing(noise), column)
+        roundoff += ROUNDOFF_ULPS * self.eps * moved * inputs * value.abs() / column**scheme.derivative
         # A perturbed point outside the function's domain (nan, inf): this estimate is unusable.
         roundoff = torch.where(torch.isfinite(value), roundoff, torch.inf)
         return value.T.cpu().numpy(), roundoff.T.cpu().numpy()
@@ -164,15 +196,12 @@ def central_jacobian(
     evaluate: Evaluator, index: int, x: torch.Tensor, steps: np.ndarray, output_numel: int
 ) -> np.ndarray:
     """Central differences at ``steps`` for input ``index``, ``(total output numel, in numel)``: the lean
-    path for large Jacobians (two batches of perturbed points, combined in place, nothing cached)."""
+    path for large Jacobians (each batch of perturbed points added into one array, nothing cached)."""
 
-    def stacked(offsets: np.ndarray) -> torch.Tensor:
-        values = [
-            v.double().reshape(x.numel(), -1) for v in evaluate(index, _perturbed(x, offsets), output_numel)
-        ]
-        return values[0].contiguous() if len(values) == 1 else torch.cat(values, dim=1)
+    def accumulate(offset: float, weight: float, total: torch.Tensor | None) -> torch.Tensor:
+        if total is None:
+            total = torch.zeros(x.numel(), output_numel, dtype=torch.float64, device=x.device)
+        return evaluate.accumulate(index, perturbed(x, offset * steps), total, weight)
 
-    plus = stacked(steps)  # ours to overwrite
-    evaluate(index, _perturbed(x, -steps), output_numel, subtract_from=plus)
-    plus.div_(torch.as_tensor(2 * steps, dtype=torch.float64, device=plus.device).reshape(-1, 1))
-    return plus.T.cpu().numpy()
+    column = torch.as_tensor(steps, dtype=torch.float64, device=x.device).reshape(-1, 1)
+    return apply(SCHEMES["central"], accumulate, column).T.cpu().numpy()
