@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 
+from gradcheck_cli.diagnosis import Diagnosis, Pattern
 from gradcheck_cli.numerics.status import STATUSES, Status
 
 Verdict = Literal["PASS", "NOT VERIFIED", "FAIL", "ERROR"]
@@ -158,6 +159,8 @@ class Block:
     left: np.ndarray | None = None
     right: np.ndarray | None = None
     jitter: np.ndarray | None = None
+    pattern: Pattern | None = None
+    """How autograd differs from the reference in a failing block (:mod:`gradcheck_cli.numerics.pattern`)."""
 
     @property
     def size(self) -> int:
@@ -273,6 +276,8 @@ class CheckResult:
     """KINK entries fail the point (see :meth:`failing`)."""
     call: CallSummary = field(default_factory=CallSummary)
     """The arguments held constant, the outputs skipped, the complex parts (see :class:`CallSummary`)."""
+    diagnosis: Diagnosis | None = None
+    """The Taylor curve and the blame (:mod:`gradcheck_cli.engine.diagnose`), when computed."""
 
     def failing(self, status: Status) -> bool:
         """Whether an entry with ``status`` fails this point: anything but PASS, except KINK (autograd

@@ -19,6 +19,7 @@ import torch
 
 from gradcheck_cli.engine.call import Call, as_inputs, input_names, output_names, record
 from gradcheck_cli.engine.canonical import prepare
+from gradcheck_cli.engine.diagnose import diagnose, with_patterns
 from gradcheck_cli.engine.full import full_blocks
 from gradcheck_cli.engine.probe import DEFAULT_PROBES, probe_blocks, probe_scheme
 from gradcheck_cli.engine.second_order import GradientFunction
@@ -112,6 +113,7 @@ def check(
     forward: bool = True,
     names: Sequence[str] | None = None,
     progress: ProgressCallback = no_progress,
+    blame: str = "auto",
 ) -> CheckResult:
     """Check the autograd Jacobian of ``func`` at ``inputs`` against a numerical reference.
 
@@ -134,6 +136,8 @@ def check(
     picks full when the Jacobian fits in ``max_memory`` (bytes or a size like ``"512M"``). ``forward``
     also checks forward-mode AD (JVPs), and the report says which mode is wrong. ``order=2`` checks the
     gradient of the gradient. ``names`` names the inputs (default: the function's parameter names).
+    ``blame`` (``auto``, ``on``, ``off``): on a failure, check each submodule or custom Function on its
+    own (:mod:`gradcheck_cli.engine.diagnose`; ``auto`` within a bound).
     """
     CheckOptions(  # validates every option, with the command line's and the configuration's rules
         eps=eps, atol=atol, rtol=rtol, method=method, strict_kinks=strict_kinks, mode=mode, order=order,
@@ -169,7 +173,7 @@ def check(
         reference, reference_dtype = probe_scheme(method), dtype
     else:
         blocks, secondary, reference, reference_dtype = _full(call, settings, notes)
-    return CheckResult(
+    result = CheckResult(
         blocks=tuple(blocks),
         point=tuple(x.detach().double().cpu().numpy() for x in call.point),
         input_names=call.names,
@@ -183,3 +187,6 @@ def check(
         strict_kinks=strict_kinks,
         call=canonical.summary(),
     )
+    if order != 1:
+        return with_patterns(result)
+    return diagnose(result, call.func, call.point, blame=blame, seed=seed)
