@@ -189,6 +189,8 @@ def run(
     config = load(config_file)
     given = {name: value for name, value in options.items() if _explicit(ctx, name)}
     shown = layered(RenderOptions, given, config.defaults)
+    if shown.format == "html":
+        _needs_plotly()
     if x_shape is not None:
         if random is not None or shapes or x or points_file is not None:
             raise UsageError(
@@ -212,10 +214,37 @@ def run(
     with bar, contextlib.redirect_stdout(sys.stderr):
         report = Report(tuple(run_safely(t, points, each, name=name) for t, points, each, name in jobs))
     _echo_errors(report, named=bool(checks))
+    if shown.repro is not None:
+        _write_repro(report, jobs, shown)
     if report.errors and not checks and shown.format == "table" and shown.output is None:
         sys.exit(2)  # one target on the terminal that could not be checked: the message is the whole output
     _write(report, shown)
     sys.exit(report.exit_code)
+
+
+def _needs_plotly() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("plotly") is None:
+        raise UsageError(
+            "--format html needs plotly, which is not installed: pip install 'gradcheck-cli[html]' "
+            "(or pip install plotly)"
+        )
+
+
+def _write_repro(
+    report: Report, jobs: list[tuple[str, Any, CheckOptions, str | None]], shown: RenderOptions
+) -> None:
+    """``--repro DIR``: the script and point of the first failing check (a line on stderr says where)."""
+    from gradcheck_cli.app.repro import first_failure, write_repro
+
+    where = first_failure(report)
+    if where is None:
+        click.echo(f"gradcheck: every check passed: no reproducer written to {shown.repro}", err=True)
+        return
+    display = {"digits": shown.digits, "max_rows": shown.max_rows}
+    script = write_repro(str(shown.repro), jobs[where[0]][0], report, jobs[where[0]][2], where, display)
+    click.echo(f"gradcheck: reproducer written: python {script}", err=True)
 
 
 def _configured_checks(target: str | None, direct: PointSource, config: Config) -> list[CheckConfig]:

@@ -55,7 +55,8 @@ METHODS = ("auto", "central", "forward", "backward", "richardson", "complex-step
 CLI_METHODS = tuple(m for m in METHODS if m not in ("central4", "central6"))
 MODES = ("auto", "full", "probe")
 DISTRIBUTIONS = ("rademacher", "gaussian")
-FORMATS = ("table", "json", "junit", "markdown", "github")
+FORMATS = ("table", "json", "junit", "markdown", "github", "html")
+BLAME = ("auto", "on", "off")
 MAX_SEED = 2**63 - 1  # the largest seed both numpy and torch take
 EVERYWHERE = ("cli", "config", "plugin", "engine")
 
@@ -277,6 +278,12 @@ class CheckOptions(_Validated):
         "Also check forward-mode AD (JVPs); the report says which mode is wrong.",
         kind=bool,
     )
+    blame: str = option(
+        "auto",
+        "On a wrong gradient, check each submodule (a model) or custom autograd.Function (a function) on its "
+        "own at the inputs it received, and name the deepest failing ones; auto: at most 24 small pieces.",
+        choices=BLAME,
+    )
     progress: Any = field(default=None, compare=False, repr=False)
     """The CLI's progress bar (a ``ProgressCallback``), or None: not an option, a channel."""
 
@@ -294,8 +301,8 @@ class RenderOptions(_Validated):
 
     format: str = option(
         "table",
-        "How to write the report: a table, JSON (report.schema.json), JUnit XML, Markdown, or GitHub "
-        "::error annotations.",
+        "How to write the report: a table, JSON (report.schema.json), JUnit XML, Markdown, GitHub "
+        "::error annotations, or one self-contained HTML page with heat-maps (needs plotly).",
         choices=FORMATS,
         surfaces=("cli",),
     )
@@ -303,6 +310,13 @@ class RenderOptions(_Validated):
         None,
         "Write the --format report to FILE (the table still goes to the terminal).",
         metavar="FILE",
+        surfaces=("cli",),
+    )
+    repro: str | None = option(
+        None,
+        "On a failure, write DIR/repro.py and DIR/point.pt: python DIR/repro.py re-runs the first failing "
+        "check on its own (exit 1 while it fails).",
+        metavar="DIR",
         surfaces=("cli",),
     )
     digits: int = option(12, "Significant digits shown.", kind=int, low=1, high=17)

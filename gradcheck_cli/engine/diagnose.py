@@ -21,7 +21,7 @@ from gradcheck_cli.errors import UsageError
 from gradcheck_cli.numerics.evaluate import as_outputs
 from gradcheck_cli.numerics.pattern import classify
 from gradcheck_cli.numerics.precision import BLOCK_FLOOR, ROUNDOFF_ULPS, UNCERTAIN_FRACTION, epsilon
-from gradcheck_cli.numerics.taylor import TaylorCurve, fit, remainders, steps
+from gradcheck_cli.numerics.taylor import PROBES, TaylorCurve, fit, noise_floor, remainders, steps
 from gradcheck_cli.result import Block, CheckResult, Status
 from gradcheck_cli.user_code import call_user
 
@@ -78,21 +78,45 @@ def _row_offsets(result: CheckResult) -> dict[str, int]:
     return offsets
 
 
-def _floor(base: np.ndarray, dtype: str) -> float:
-    return ROUNDOFF_ULPS * epsilon(dtype) * float(np.max(np.abs(base), initial=1.0))
+def _floors(
+    func: Callable[..., Any],
+    point: tuple[torch.Tensor, ...],
+    direction: tuple[torch.Tensor, ...],
+    scale: float,
+    changes: np.ndarray,
+) -> np.ndarray:
+    """Per output, the size below which a remainder is noise: the function's measured noise along
+    ``direction`` (second differences, :func:`noise_floor`), its quantum (the smallest nonzero change in
+    ``changes``, ``f(x + eps v) - f(x)`` over the steps: a quantised function moves by whole steps) and
+    round-off."""
+    d = np.asarray(PROBES) * max(1.0, scale)
+    base = _flat(func, point)
+    found = noise_floor(
+        _values_along(func, point, direction, d), _values_along(func, point, direction, 2 * d), base, d
+    )
+    moved = np.where(changes != 0, np.abs(changes), np.inf).min(axis=0)
+    quantum = np.where(np.isfinite(moved), moved, 0.0)
+    dtype = str(point[0].dtype).removeprefix("torch.")
+    roundoff = ROUNDOFF_ULPS * epsilon(dtype) * float(np.max(np.abs(base), initial=1.0))
+    return np.maximum(np.maximum(4 * found, quantum), roundoff)
+
+
+def _unit(point: tuple[torch.Tensor, ...], seed: int) -> tuple[torch.Tensor, ...]:
+    generator = torch.Generator().manual_seed(seed)
+    direction = tuple(torch.randn(x.shape, generator=generator, dtype=torch.float64) for x in point)
+    norm = float(torch.sqrt(sum((v**2).sum() for v in direction)))
+    return tuple(v / norm for v in direction)
 
 
 def taylor_curve(
     result: CheckResult, func: Callable[..., Any], point: tuple[torch.Tensor, ...], seed: int = 0
 ) -> TaylorCurve | None:
-    """The Taylor remainder ``|f(x + eps v) - f(x) - eps J v|`` (largest over outputs) along a seeded random
-    unit direction ``v``, with ``J`` autograd's Jacobian; None for a probe or order-2 check."""
+    """The Taylor remainder ``|f(x + eps v) - f(x) - eps J v|`` along a seeded random unit direction ``v``,
+    with ``J`` autograd's Jacobian, for the output that rises highest above its noise floor; None for a
+    probe or order-2 check."""
     if result.mode != "full" or result.order != 1:
         return None
-    generator = torch.Generator().manual_seed(seed)
-    direction = tuple(torch.randn(x.shape, generator=generator, dtype=torch.float64) for x in point)
-    norm = float(torch.sqrt(sum((v**2).sum() for v in direction)))
-    direction = tuple(v / norm for v in direction)
+    direction = _unit(point, seed)
     offsets = _row_offsets(result)
     base = _flat(func, point)
     jv = np.zeros(base.shape)
@@ -102,64 +126,79 @@ def taylor_curve(
         jv[rows] += block.autograd @ direction[i].reshape(-1).numpy()
     scale = max(float(torch.max(torch.abs(x.detach())).double()) for x in point)
     eps = steps(scale)
-    remainder = remainders(_values_along(func, point, direction, eps), base, eps, jv).max(axis=1)
-    return fit(eps, remainder, _floor(base, result.dtype))
+    values = _values_along(func, point, direction, eps)
+    found = remainders(values, base, eps, jv)
+    floors = _floors(func, point, direction, scale, values - base.reshape(1, -1))
+    worst = int(np.argmax(np.max(found / floors, axis=0)))
+    return fit(eps, found[:, worst], float(floors[worst]))
+
+
+def _per_entry(result: CheckResult) -> list[Block]:
+    """The blocks whose entries are the Jacobian's own (both autograd modes, not probes or some columns)."""
+    return [b for b in result.all_blocks if b.columns is None and not b.probes and b.autograd.ndim == 2]
 
 
 def _settle_column(
     result: CheckResult, func: Callable[..., Any], point: tuple[torch.Tensor, ...], i: int, col: int
-) -> dict[str, np.ndarray]:
-    """Per output, the rows of input ``i``'s element ``col`` whose Taylor slope is clearly 2 with a small
-    implied error."""
+) -> dict[int, np.ndarray]:
+    """Per block (by id) of input ``i``, the rows of its column ``col`` whose Taylor remainder says autograd
+    is right (slope about 2, or within the floor at every step) with an implied error under
+    ``UNCERTAIN_FRACTION`` of the entry."""
     direction = tuple(torch.zeros(x.shape, dtype=torch.float64) for x in point)
     direction[i].view(-1)[col] = 1.0
     base = _flat(func, point)
-    eps = steps(abs(float(point[i].detach().reshape(-1)[col])))
+    magnitude = abs(float(point[i].detach().reshape(-1)[col]))
+    eps = steps(magnitude)
     values = _values_along(func, point, direction, eps)
+    floors = _floors(func, point, direction, magnitude, values - base.reshape(1, -1))
     offsets = _row_offsets(result)
     scale = max(float(np.max(np.abs(b.autograd), initial=0.0)) for b in result.blocks)
     settled = {}
-    for block in result.blocks:
+    for block in _per_entry(result):
         if block.input_name != result.input_names[i]:
             continue
         rows = np.arange(block.autograd.shape[0]) + offsets[block.output_name]
         found = remainders(values[:, rows], base[rows], eps, block.autograd[:, col])
         good = np.zeros(len(rows), dtype=bool)
         for r in range(len(rows)):
-            curve = fit(eps, found[:, r], _floor(base, result.dtype))
+            curve = fit(eps, found[:, r], float(floors[rows[r]]))
             size = max(abs(float(block.autograd[r, col])), BLOCK_FLOOR * scale)
-            good[r] = curve.verdict == "correct" and curve.bound <= UNCERTAIN_FRACTION * size
-        settled[block.output_name] = good
+            good[r] = curve.verdict in ("correct", "linear") and curve.bound <= UNCERTAIN_FRACTION * size
+        settled[id(block)] = good
     return settled
 
 
 def settle(
     result: CheckResult, func: Callable[..., Any], point: tuple[torch.Tensor, ...]
 ) -> tuple[CheckResult, int]:
-    """``result`` with the INCONCLUSIVE entries (of at most :data:`SETTLE_COLUMNS` input elements) whose
-    Taylor slope is clearly 2 made PASS, and how many were."""
+    """``result`` with the INCONCLUSIVE entries (of at most :data:`SETTLE_COLUMNS` input elements) that the
+    Taylor test settles made PASS, and how many of the Jacobian's were."""
     if result.mode != "full" or result.order != 1:
         return result, 0
     inconclusive = Status.INCONCLUSIVE.code
+    blocks = _per_entry(result)
     wanted = [
         (result.input_names.index(b.input_name), int(c))
-        for b in result.blocks
-        if b.columns is None
+        for b in blocks
         for c in np.unique(np.nonzero(b.status == inconclusive)[1])
     ]
-    wanted = list(dict.fromkeys(wanted))[:SETTLE_COLUMNS]
-    statuses = {id(b): b.status.copy() for b in result.blocks}
+    statuses = {id(b): b.status.copy() for b in blocks}
+    primary = {id(b) for b in result.blocks}
     count = 0
-    for i, col in wanted:
-        good = _settle_column(result, func, point, i, col)
-        for block in result.blocks:
-            if block.input_name == result.input_names[i] and block.output_name in good:
-                status = statuses[id(block)]
-                flip = good[block.output_name] & (status[:, col] == inconclusive)
-                status[flip, col] = Status.PASS.code
-                count += int(np.sum(flip))
-    blocks = tuple(dataclasses.replace(b, status=statuses[id(b)]) for b in result.blocks)
-    return dataclasses.replace(result, blocks=blocks), count
+    for i, col in list(dict.fromkeys(wanted))[:SETTLE_COLUMNS]:
+        for key, good in _settle_column(result, func, point, i, col).items():
+            flip = good & (statuses[key][:, col] == inconclusive)
+            statuses[key][flip, col] = Status.PASS.code
+            count += int(np.sum(flip)) if key in primary else 0
+
+    def settled(block: Block) -> Block:
+        return dataclasses.replace(block, status=statuses[id(block)]) if id(block) in statuses else block
+
+    return dataclasses.replace(
+        result,
+        blocks=tuple(settled(b) for b in result.blocks),
+        secondary=tuple(settled(b) for b in result.secondary),
+    ), count
 
 
 def diagnose(

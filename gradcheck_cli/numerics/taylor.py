@@ -10,6 +10,7 @@ remainders seen: ``2 min(r / eps)`` over the kept steps. Pure numpy: the remaind
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +41,11 @@ class TaylorCurve:
 
     @property
     def verdict(self) -> str:
-        """``"correct"`` (slope about 2), ``"wrong"`` (about 1) or ``"unclear"``."""
+        """``"correct"`` (slope about 2), ``"wrong"`` (about 1), ``"linear"`` (the remainder stays within the
+        floor at every step: ``f`` changes exactly as ``J v`` says, e.g. a zero derivative of an output that
+        does not move) or ``"unclear"``."""
+        if math.isnan(self.slope) and bool(np.all(self.remainder <= FLOOR_FACTOR * self.floor)):
+            return "linear"
         if CORRECT[0] <= self.slope <= CORRECT[1]:
             return "correct"
         if WRONG[0] <= self.slope <= WRONG[1]:
@@ -64,11 +69,33 @@ def fit(eps: np.ndarray, remainder: np.ndarray, floor: float) -> TaylorCurve:
     used = np.zeros(eps.shape, dtype=bool)
     candidates = [i for i in order if usable[i]][:FITTED]
     if len(candidates) < MIN_USABLE:
-        return TaylorCurve(eps, remainder, floor, used, float("nan"), float("inf"))
+        # Nothing rises above the floor: J v is right to within the floor over the largest step.
+        bound = (
+            2.0 * FLOOR_FACTOR * floor / float(np.max(eps)) if np.all(np.isfinite(remainder)) else math.inf
+        )
+        return TaylorCurve(eps, remainder, floor, used, float("nan"), bound)
     used[candidates] = True
     slope = float(np.polyfit(np.log(eps[used]), np.log(remainder[used]), 1)[0])
     bound = 2.0 * float(np.min(remainder[used] / eps[used]))
     return TaylorCurve(eps, remainder, floor, used, slope, bound)
+
+
+PROBES = tuple(
+    (0.71 if n % 2 == 0 else 0.59) * 2.0**-k for n, k in enumerate((7, 9, 11, 13, 17, 20, 23, 26, 29, 32))
+)
+"""Steps (times the point's scale) of the noise probe: not powers of two, so that they do not fall on the
+grid of a coarser precision (see :mod:`gradcheck_cli.numerics.noise`)."""
+
+
+def noise_floor(one: np.ndarray, two: np.ndarray, base: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Per output, how far the function strays from smooth along the direction: second differences
+    ``f(x + 2d v) - 2 f(x + d v) + f(x)`` (rows of ``one`` and ``two`` per probe step ``d``) beyond the smooth
+    part ``f'' d**2`` (bounded from the largest probe)."""
+    one, two = one.reshape(len(d), -1), two.reshape(len(d), -1)
+    second = np.abs(two - 2 * one + base.reshape(1, -1))
+    curvature = second[0] / d[0] ** 2  # d[0]: the coarse step, where the smooth part dominates any noise
+    excess = second - 4 * curvature.reshape(1, -1) * d.reshape(-1, 1) ** 2
+    return np.max(np.where(np.isfinite(excess), excess, 0.0), axis=0, initial=0.0)
 
 
 def remainders(values: np.ndarray, base: np.ndarray, eps: np.ndarray, derivative: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcheck_cli.render.diagnosis_text import diagnosis_lines
 from gradcheck_cli.render.text import call_notes
 from gradcheck_cli.report import PointLabel, Report, TargetReport
 from gradcheck_cli.result import STATUSES, CheckResult, Status
@@ -81,6 +82,55 @@ def _entries(result: CheckResult) -> list[dict[str, Any]]:
     return entries
 
 
+def _plain(value: Any) -> Any:
+    """Pattern values as JSON: numbers (non-finite as strings), lists for tuples."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bool, int, str)):
+        return value
+    return _number(value)
+
+
+def diagnosis_document(result: CheckResult) -> dict[str, Any]:
+    """The patterns of failing blocks, the Taylor test and the blame, as data and as the report's lines."""
+    patterns = [
+        {
+            "output": b.output_name,
+            "input": b.input_name,
+            "mode": b.mode,
+            "kind": b.pattern.kind,
+            "values": {k: _plain(v) for k, v in b.pattern.values.items()},
+        }
+        for b in result.all_blocks
+        if b.pattern is not None
+    ]
+    found: dict[str, Any] = {"patterns": patterns, "lines": diagnosis_lines(result)}
+    diagnosis = result.diagnosis
+    if diagnosis is not None and diagnosis.taylor is not None:
+        curve = diagnosis.taylor
+        found["taylor"] = {
+            "slope": _number(curve.slope),
+            "verdict": curve.verdict,
+            "eps": _numbers(curve.eps.tolist()),
+            "remainder": _numbers(curve.remainder.tolist()),
+        }
+    if diagnosis is not None and diagnosis.blame is not None:
+        blame = diagnosis.blame
+        found["blame"] = {
+            "kind": blame.kind,
+            "culprits": [s.name for s in blame.culprits],
+            "skipped": blame.skipped,
+            "pieces": [
+                {"name": s.name, "class": s.cls, "verdict": s.verdict, "failed_inputs": list(s.failed_inputs)}
+                | {"parent": s.parent, "file": s.file, "line": s.line, "error": s.error or None}
+                | {"patterns": {name: p.kind for name, p in s.patterns}}
+                for s in blame.suspects
+            ],
+        }
+    found["settled_by_taylor"] = 0 if diagnosis is None else diagnosis.settled
+    return found
+
+
 def point_document(result: CheckResult, label: PointLabel) -> dict[str, Any]:
     """One point: its values, verdict, counts and every entry."""
     return {
@@ -105,6 +155,7 @@ def point_document(result: CheckResult, label: PointLabel) -> dict[str, Any]:
             for a in result.call.arguments
         ],
         "skipped_outputs": [{"name": s.name, "reason": s.reason} for s in result.call.skipped_outputs],
+        "diagnosis": diagnosis_document(result),
         "entries": _entries(result),
     }
 

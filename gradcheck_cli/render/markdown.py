@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from gradcheck_cli.render.diagnosis_text import diagnosis_lines
 from gradcheck_cli.render.text import entries_line, error, method_column, number, select
 from gradcheck_cli.report import PointLabel, Report
 from gradcheck_cli.result import CheckResult
@@ -67,6 +68,8 @@ def _failing(result: CheckResult, label: PointLabel, target: str, digits: int, m
         )
     if chosen.hidden:
         lines += ["", f"... {chosen.hidden} more failing entries not shown."]
+    found = diagnosis_lines(result)
+    lines += ["", *(f"- {html.escape(line)}" for line in found)] if found else []
     lines += ["", "</details>", ""]
     return lines
 

@@ -12,6 +12,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from gradcheck_cli.render.diagnosis_text import diagnosis_lines
 from gradcheck_cli.render.text import call_notes, error, method_column, method_label, number, select
 from gradcheck_cli.report import PointLabel, Report, TargetReport
 from gradcheck_cli.result import CheckResult, Status, Verdict
@@ -144,6 +145,9 @@ def point_renderable(
     }
     parts += [Text(text, style=STYLES[status]) for text, status in details.items()]
     parts += [Text(f"note: {note}", style="dim") for note in (*call_notes(result.call), *result.notes)]
+    parts += [
+        Text(line, style="bold" if line.startswith("blame") else "") for line in diagnosis_lines(result)
+    ]
     by_input = inputs_line(result)
     if by_input is not None:
         parts.append(by_input)
@@ -246,7 +250,8 @@ def failure_text(
         result, title=label.title(target), digits=digits, max_rows=max_rows, ascii=True, only_failing=True
     )
     notes = [Text(f"note: {note}") for note in (*call_notes(result.call), *result.notes)]
-    return plain_text(table, *notes, summary_line(result))
+    lines = [Text(line) for line in diagnosis_lines(result)]
+    return plain_text(table, *notes, *lines, summary_line(result))
 
 
 def render(report: Report, *, digits: int = 12, max_rows: int = 20, **_: object) -> str:
