@@ -407,6 +407,8 @@ class Sweep:
     dtype: str
     reference_dtype: str
     scale: float
+    taylor: TaylorCurve | None = None
+    """The Taylor remainder of autograd along a random direction (:mod:`gradcheck_cli.numerics.taylor`)."""
 
     def best(self, method: str) -> float:
         """The step with the smallest error for ``method``."""

@@ -119,18 +119,21 @@ def taylor_curve(
     direction = _unit(point, seed)
     offsets = _row_offsets(result)
     base = _flat(func, point)
-    jv = np.zeros(base.shape)
+    jv, reference = np.zeros(base.shape), np.zeros(base.shape)
     for block in result.blocks:
         i = result.input_names.index(block.input_name)
         rows = slice(offsets[block.output_name], offsets[block.output_name] + block.autograd.shape[0])
         jv[rows] += block.autograd @ direction[i].reshape(-1).numpy()
+        reference[rows] += block.numerical[block.reference] @ direction[i].reshape(-1).numpy()
     scale = max(float(torch.max(torch.abs(x.detach())).double()) for x in point)
     eps = steps(scale)
     values = _values_along(func, point, direction, eps)
     found = remainders(values, base, eps, jv)
     floors = _floors(func, point, direction, scale, values - base.reshape(1, -1))
     worst = int(np.argmax(np.max(found / floors, axis=0)))
-    return fit(eps, found[:, worst], float(floors[worst]))
+    curve = fit(eps, found[:, worst], float(floors[worst]))
+    difference = remainders(values[:, worst], base[worst : worst + 1], eps, reference[worst : worst + 1])
+    return dataclasses.replace(curve, difference_error=difference[:, 0] / eps)
 
 
 def _per_entry(result: CheckResult) -> list[Block]:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from gradcheck_cli.engine.check import check
+from gradcheck_cli.engine.diagnose import taylor_curve
 from gradcheck_cli.numerics.evaluate import Evaluator, as_outputs
 from gradcheck_cli.numerics.stencils import SCHEMES, Samples
 from gradcheck_cli.result import CheckResult, Sweep
@@ -49,7 +50,7 @@ def sweep(
     """Forward and central differences of ``func`` at ``inputs`` for steps ``10**largest`` down to
     ``10**smallest`` (default: below the dtype's epsilon), against the checker's reference."""
     point = (inputs,) if isinstance(inputs, torch.Tensor) else tuple(inputs)
-    result = check(func, point)
+    result = check(func, point, blame="off")
     dtype = result.reference_dtype or result.dtype
     low = SMALLEST.get(dtype, -16) if smallest is None else smallest
     exponents = np.arange(largest * per_decade, low * per_decade - 1, -1) / per_decade
@@ -70,4 +71,5 @@ def sweep(
                 worst = max(worst, float(np.max(np.abs(value - reference), initial=0.0)))
             errors[method][s] = worst / scale
     chosen = {m: _geometric_mean([b.steps[m] for b in result.blocks[: len(point)]]) for m in SWEPT}
-    return Sweep(steps, errors, chosen, result.method, result.dtype, dtype, scale)
+    taylor = taylor_curve(result, func, point)
+    return Sweep(steps, errors, chosen, result.method, result.dtype, dtype, scale, taylor)

@@ -38,6 +38,9 @@ class TaylorCurve:
     used: np.ndarray
     slope: float
     bound: float
+    difference_error: np.ndarray | None = None
+    """Per step, ``|(f(x + eps v) - f(x)) / eps - J_ref v|`` against the numerical reference: the forward
+    difference's V-curve along ``v`` (truncation at large steps, noise and round-off at small ones)."""
 
     @property
     def verdict(self) -> str:

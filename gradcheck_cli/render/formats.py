@@ -13,9 +13,10 @@ FORMATS: dict[str, str] = {
     "junit": "gradcheck_cli.render.junit",
     "markdown": "gradcheck_cli.render.markdown",
     "github": "gradcheck_cli.render.github",
+    "html": "gradcheck_cli.render.html",
 }
 
-SUFFIXES = {".json": "json", ".xml": "junit", ".md": "markdown", ".txt": "table"}
+SUFFIXES = {".json": "json", ".xml": "junit", ".md": "markdown", ".txt": "table", ".html": "html"}
 
 
 def render(report: Report, format: str, *, digits: int = 12, max_rows: int = 20) -> str:

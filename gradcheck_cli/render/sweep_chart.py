@@ -12,8 +12,8 @@ from rich.text import Text
 
 from gradcheck_cli.result import Sweep
 
-MARKS = {"forward": "f", "central": "c"}
-STYLES = {"forward": "yellow", "central": "cyan"}
+MARKS = {"forward": "f", "central": "c", "taylor": "t"}
+STYLES = {"forward": "yellow", "central": "cyan", "taylor": "magenta"}
 FLOOR = 1e-18
 
 
@@ -64,8 +64,28 @@ def chart(sweep: Sweep, width: int = 3) -> Text:
     text.append(" " * 10 + "".join(axis).rstrip() + "   step h\n")
     text.append(" " * 10 + "".join(marks).rstrip() + "\n")
     names = ", ".join(f"{m} {sweep.chosen[m]:.3g}" for m in sweep.chosen)
-    text.append(f"{' ' * 10}^ | the steps the checker chose ({names}); f forward, c central, * both")
+    if names:
+        text.append(f"{' ' * 10}^ | the steps the checker chose ({names}); f forward, c central, * both")
     return text
+
+
+def taylor_chart(sweep: Sweep) -> RenderableType:
+    """The Taylor remainder ``|f(x + eps v) - f(x) - eps J v|`` against ``eps`` and its fitted slope."""
+    curve = sweep.taylor
+    if curve is None:
+        return Text("")
+    unit = float(curve.eps[0]) / 10**-0.5  # the grid is 10**-0.5 ... 10**-12 times max(1, |x|)
+    steps = Sweep(curve.eps / unit, {"taylor": np.maximum(curve.remainder, FLOOR)}, {}, "", "", "", 1.0)
+    slope = (
+        "no step rose above the noise floor" if math.isnan(curve.slope) else f"fitted slope {curve.slope:.2f}"
+    )
+    title = Text(
+        f"Taylor test beside it: |f(x+eps v) - f(x) - eps J v| against eps along a random direction v "
+        f"(falls like eps**2 for a right gradient, like eps for a wrong one; eps in units of {unit:.3g}): "
+        f"{slope}, {curve.verdict}",
+        style="bold",
+    )
+    return Group(title, chart(steps, width=2))
 
 
 def table(sweep: Sweep, ascii: bool = False) -> Table:
@@ -91,4 +111,12 @@ def render(sweep: Sweep, target: str, ascii: bool = False) -> RenderableType:
         style="bold",
     )
     best = ", ".join(f"{m} {sweep.best(m):.3g}" for m in sweep.errors)
-    return Group(title, chart(sweep), Text(""), table(sweep, ascii), Text(f"smallest error at: {best}"))
+    return Group(
+        title,
+        chart(sweep),
+        Text(""),
+        table(sweep, ascii),
+        Text(f"smallest error at: {best}"),
+        Text(""),
+        taylor_chart(sweep),
+    )

@@ -1,0 +1,175 @@
+"""The HTML renderer: one self-contained page (plotly.js inline, no network at view time).
+
+Per target and point: the verdict table (worst entries first), the diagnosis lines, the blame tree, a
+heat-map of ``|autograd - reference| / tolerance`` per Jacobian block (max-pooled down to at most
+:data:`MAX_CELLS` cells a side, so that one wrong column of a 500x500 block stays visible), and the
+step-size and Taylor plots along the point's random direction. Render-only; needs ``plotly``
+(``pip install 'gradcheck-cli[html]'``).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+
+from gradcheck_cli.render.diagnosis_text import diagnosis_lines
+from gradcheck_cli.render.text import error, number
+from gradcheck_cli.report import PointLabel, Report, TargetReport
+from gradcheck_cli.result import Blame, Block, CheckResult, TaylorCurve
+
+MAX_CELLS = 200
+"""A heat-map shows at most this many rows and columns (larger blocks are max-pooled)."""
+MAX_BLOCKS = 24
+"""Heat-maps per point, failing blocks first."""
+STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:2px 6px;font-family:monospace;text-align:right}
+.PASS{color:#080}.FAIL,.ERROR{color:#c00;font-weight:bold}.INCONCLUSIVE,.NOT.VERIFIED{color:#a60}"""
+
+
+def pooled(excess: np.ndarray, cells: int = MAX_CELLS) -> tuple[np.ndarray, int, int]:
+    """``excess`` max-pooled to at most ``cells`` rows and columns, and the pooling factors (rows, cols)."""
+    rows = max(1, -(-excess.shape[0] // cells))
+    cols = max(1, -(-excess.shape[1] // cells))
+    padded = np.zeros((-(-excess.shape[0] // rows) * rows, -(-excess.shape[1] // cols) * cols))
+    padded[: excess.shape[0], : excess.shape[1]] = np.where(np.isfinite(excess), excess, 0.0)
+    shape = (padded.shape[0] // rows, rows, padded.shape[1] // cols, cols)
+    return padded.reshape(shape).max(axis=(1, 3)), rows, cols
+
+
+def block_id(target: int, point: int, block: int) -> str:
+    """The id of a block's heat-map ``<div>``."""
+    return f"heatmap-{target}-{point}-{block}"
+
+
+def _figure_html(figure: Any, div_id: str) -> str:
+    return str(figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id))
+
+
+def heatmap(block: Block, div_id: str, passed: bool) -> str:
+    """A block's heat-map of ``|autograd - reference| / tolerance`` (1 is the tolerance)."""
+    import plotly.graph_objects as go
+
+    z, rows, cols = pooled(block.excess)
+    title = f"d {block.output_name} / d {block.input_name} ({block.mode}): " + ("PASS" if passed else "FAIL")
+    pooling = f"; max over {rows}x{cols} cells" if rows * cols > 1 else ""
+    figure = go.Figure(
+        go.Heatmap(z=z, zmin=0.0, zmax=max(2.0, float(z.max(initial=0.0))), colorscale="Reds"),
+        layout={
+            "title": {"text": html.escape(title) + pooling},
+            "xaxis": {"title": {"text": f"{block.input_name} element"}},
+            "yaxis": {"title": {"text": f"{block.output_name} element"}, "autorange": "reversed"},
+            "height": 380,
+            "width": 520,
+        },
+    )
+    figure.update_traces(colorbar={"title": {"text": "|err| / tol"}})
+    return _figure_html(figure, div_id)
+
+
+def curves(curve: TaylorCurve, div_id: str) -> str:
+    """The Taylor remainder and the forward difference's error along the point's random direction."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure(layout={"height": 380, "width": 640})
+    figure.add_scatter(x=curve.eps, y=curve.remainder, mode="lines+markers", name="Taylor remainder")
+    if curve.difference_error is not None:
+        figure.add_scatter(
+            x=curve.eps, y=curve.difference_error, mode="lines+markers", name="forward FD error"
+        )
+    figure.add_scatter(
+        x=curve.eps[curve.used],
+        y=curve.remainder[curve.used],
+        mode="markers",
+        name="fitted",
+        marker={"size": 11},
+    )
+    figure.update_layout(
+        title={"text": f"along a random direction: Taylor slope {curve.slope:.2f} (2 right, 1 wrong)"},
+        xaxis={"type": "log", "title": {"text": "step eps"}},
+        yaxis={"type": "log", "title": {"text": "remainder / error"}},
+    )
+    return _figure_html(figure, div_id)
+
+
+def verdict_table(result: CheckResult, digits: int, max_rows: int) -> str:
+    """The worst entries of a point."""
+    head = "<tr><th>output</th><th>input</th><th>autograd</th><th>reference</th><th>abs err</th><th>tol</th><th>status</th></tr>"
+    rows = [
+        f"<tr><td>{html.escape(e.output_label)}</td><td>{html.escape(e.input_label)}</td>"
+        f"<td>{number(e.autograd, digits)}</td><td>{number(e.numerical[e.reference], digits)}</td>"
+        f"<td>{error(e.abs_err)}</td><td>{error(e.tolerance)}</td>"
+        f"<td class='{e.status.value}'>{e.status.value}</td></tr>"
+        for e in result.worst(max_rows)
+    ]
+    return f"<table class='verdicts'>{head}{''.join(rows)}</table>"
+
+
+def blame_tree(blame: Blame) -> str:
+    """Each piece checked on its own, nested by submodule."""
+
+    def items(parent: str | None) -> str:
+        pieces = [s for s in blame.suspects if s.parent == parent]
+        if not pieces:
+            return ""
+        out = []
+        for s in pieces:
+            where = f" at {html.escape(s.file or '')}:{s.line}" if s.file else ""
+            wrong = f": wrong w.r.t. {html.escape(', '.join(s.failed_inputs))}" if s.failed_inputs else ""
+            culprit = " (culprit)" if s in blame.culprits else ""
+            out.append(
+                f"<li><code>{html.escape(s.name)}</code> ({html.escape(s.cls)}){where}: "
+                f"<span class='{s.verdict}'>{s.verdict}</span>{wrong}{culprit}{items(s.name)}</li>"
+            )
+        return "<ul>" + "".join(out) + "</ul>"
+
+    return "<div class='blame'><h4>blame</h4>" + items(None) + "</div>"
+
+
+def point_section(
+    result: CheckResult, label: PointLabel, where: tuple[str, int], options: dict[str, int]
+) -> str:
+    """One point: title, verdict table, diagnosis, blame tree, plots, heat-maps."""
+    target, t = where
+    parts = [
+        f"<h3>{html.escape(label.title(target))}: <span class='{result.verdict}'>{result.verdict}</span></h3>"
+    ]
+    parts.append(verdict_table(result, options["digits"], options["max_rows"]))
+    lines = diagnosis_lines(result)
+    if lines:
+        parts.append(
+            "<ul class='diagnosis'>" + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>"
+        )
+    if result.diagnosis is not None and result.diagnosis.blame is not None:
+        parts.append(blame_tree(result.diagnosis.blame))
+    if result.diagnosis is not None and result.diagnosis.taylor is not None:
+        parts.append(curves(result.diagnosis.taylor, f"taylor-{t}-{label.index}"))
+    blocks = sorted(enumerate(result.all_blocks), key=lambda ib: result.passes(ib[1]))[:MAX_BLOCKS]
+    for b, block in blocks:
+        parts.append(heatmap(block, block_id(t, label.index, b), result.passes(block)))
+    return "\n".join(parts)
+
+
+def _target(target: TargetReport, t: int, options: dict[str, int]) -> str:
+    head = f"<h2>{html.escape(target.target)}: <span class='{target.verdict}'>{target.verdict}</span></h2>"
+    if target.error is not None:
+        return head + f"<pre>{html.escape(target.error)}\n{html.escape(target.error_traceback)}</pre>"
+    sections = [
+        point_section(r, label, (target.target, t), options)
+        for label, r in zip(target.labels, target.results)
+    ]
+    return head + "\n".join(sections)
+
+
+def render(report: Report, *, digits: int = 12, max_rows: int = 20, **_: Any) -> str:
+    """The report as one HTML page with plotly.js inline (opens without network access)."""
+    from plotly.offline import get_plotlyjs
+
+    options = {"digits": digits, "max_rows": max_rows}
+    body = "\n".join(_target(target, t, options) for t, target in enumerate(report.targets))
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>gradcheck report</title>"
+        f"<style>{STYLE}</style><script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
+        f"<h1>gradcheck: <span class='{report.verdict}'>{report.verdict}</span></h1>{body}</body></html>\n"
+    )
