@@ -37,12 +37,13 @@ HERE = Path(__file__).resolve().parent
 TARGET = {target!r}
 SEARCH_PATH = {cwd!r}  # where {spec} was loaded from
 OPTIONS = {options!r}
+DISPLAY = {display!r}
 INDEX, LABEL = {index!r}, {label!r}
 
 if __name__ == "__main__":
     sys.path.insert(0, SEARCH_PATH)
     point = torch.load(HERE / "point.pt")
-    sys.exit(replay(TARGET, point, OPTIONS, label=(INDEX, LABEL), name={spec!r}))
+    sys.exit(replay(TARGET, point, OPTIONS, label=(INDEX, LABEL), name={spec!r}, display=DISPLAY))
 '''
 
 
@@ -65,9 +66,12 @@ def first_failure(report: Report) -> tuple[int, int] | None:
     return None
 
 
-def write_repro(directory: str, spec: str, report: Report, options: Any, where: tuple[int, int]) -> Path:
+def write_repro(
+    directory: str, spec: str, report: Report, options: Any, where: tuple[int, int], display: dict[str, int]
+) -> Path:
     """Write ``repro.py`` and ``point.pt`` for point ``where`` (target, point) of ``report``, checked with
-    ``options`` (a :class:`~gradcheck_cli.app.runner.CheckOptions`); returns the script's path."""
+    ``options`` (a :class:`~gradcheck_cli.app.runner.CheckOptions`) and shown with ``display`` (``digits``,
+    ``max_rows``); returns the script's path."""
     import torch
 
     target = report.targets[where[0]]
@@ -88,6 +92,7 @@ def write_repro(directory: str, spec: str, report: Report, options: Any, where: 
         index=label.index,
         label=label.text,
         options=settings,
+        display=display,
         script=script,
     )
     script.write_text(text, encoding="utf-8")
@@ -95,10 +100,16 @@ def write_repro(directory: str, spec: str, report: Report, options: Any, where: 
 
 
 def replay(
-    target: str, point: list[Any], options: dict[str, Any], *, label: tuple[int, str], name: str
+    target: str,
+    point: list[Any],
+    options: dict[str, Any],
+    *,
+    label: tuple[int, str],
+    name: str,
+    display: dict[str, int] | None = None,
 ) -> int:
     """Check ``target`` at ``point`` (tensors: the arguments, or a model's input then parameters) with
-    ``options``, print the table, return the exit code."""
+    ``options``, print the table (``display``: ``digits``, ``max_rows``), return the exit code."""
     from rich.console import Console
 
     from gradcheck_cli.app.devices import resolve_device
@@ -120,5 +131,6 @@ def replay(
     where = {"target": name, "file": loaded.file, "line": loaded.line}
     report = check_points(func, [tuple(point)], settings, names=names, **where)
     report = dataclasses.replace(report, labels=(PointLabel(*label),))
-    print_report(Report((report,)), Console(width=1000, no_color=True, highlight=False, file=sys.stdout))
+    console = Console(width=1000, no_color=True, highlight=False, file=sys.stdout)
+    print_report(Report((report,)), console, **(display or {}))
     return report.exit_code

@@ -1,0 +1,83 @@
+"""Blame: the failing submodule of a model, the failing custom autograd.Function of a function."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+from torch import nn
+
+import gradcheck_cli
+from gradcheck_cli.app.models import module_target
+from gradcheck_cli.engine.blame import find_blame
+from gradcheck_cli.errors import UsageError
+from gradcheck_cli.render.diagnosis_text import diagnosis_lines
+from sample_functions import diagnose
+
+
+def _five_layers() -> gradcheck_cli.CheckResult:
+    torch.manual_seed(0)
+    model = diagnose.five_layers().double()
+    target = module_target(model)
+    x = torch.randn(3, 4, dtype=torch.float64)
+    point = (x, *(torch.tensor(p) for p in target.parameters))
+    return gradcheck_cli.check(target.func, point, names=target.names)
+
+
+def test_the_failing_submodule_is_named_with_its_class_and_pattern() -> None:
+    result = _five_layers()
+    assert result.verdict == "FAIL" and result.failed_inputs == ("2.weight",)
+    blame = result.diagnosis.blame
+    assert blame is not None and blame.kind == "module"
+    (culprit,) = blame.culprits
+    assert (culprit.name, culprit.cls, culprit.failed_inputs) == ("2", "ScaledWeight", ("weight",))
+    assert [(name, p.kind) for name, p in culprit.patterns] == [("weight", "scaled")]
+    assert abs(culprit.patterns[0][1].values["k"] - 1.01) < 1e-6
+    assert [c.name for c in blame.children("2")] == ["2.act"] and blame.children("2")[0].verdict == "PASS"
+    assert sorted(s.name for s in blame.passing) == ["0", "1", "2.act", "3", "4"]
+    lines = "\n".join(diagnosis_lines(result))
+    assert (
+        "blame: 2 (ScaledWeight): gradient wrong w.r.t. weight (scaled by 1.01); its children pass: 2.act (Tanh)"
+        in lines
+    )
+    assert "pattern: d out / d 2.weight (reverse): scaled by 1.01" in lines
+
+
+def test_the_failing_function_is_named_with_its_call_line_and_pattern() -> None:
+    result = gradcheck_cli.check(diagnose.chain, torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64))
+    blame = result.diagnosis.blame
+    assert blame is not None and blame.kind == "function"
+    (culprit,) = blame.culprits
+    source, start = inspect.getsourcelines(diagnose.chain)
+    line = start + next(i for i, text in enumerate(source) if "Mix.apply" in text)
+    assert (culprit.cls, culprit.line, culprit.file) == ("Mix", line, diagnose.__file__)
+    assert culprit.source == "y = Mix.apply(y)"
+    assert [(n, p.kind) for n, p in culprit.patterns] == [("input 0", "transposed")]
+    assert sorted(s.cls for s in blame.passing) == ["Exp", "Sin"]
+
+
+def test_a_passing_check_runs_no_blame_and_off_turns_it_off() -> None:
+    x = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
+    assert gradcheck_cli.check(lambda v: diagnose.Exp.apply(v), x).diagnosis is None
+    off = gradcheck_cli.check(diagnose.chain, x, blame="off")
+    assert off.verdict == "FAIL" and off.diagnosis is not None and off.diagnosis.blame is None
+    with pytest.raises(UsageError, match="unknown blame"):
+        gradcheck_cli.check(diagnose.chain, x, blame="maybe")
+
+
+def test_the_bound_skips_large_pieces_and_says_so() -> None:
+    torch.manual_seed(0)
+    big = nn.Sequential(nn.Linear(70, 70), nn.Tanh()).double()
+    target = module_target(big)
+    point = (torch.randn(1, 70, dtype=torch.float64), *(torch.tensor(p) for p in target.parameters))
+    bounded = find_blame(target.func, point, bounded=True)
+    assert bounded.skipped == 1 and [s.name for s in bounded.suspects] == ["1"]
+    assert find_blame(target.func, point, bounded=False).skipped == 0
+
+
+def test_a_function_without_custom_functions_says_every_piece_passes() -> None:
+    result = gradcheck_cli.check(diagnose.chain, torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64))
+    assert result.diagnosis.blame.culprits
+    plain = find_blame(torch.sin, (torch.tensor([0.5], dtype=torch.float64),))
+    assert plain.suspects == () and plain.culprits == ()
