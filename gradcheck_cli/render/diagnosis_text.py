@@ -7,6 +7,7 @@ Pure string helpers shared by every renderer (table, markdown, junit, github, ht
 from __future__ import annotations
 
 import math
+import os
 
 from gradcheck_cli.result import Blame, Block, CheckResult, Pattern, Suspect, TaylorCurve
 
@@ -65,10 +66,19 @@ def taylor_text(curve: TaylorCurve) -> str:
     )
 
 
+def _short(path: str) -> str:
+    """``path`` relative to the working directory when inside it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
+        return path
+    return path if relative.startswith("..") else relative
+
+
 def _who(suspect: Suspect, kind: str) -> str:
     if kind == "module":
         return f"{suspect.name} ({suspect.cls})"
-    where = f" called at {suspect.file}:{suspect.line}" if suspect.file else ""
+    where = f" called at {_short(suspect.file)}:{suspect.line}" if suspect.file else ""
     return f"{suspect.cls}{where}" + (f": {suspect.source}" if suspect.source else "")
 
 
@@ -124,7 +134,8 @@ def diagnosis_lines(result: CheckResult) -> list[str]:
     if diagnosis.settled:
         lines.append(
             f"Taylor test: {diagnosis.settled} INCONCLUSIVE entr{'y' if diagnosis.settled == 1 else 'ies'} "
-            "settled as PASS (remainder slope 2, implied error under 10%)"
+            "settled as PASS (the remainder falls like eps**2, or stays within the function's noise, at every "
+            "step: implied error under 10% of the entry)"
         )
     if diagnosis.taylor is not None:
         lines.append(taylor_text(diagnosis.taylor))
