@@ -18,10 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from gradcheck_cli.diagnosis import Blame as Blame
-from gradcheck_cli.diagnosis import Diagnosis, Pattern
-from gradcheck_cli.diagnosis import Suspect as Suspect
-from gradcheck_cli.diagnosis import TaylorCurve as TaylorCurve
+from gradcheck_cli.diagnosis import Blame, Diagnosis, Pattern, Suspect, TaylorCurve  # noqa: F401 (for render/)
 from gradcheck_cli.numerics.status import STATUSES, Status
 
 Verdict = Literal["PASS", "NOT VERIFIED", "FAIL", "ERROR"]
