@@ -31,7 +31,7 @@ import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,67 +55,19 @@ class Case:
 
 
 def corpus(ops: Sequence[str], limit: int | None, seed: int, samples: int) -> list[Case]:
-    """The float64 cases: from the shared enumeration (benchmarks/opinfo_corpus.py) where it exists."""
-    try:
-        import opinfo_corpus  # type: ignore[import-not-found]
-    except ImportError:
-        opinfo_corpus = None
-    if opinfo_corpus is not None and hasattr(opinfo_corpus, "cases"):
-        found = opinfo_corpus.cases(torch.float64, ops=ops or None, limit=limit, seed=seed, samples=samples)
-        return [Case(c.name, c.func, tuple(c.inputs)) for c in found]
-    return list(_local_cases(ops, limit, seed, samples))
+    """The float64 cases of the shared enumeration (``benchmarks/opinfo_corpus.py``): ``samples`` sample
+    inputs of each op named in ``ops`` (default: every op), or of a seeded random ``limit`` of them."""
+    import opinfo_corpus
 
-
-def _local_cases(ops: Sequence[str], limit: int | None, seed: int, samples: int) -> Iterator[Case]:
-    """OpInfo samples recomposed as PyTorch's test_ops_gradients does (tensors requiring grad as varargs)."""
-    import random
-
-    from torch.testing._internal.common_methods_invocations import op_db
-
-    chosen = [
-        op
-        for op in op_db
-        if op.supports_autograd
-        and torch.float64 in op.supported_dtypes("cpu")
-        and (not ops or op.name in ops or f"{op.name}.{op.variant_test_name}".strip(".") in ops)
-    ]
-    if limit is not None and limit < len(chosen):
-        chosen = sorted(random.Random(seed).sample(chosen, limit), key=lambda op: op_db.index(op))
-    for op in chosen:
-        label = op.name + (f".{op.variant_test_name}" if op.variant_test_name else "")
+    found = []
+    for op in opinfo_corpus.select_ops(ops or None, limit, seed):
         try:
-            found = list(op.sample_inputs("cpu", torch.float64, requires_grad=True))[:samples]
+            found += [
+                Case(c.name, c.func, c.inputs) for c in opinfo_corpus.cases(op, "float64", samples, seed)
+            ]
         except Exception:  # an OpInfo whose samples cannot be made on this build
             continue
-        for k, sample in enumerate(found):
-            case = _recompose(op, sample)
-            if case is not None:
-                yield Case(f"{label}[{k}]", *case)
-
-
-def _recompose(op: Any, sample: Any) -> tuple[Callable[..., Any], tuple[torch.Tensor, ...]] | None:
-    def is_grad(x: Any) -> bool:
-        return isinstance(x, torch.Tensor) and x.requires_grad
-
-    slots = [sample.input, *sample.args, *sample.kwargs.values()]
-    leaves = [x for s in slots for x in (s if isinstance(s, (list, tuple)) else [s]) if is_grad(x)]
-    if not leaves:
-        return None
-
-    def rebuild(values: Iterator[torch.Tensor], slot: Any) -> Any:
-        if isinstance(slot, (list, tuple)) and any(is_grad(x) for x in slot):
-            return type(slot)(next(values) if is_grad(x) else x for x in slot)
-        return next(values) if is_grad(slot) else slot
-
-    def func(*inputs: torch.Tensor) -> Any:
-        values = iter(inputs)
-        args = [rebuild(values, s) for s in (sample.input, *sample.args)]
-        kwargs = {key: rebuild(values, v) for key, v in sample.kwargs.items()}
-        output = op.gradcheck_wrapper(op.get_op(), *args, **kwargs)
-        process = sample.output_process_fn_grad
-        return process(output) if process is not None else output
-
-    return func, tuple(x.detach() for x in leaves)
+    return found
 
 
 def best(run: Callable[[], Any], repeats: int) -> float:
