@@ -132,6 +132,8 @@ def measure(case: Case, repeats: int) -> Row:
         verdict = gradcheck_cli.check(case.func, case.inputs).verdict
     except GradcheckError as exc:
         verdict = f"error: {type(exc).__name__}"
+    except Exception as exc:  # a crash of ours: counted as an error, named in the verdicts
+        verdict = f"error: crash {type(exc).__name__}"
     ours = best(lambda: _ours(case), repeats)
     plain = best(lambda: torch_check(False), repeats)
     forward = best(lambda: torch_check(True), repeats)
@@ -146,7 +148,7 @@ def measure(case: Case, repeats: int) -> Row:
 def _ours(case: Case) -> None:
     try:
         gradcheck_cli.check(case.func, case.inputs)
-    except GradcheckError:
+    except Exception:  # GradcheckError, or a crash (counted by measure())
         pass
 
 
