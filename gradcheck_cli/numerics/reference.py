@@ -29,7 +29,7 @@ from gradcheck_cli.numerics.kinks import OneSided, one_sided
 from gradcheck_cli.numerics.noise import measured_noise
 from gradcheck_cli.numerics.precision import COMPLEX_STEP_ULPS, ERROR_SAFETY
 from gradcheck_cli.numerics.stencils import SCHEMES, Samples, Scheme, dtype_name, magnitude, power_of_two
-from gradcheck_cli.numerics.steps import adaptive_steps
+from gradcheck_cli.numerics.steps import adaptive_steps, higher_derivatives
 
 SHOWN = ("central", "forward")
 
@@ -95,6 +95,21 @@ def _consistent(candidate: np.ndarray, check: Estimate, kink: np.ndarray) -> int
     return int(np.sum(bad & ~kink))
 
 
+def _planned(
+    method: str, lean: bool, central: np.ndarray, onesided: np.ndarray
+) -> list[tuple[Scheme, np.ndarray]]:
+    """The stencils :func:`input_reference` will evaluate at the adaptive steps (evaluated in one batch)."""
+    forward, backward = SCHEMES["forward"], SCHEMES["backward"]
+    planned = [(SCHEMES["central"], central * r) for r in (1, 2)]
+    if not lean or method == "forward":
+        planned += [(forward, onesided), (forward, onesided / 2)]
+    if not lean or method == "backward":
+        planned += [(backward, onesided), (backward, onesided / 2)]
+    if method in ("richardson", "complex-step", "auto"):
+        planned.append((SCHEMES["central"], 4 * central))
+    return planned
+
+
 def input_reference(
     func: Callable[..., Any],
     evaluate: Evaluator,
@@ -127,8 +142,10 @@ def input_reference(
         # the leading error term to dominate; the default step's estimate bounds the error at any step.
         best = None if lean else fixed(samples, SCHEMES["central"], adaptive_steps(samples, 2), 2.0)
     else:
+        samples.prefetch_schemes(higher_derivatives(samples))
         central_steps = adaptive_steps(samples, 2)
         onesided_steps, ratio = adaptive_steps(samples, 1), 0.5
+        samples.prefetch_schemes(_planned(method, lean, central_steps, onesided_steps))
         estimates["central"] = fixed(samples, SCHEMES["central"], central_steps, 2.0)
     if not lean or method == "forward":
         estimates["forward"] = fixed(samples, SCHEMES["forward"], onesided_steps, ratio)

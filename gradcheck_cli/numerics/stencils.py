@@ -150,10 +150,30 @@ class Samples:
             return self.base.expand(self.numel, -1)
         key = np.asarray(offsets, dtype=np.float64).tobytes()
         if key not in self._cache:
-            batch = perturbed(self.x, offsets)
-            values = self.evaluate(self.index, batch, self.output_numel)
-            self._cache[key] = torch.cat([v.double().reshape(batch.count, -1) for v in values], dim=1)
+            self.prefetch([offsets])
         return self._cache[key]
+
+    def prefetch(self, offsets: Sequence[np.ndarray]) -> None:
+        """Evaluate every offset vector not cached yet in one batched call (one vmap, not one per vector:
+        a small check's time is the number of calls, not their size)."""
+        wanted: dict[bytes, np.ndarray] = {}
+        for t in offsets:
+            t = np.asarray(t, dtype=np.float64)
+            key = t.tobytes()
+            if np.any(t) and key not in self._cache:
+                wanted.setdefault(key, t)
+        if not wanted:
+            return
+        columns = np.tile(np.arange(self.numel), len(wanted))
+        batch = perturbed(self.x, np.concatenate(list(wanted.values())), columns)
+        values = self.evaluate(self.index, batch, self.output_numel)
+        flat = torch.cat([v.double().reshape(batch.count, -1) for v in values], dim=1)
+        for key, part in zip(wanted, flat.split(self.numel)):
+            self._cache[key] = part
+
+    def prefetch_schemes(self, stencils: Sequence[tuple[Scheme, np.ndarray]]) -> None:
+        """:meth:`prefetch` the points of every ``(scheme, steps)`` that :meth:`quotient` will ask for."""
+        self.prefetch([offset * steps for scheme, steps in stencils for offset in scheme.offsets if offset])
 
     def quotient(self, scheme: Scheme, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The scheme's estimate at ``steps`` and its round-off error estimate, both ``(out numel, in numel)``.

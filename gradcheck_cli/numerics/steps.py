@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradcheck_cli.numerics.precision import ROUNDOFF_ULPS
-from gradcheck_cli.numerics.stencils import SECOND, THIRD, Samples, magnitude, power_of_two
+from gradcheck_cli.numerics.stencils import SECOND, THIRD, Samples, Scheme, magnitude, power_of_two
 
 # Truncation constants of the schemes: forward/backward |f''| h / 2, central |f'''| h**2 / 6.
 _TRUNCATION = {1: 0.5, 2: 1.0 / 6.0}
@@ -32,12 +32,18 @@ def nominal_steps(samples: Samples, order: int) -> np.ndarray:
     return power_of_two(effective_eps(samples) ** (1.0 / (order + 1)) * magnitude(samples.x))
 
 
+def higher_derivatives(samples: Samples) -> list[tuple[Scheme, np.ndarray]]:
+    """The stencils and steps :func:`adaptive_steps` estimates the second (order 1) and third (order 2)
+    derivatives with, in that order (for :meth:`Samples.prefetch_schemes`)."""
+    coarse = power_of_two(np.minimum(effective_eps(samples) ** 0.2, 2.0**-3) * magnitude(samples.x))
+    return [(SECOND, coarse), (THIRD, coarse)]
+
+
 def adaptive_steps(samples: Samples, order: int) -> np.ndarray:
     """One step per element of the input, for a first-derivative scheme of accuracy ``order`` (1 or 2)."""
     order = 1 if order < 2 else 2
     nominal = np.minimum(nominal_steps(samples, order), 2.0**-3 * magnitude(samples.x))
-    coarse = power_of_two(np.minimum(effective_eps(samples) ** 0.2, 2.0**-3) * magnitude(samples.x))
-    higher, noise = samples.quotient(SECOND if order == 1 else THIRD, coarse)
+    higher, noise = samples.quotient(*higher_derivatives(samples)[order - 1])
     resolved = np.abs(higher) > 4 * noise
     derivative = np.where(resolved, np.abs(higher), 0.0)  # (outputs, elements)
     f_scale = np.maximum(samples.base.abs().cpu().numpy().reshape(-1, 1), np.finfo(float).tiny)
