@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 pytest_plugins = ["pytester"]  # the pytest plugin's tests run pytest inside pytest
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))  # the test corpus: ``from corpus import CORRECT, buggy``
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""``gradcheck run`` through click's CliRunner: output, exit codes, and the bad-input table."""
+"""gradcheck run TARGET: the table, several points, --max-rows, --digits, plain output."""
 
 from __future__ import annotations
 
@@ -33,6 +33,13 @@ def rows(output: str) -> dict[str, list[str]]:
 def column(output: str, name: str) -> int:
     header = next(line for line in output.splitlines() if "autograd" in line)
     return [c.strip() for c in header.split("|")].index(name)
+
+
+def test_nondeterministic_details_are_printed_once_per_entry(write_module) -> None:
+    write_module("glob", 'G = {"k": 1.0}\ndef glob(x):\n    G["k"] += 1.0\n    return (x * G["k"]).sum()\n')
+    result = CliRunner().invoke(cli, ["run", "glob.py:glob", "--x", "1,2,3"], catch_exceptions=False)
+    details = [line for line in result.stdout.splitlines() if "NONDETERMINISTIC:" in line]
+    assert len(details) == 3 and len(set(details)) == 3, result.stdout
 
 
 @pytest.mark.parametrize("target", [TUTORIAL, "sample_functions.tutorial:calc"])
@@ -116,71 +123,9 @@ def test_plain_output_has_no_escape_codes(repo_cwd: Path) -> None:
     assert "\x1b[" not in out
 
 
-BAD_INPUTS = [
-    (["calc", "--x", "1"], "malformed target"),
-    (["no_such_module_xyz:f", "--x", "1"], "module not found"),
-    (["sample_functions.tutorial:calx", "--x", "1"], "did you mean calc"),
-    (["sample_functions/nope.py:calc", "--x", "1"], "file not found"),
-    ([TUTORIAL, "--x", "1,,2"], "empty item"),
-    ([TUTORIAL, "--x", "1,a,3"], "cannot parse"),
-    ([TUTORIAL, "--x", "[[1,2],[3]]"], "ragged"),
-    ([TUTORIAL, "--x", "1,nan"], "nan or inf"),
-    ([TUTORIAL, "--x", "1,inf"], "nan or inf"),
-    ([TUTORIAL], "give the point"),
-    ([TUTORIAL, "--x", "1", "--x", "2"], r"calc\(a: torch.Tensor\)"),
-    (
-        ["sample_functions/two_inputs.py:weighted_distance", "--x", "1"],
-        r"weighted_distance\(x: torch.Tensor, w",
-    ),
-    ([TUTORIAL, "--x", "1", "--random", "2", "--shape", "3"], "give the point"),
-    ([TUTORIAL, "--random", "2"], "--random needs --shape"),
-    ([TUTORIAL, "--random", "2", "--shape", "x"], "bad shape"),
-    ([TUTORIAL, "--x", "1", "--eps", "-1"], "positive step"),
-    ([TUTORIAL, "--x", "1", "--dtype", "float8"], "Invalid value for '--dtype'"),
-    ([TUTORIAL, "--x", "1", "--method", "magic"], "Invalid value for '--method'"),
-]
-
-
-@pytest.mark.parametrize(("args", "message"), BAD_INPUTS)
-def test_bad_input_exits_2_with_one_line_and_no_traceback(
-    repo_cwd: Path, args: list[str], message: str
-) -> None:
-    code, out, err = run(*args)
-    assert code == 2
-    assert re.search(message, err), err
-    assert "Traceback" not in err + out
-    assert len([line for line in err.splitlines() if line.startswith(("gradcheck: error", "Error"))]) == 1
-
-
-def test_injection_in_x_executes_nothing(repo_cwd: Path, tmp_path: Path) -> None:
-    marker = tmp_path / "x"
-    code, _, err = run(TUTORIAL, "--x", f"__import__('os').system('touch {marker}')")
-    assert code == 2 and "cannot parse" in err
-    assert not marker.exists()
-
-
-USER_ERRORS = {
-    "raises": ("def f(x):\n    raise ValueError('boom')\n", "the function raised ValueError: boom"),
-    "non_tensor": ("def f(x):\n    return 3.0\n", "returned float"),
-    "nan": ("import torch\ndef f(x):\n    return torch.log(x).sum()\n", "nan or inf"),
-}
-
-
 @pytest.mark.parametrize("body", ["torch.tensor(x.detach().numpy().sum())", "torch.tensor(x.sum().item())"])
 def test_a_function_without_autograd_history_fails_with_a_note(write_module, body: str) -> None:
     # As torch.autograd.gradcheck: autograd's Jacobian is zero, the numerical one is not: a wrong gradient.
     write_module("userfunc", f"import torch\ndef f(x):\n    return {body}\n")
     code, out, _ = run("userfunc.py:f", "--x", "-1,2")
     assert code == 1 and "no output has autograd history" in out, out
-
-
-@pytest.mark.parametrize("case", sorted(USER_ERRORS))
-def test_user_function_errors_exit_2_with_the_users_traceback(write_module, case: str) -> None:
-    source, message = USER_ERRORS[case]
-    write_module("userfunc", source)
-    code, out, err = run("userfunc.py:f", "--x", "-1,2")
-    assert code == 2, out
-    assert message in err
-    if case == "raises":
-        assert 'userfunc.py", line 2, in f' in err
-        assert "gradcheck_cli" not in err

@@ -1,4 +1,4 @@
-"""Issue 5: probe mode on an MLP with about 10**6 parameters; one layer with a wrong backward is named."""
+"""gradcheck run on nn.Module targets: parameters by name, probe mode on a large model, order 2."""
 
 from __future__ import annotations
 
@@ -8,6 +8,20 @@ from click.testing import CliRunner
 
 from gradcheck_cli.app.runner import CheckOptions, PointSource, run_target
 from gradcheck_cli.cli import cli
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["run", *args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_order_2_of_a_model_with_a_bias_passes(repo_cwd: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["run", "sample_functions/models.py:TinyNet", "--x-shape", "4,10", "--mode", "probe", "--order", "2"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
 
 
 def test_million_parameter_mlp_passes_in_probe_mode(repo_cwd: Path) -> None:
@@ -30,3 +44,14 @@ def test_wrong_layer_backward_fails_and_names_the_parameter(repo_cwd: Path) -> N
     assert failing and all("| 2.weight" in line for line in failing)
     by_input = next(line for line in result.stdout.splitlines() if line.startswith("by input:"))
     assert "2.weight" in by_input and by_input.count("FAIL") == 1
+
+
+def test_small_module_reports_every_parameter_by_name(repo_cwd: Path) -> None:
+    code, out, _ = run("sample_functions/models.py:TinyNet", "--x-shape", "4,10")
+    assert code == 0
+    line = next(line for line in out.splitlines() if line.startswith("by input:"))
+    for name in ("x", "hidden.weight", "hidden.bias", "out.weight", "out.bias"):
+        assert f"{name} " in line
+    assert "4 parameter tensors (115 values)" in out
+    # 4x3 outputs times (40 input + 115 parameter) elements
+    assert "1860 entries checked (1860 PASS)" in out

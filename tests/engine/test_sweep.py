@@ -1,4 +1,4 @@
-"""Issue 3: ``sweep`` (error against step) and its chart."""
+"""The step-size study behind gradcheck sweep."""
 
 from __future__ import annotations
 
@@ -8,12 +8,7 @@ from rich.console import Console
 
 from gradcheck_cli.engine.sweep import sweep
 from gradcheck_cli.render.sweep_chart import render
-
-
-def calc(a: torch.Tensor) -> torch.Tensor:
-    b = a * 2 + 1
-    c = b * b
-    return (c / (c + 2)).mean()
+from sample_functions.tutorial import calc
 
 
 def test_the_error_is_v_shaped_and_the_chosen_step_sits_near_its_bottom() -> None:

@@ -1,9 +1,4 @@
-"""The pytest plugin through ``pytester``: the ``grad_checker`` fixture, the marker, options, config, report.
-
-The plugin is loaded by its ``pytest11`` entry point once the package is installed (``pip install -e .``);
-in a source tree whose installed copy predates the entry point it is loaded with ``-p`` instead (loading it
-both ways would register it twice).
-"""
+"""The pytest plugin: the grad_checker fixture, the gradcheck marker, --gradcheck-* options, --gradcheck-report, and user mistakes (a one-line message, never a traceback of ours)."""
 
 from __future__ import annotations
 
@@ -20,8 +15,12 @@ import pytest
 
 from gradcheck_cli.render.json_report import schema
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
+
+
 WRONG_BACKWARD = (REPO / "sample_functions" / "wrong_backward.py").read_text()
+
+
 PLUGIN = "gradcheck_cli.pytest_plugin"
 
 
@@ -93,6 +92,60 @@ def test_right(grad_checker):
 def test_wrong(grad_checker):
     grad_checker(wrong_backward.cube, X)
 """
+
+
+MISTAKES = """
+import pytest
+import torch
+
+def cube(x):
+    return x**3
+
+@pytest.mark.gradcheck(dtype="float8")
+def test_bad_dtype(grad_checker):
+    grad_checker(cube, [1.0, 2.0])
+
+def test_ragged(grad_checker):
+    grad_checker(cube, [[1.0, 2.0], [3.0]])
+
+def test_empty_list(grad_checker):
+    grad_checker(cube, [[]])
+
+def test_no_inputs(grad_checker):
+    grad_checker(cube, ())
+
+def test_not_a_number(grad_checker):
+    grad_checker(cube, ["one"])
+
+def test_no_points(grad_checker):
+    grad_checker.points(cube, [])
+
+@pytest.mark.gradcheck(atol=-1)
+def test_negative_atol(grad_checker):
+    grad_checker(cube, [1.0, 2.0])
+
+def test_unknown_keyword(grad_checker):
+    grad_checker(cube, [1.0], tolerance=1)
+
+def test_sys_exit(grad_checker):
+    import sys
+    def bye(x):
+        sys.exit(3)
+    grad_checker(bye, [1.0])
+"""
+
+
+MESSAGES = {
+    "test_bad_dtype": "gradcheck: dtype = 'float8' is invalid: expected one of 'float64', 'float32', 'float16', 'bfloat16'",
+    "test_ragged": "gradcheck: argument 0: ragged nesting in '[[1.0, 2.0], [3.0]]'",
+    "test_empty_list": "gradcheck: argument 0: empty list",
+    "test_no_inputs": "gradcheck: no inputs given",
+    "test_not_a_number": "gradcheck: argument 0: 'one'",
+    "test_no_points": "gradcheck: grad_checker.points: no points given",
+    "test_negative_atol": "gradcheck: atol = -1 is invalid: expected a finite number >= 0",
+    "test_unknown_keyword": "grad_checker: unknown option(s) tolerance",
+    "test_sys_exit": "gradcheck: the function raised SystemExit: 3",
+}
 
 
 def test_fixture_passes_a_right_gradient_and_fails_a_wrong_one_with_the_table(
@@ -169,7 +222,7 @@ def test_marker_sets_the_options_of_one_test(project: pytest.Pytester) -> None:
 
 def test_command_line_options_and_pyproject_defaults_in_order_of_precedence(project: pytest.Pytester) -> None:
     project.makepyfile(
-        test_options="""
+        test_layered_options="""
         import pytest
         import torch
         from wrong_backward import cube
@@ -196,12 +249,12 @@ def test_command_line_options_and_pyproject_defaults_in_order_of_precedence(proj
     # the command line beats the pyproject, the marker beats the command line
     result = run(project, "--gradcheck-atol", "1e-7")
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["FAILED test_options.py::test_default*"])
+    result.stdout.fnmatch_lines(["FAILED test_layered_options.py::test_default*"])
 
 
 def test_several_points_in_one_test(project: pytest.Pytester) -> None:
     project.makepyfile(
-        test_points="""
+        test_several_points="""
         import pytest
         import torch
         from wrong_backward import cube
@@ -224,7 +277,7 @@ def test_several_points_in_one_test(project: pytest.Pytester) -> None:
     assert "wrong gradient of cube at 2 of 3 point(s)" in out
     assert "cube at point 1: x=2\n" in out and "cube at point 2: x=[0.5, 0]\n" in out
     assert "cube at point 0" not in out.split("test_points ")[1].split("test_parametrized")[0]
-    assert "FAILED test_points.py::test_parametrized[3.0]" in out
+    assert "FAILED test_several_points.py::test_parametrized[3.0]" in out
 
 
 def test_report_file_json_and_junit(project: pytest.Pytester) -> None:
@@ -268,3 +321,52 @@ def test_plugin_import_does_not_import_torch() -> None:
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert PLUGIN in imported and "pytest" in imported  # the listing is really there
     assert not {name for name in imported if name.split(".")[0] in ("torch", "numpy")}
+
+
+def test_user_mistakes_fail_with_a_message_and_no_traceback_of_ours(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_mistakes=MISTAKES)
+    result = run(pytester)
+    result.assert_outcomes(failed=len(MESSAGES))
+    out = result.stdout.str()
+    for name in ("pytest_plugin.py", "runner.py", "values.py", "engine.py", "ValueError", "direct cause"):
+        assert name not in out, name
+    sections = out.split("_____ ")
+    for test, message in MESSAGES.items():
+        (section,) = [s for s in sections if s.startswith(f"{test} _")]
+        assert message in section, (test, section)
+
+
+def test_unwritable_report_path_is_a_message_and_a_usage_exit(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_ok="def test_ok(grad_checker):\n    assert grad_checker(lambda x: x * 2, [1.0]).passed\n"
+    )
+    result = run(pytester, "--gradcheck-report", str(pytester.path / "missing" / "report.json"))
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    out = result.stdout.str() + result.stderr.str()
+    assert "gradcheck: error: cannot write --gradcheck-report" in out and "No such file or directory" in out
+    assert "INTERNALERROR" not in out and "Traceback" not in out
+
+
+def test_marker_takes_the_check_options_of_the_command_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_layered_options="""
+        import pytest
+        import torch
+
+        @pytest.mark.gradcheck(strict_kinks=True)
+        def test_strict_kink(grad_checker):
+            grad_checker(torch.abs, [-1.0, 0.0, 2.0])
+
+        def test_kink(grad_checker):
+            assert grad_checker(torch.abs, [-1.0, 0.0, 2.0]).passed
+
+        @pytest.mark.gradcheck(mode="probe", probes=2, seed=3, forward=False, order=2)
+        def test_probe_order_two(grad_checker):
+            result = grad_checker(lambda x: (x**3).sum(), [0.5, 1.0, 2.0])
+            assert (result.mode, result.order) == ("probe", 2)
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_layered_options.py::test_strict_kink*"])

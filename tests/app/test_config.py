@@ -1,4 +1,4 @@
-"""``[tool.gradcheck]``: finding the file, the defaults, the checks, and errors that name file, key, expectation."""
+"""The [tool.gradcheck] table: finding it, parsing defaults and checks, and its error messages."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from gradcheck_cli.app.config import Config, find, load
-from gradcheck_cli.app.runner import CheckOptions, PointSource, configured, source_for
 from gradcheck_cli.errors import ConfigError
 
 GOOD = """
@@ -61,21 +60,6 @@ def test_defaults_and_checks_are_parsed(tmp_path: Path) -> None:
     assert third.points == str(tmp_path / "points.json")
     assert first.describe_points() == "--x 1,2,3 --x 0.5"
     assert second.describe_points() == "--random 3 --shape 2,3 --seed 7"
-
-
-def test_options_layer_command_line_over_check_over_defaults(tmp_path: Path) -> None:
-    config = load(write(tmp_path, GOOD))
-    check = config.checks[0]
-    options = configured({}, check, config.defaults)
-    assert options == CheckOptions(dtype="float32", method="forward", rtol=1e-4)
-    given = configured({"dtype": "float64", "rtol": 1e-6}, check, config.defaults)
-    assert given == CheckOptions(dtype="float64", method="forward", rtol=1e-6)
-    # the seed: the command line's, else the check's, else the defaults' (for the points too)
-    second = config.checks[1]
-    assert configured({}, second, {"seed": 3}).seed == 7
-    assert configured({"seed": 5}, second, {"seed": 3}).seed == 5
-    assert configured({}, check, {"seed": 3}).seed == 3
-    assert source_for(second, 7) == PointSource(random=3, shapes=("2,3",), seed=7)
 
 
 def test_found_by_walking_up_skipping_a_pyproject_without_the_table(tmp_path: Path) -> None:
@@ -155,3 +139,29 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
         find(tmp_path)  # the nearest pyproject.toml is broken: say so rather than skip it
     with pytest.raises(ConfigError, match=r"config file not found: .*nope\.toml"):
         load(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[tool.gradcheck.checks]]\nx = ["1"]', "checks[0].target: missing; expected a target string"),
+        ("bogus_key = 1", "[tool.gradcheck] bogus_key: unknown key"),
+        ("max_row = 1", "[tool.gradcheck] max_row: unknown key (did you mean 'max-rows'?)"),
+        (
+            '[[tool.gradcheck.checks]]\ntarget = "m:f"\nx = ["1"]\nstrict_kink = true',
+            "checks[0].strict_kink: unknown",
+        ),
+        ("rtol = nan", "rtol = nan is invalid: expected a finite number >= 0"),
+        ("eps = inf", "eps = inf is invalid: expected a finite positive step"),
+        ("seed = 9223372036854775807\ndigits = 3", None),
+    ],
+)
+def test_config_messages_use_the_users_spelling(tmp_path: Path, text: str, message: str | None) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(f"[tool.gradcheck]\n{text}\n")
+    if message is None:
+        assert load(path).defaults["seed"] == 2**63 - 1
+        return
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert message in str(info.value)

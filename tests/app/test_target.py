@@ -1,4 +1,4 @@
-"""Loading ``module:qualname`` and ``file.py:qualname`` targets, and every way it can go wrong."""
+"""Loading targets: module and file targets, qualnames, and what a bad target says."""
 
 from __future__ import annotations
 
@@ -24,6 +24,24 @@ def square(x):
 
 VALUE = 3
 """
+
+
+def test_a_method_named_through_its_class_is_a_target_error(write_module) -> None:
+    from gradcheck_cli.app.target import load_target
+    from gradcheck_cli.errors import TargetError
+
+    path = write_module(
+        "methods",
+        "class K:\n    def m(self, x):\n        return x\n\n    @staticmethod\n    def s(x):\n        return x\n\n"
+        "    def plain(x):\n        return x\n\nk = K()\n",
+    )
+    with pytest.raises(
+        TargetError, match=r"K\.m is a method of class K \(it takes self\): name a @staticmethod"
+    ):
+        load_target(f"{path}:K.m")
+    assert load_target(f"{path}:K.s").func(2) == 2
+    assert load_target(f"{path}:K.plain").func(3) == 3  # no self: callable through the class
+    assert load_target(f"{path}:k.m").func(4) == 4  # the method of an instance
 
 
 def test_loads_a_module_target_from_the_current_directory(write_module) -> None:

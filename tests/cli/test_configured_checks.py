@@ -1,4 +1,4 @@
-"""``gradcheck run`` over a configured project: many checks, formats, --output, $GITHUB_STEP_SUMMARY, list."""
+"""gradcheck run without a TARGET: the checks of [tool.gradcheck], their options and seeds, gradcheck list."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from gradcheck_cli.cli import cli
 from gradcheck_cli.render.json_report import schema
 
 REPO = Path(__file__).resolve().parents[2]
+
 
 TWO_CHECKS = """
 [project]
@@ -51,6 +52,24 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Write a pyproject.toml with the given checks next to copies of the samples; cwd is the project."""
+    (tmp_path / "funcs").mkdir()
+    for name in ("tutorial.py", "kink.py"):
+        shutil.copy(REPO / "sample_functions" / name, tmp_path / "funcs" / name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    def write(checks: str) -> Path:
+        (tmp_path / "pyproject.toml").write_text(f"[tool.gradcheck]\n{checks}")
+        return tmp_path
+
+    return write
+
+
 def gradcheck(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
@@ -59,6 +78,20 @@ def gradcheck(*args: str) -> tuple[int, str, str]:
 def add_check(project: Path, text: str) -> None:
     path = project / "pyproject.toml"
     path.write_text(path.read_text() + text)
+
+
+def values(out: str) -> list[list[float]]:
+    """The points of a JSON report, in order."""
+    return [p["values"]["a"] for t in json.loads(out)["targets"] for p in t["points"]]
+
+
+RANDOM_CHECK = """
+[[tool.gradcheck.checks]]
+target = "funcs/tutorial.py:calc"
+random = 1
+shape = ["3"]
+seed = 1
+"""
 
 
 def test_run_without_target_runs_every_check_with_a_summary(project: Path) -> None:
@@ -186,3 +219,52 @@ def test_a_single_target_that_cannot_be_checked_still_gets_its_report(project: P
     assert error is not None and "has no attribute 'calx'; did you mean calc?" in (error.get("message") or "")
     code, out, err = gradcheck("run", "../funcs/tutorial.py:calx", "--x", "1")
     assert code == 2 and out == "" and len(err.splitlines()) == 1  # the table format: just the one line
+
+
+def test_command_line_seed_overrides_a_configured_checks_seed(configure) -> None:
+    configure(RANDOM_CHECK)
+    configured = values(gradcheck("run", "--format", "json")[1])
+    assert values(gradcheck("run", "--format", "json", "--seed", "1")[1]) == configured
+    overridden = values(gradcheck("run", "--format", "json", "--seed", "5")[1])
+    assert overridden != configured
+    direct = gradcheck(
+        "run", "funcs/tutorial.py:calc", "--random", "1", "--shape", "3", "--seed", "5", "--format", "json"
+    )
+    assert values(direct[1]) == overridden  # the same points as `--random 1 --seed 5` on the command line
+
+
+def test_the_default_seed_applies_where_a_check_has_none(configure) -> None:
+    configure("seed = 5\n" + RANDOM_CHECK.replace("seed = 1\n", ""))
+    from_defaults = values(gradcheck("run", "--format", "json")[1])
+    assert from_defaults == values(gradcheck("run", "--format", "json", "--seed", "5")[1])
+    assert from_defaults != values(gradcheck("run", "--format", "json", "--seed", "0")[1])
+
+
+def test_a_configured_check_takes_the_options_the_command_line_takes(configure) -> None:
+    kink = '[[tool.gradcheck.checks]]\ntarget = "funcs/kink.py:absolute"\nx = ["-1,0,2"]\n'
+    configure(kink)
+    assert gradcheck("run")[0] == 0  # a kink passes
+    configure(kink + "strict-kinks = true\n")
+    assert gradcheck("run")[0] == 1
+    assert gradcheck("run", "--format", "json", "--no-forward")[0] == 1
+    configure(kink + 'mode = "probe"\nprobes = 2\nseed = 3\nforward = false\nmax-memory = "64M"\n')
+    code, out, _ = gradcheck("run", "--format", "json")
+    assert code == 0 and json.loads(out)["targets"][0]["points"][0]["mode"] == "probe"
+    configure(kink.replace("kink.py:absolute", "tutorial.py:calc").replace("-1,0,2", "1,2,3") + "order = 2\n")
+    code, out, _ = gradcheck("run", "--format", "json")
+    assert code == 0 and any("order 2" in n for n in json.loads(out)["targets"][0]["points"][0]["notes"])
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ('mode = "sideways"', "mode = 'sideways' is invalid: expected one of 'auto', 'full', 'probe'"),
+        ("order = 3", "order = 3 is invalid: expected 1 or 2"),
+        ('strict-kinks = "yes"', "strict-kinks = 'yes' is invalid: expected true or false"),
+        ('max-memory = "lots"', "max-memory = 'lots' is invalid: expected a size such as 512M"),
+    ],
+)
+def test_configured_check_options_are_validated(configure, option: str, message: str) -> None:
+    configure(f'[[tool.gradcheck.checks]]\ntarget = "funcs/kink.py:absolute"\nx = ["1"]\n{option}\n')
+    code, _, err = gradcheck("run")
+    assert code == 2 and message in err and "Traceback" not in err

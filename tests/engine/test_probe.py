@@ -1,0 +1,85 @@
+"""Probe mode: random projections, localisation of a failure, the automatic switch past the memory bound."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import gradcheck_cli
+from gradcheck_cli.errors import UsageError
+
+
+class _PatchyTanh(torch.autograd.Function):
+    """tanh whose backward is wrong on elements 600..602 only."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        y = torch.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (y,) = ctx.saved_tensors
+        result = grad * (1 - y**2)
+        result[..., 600:603] *= 1.5
+        return result
+
+
+def test_probe_rows_are_labelled_as_probes_not_output_elements() -> None:
+    class Cube(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return grad * 6 * x**2
+
+    result = gradcheck_cli.check(Cube.apply, torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64), mode="probe")
+    labels = {entry.output_label for entry in result.entries()}
+    assert "v·out (probe 0)" in labels
+    assert not any(label.startswith("v·out[") for label in labels)
+
+
+def test_probe_mode_passes_a_right_function_reproducibly() -> None:
+    x = torch.linspace(-1, 1, 50, dtype=torch.float64)
+    first = gradcheck_cli.check(lambda t: torch.tanh(t) * t.sum(), x, mode="probe", seed=3)
+    again = gradcheck_cli.check(lambda t: torch.tanh(t) * t.sum(), x, mode="probe", seed=3)
+    other = gradcheck_cli.check(lambda t: torch.tanh(t) * t.sum(), x, mode="probe", seed=4)
+    assert first.passed and first.mode == "probe"
+    assert {b.mode for b in first.blocks} == {"reverse", "forward"}
+    assert all(b.probes for b in first.blocks)
+    np.testing.assert_array_equal(first.blocks[0].autograd, again.blocks[0].autograd)
+    assert not np.array_equal(first.blocks[0].autograd, other.blocks[0].autograd)
+
+
+def test_probe_mode_localises_a_wrong_element_range_to_its_input_and_columns() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(1000, dtype=torch.float64, generator=gen)
+    w = torch.randn(1000, dtype=torch.float64, generator=gen)
+
+    def f(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return (_PatchyTanh.apply(x) * torch.sin(w)).sum(0, keepdim=True)
+
+    result = gradcheck_cli.check(f, (x, w), mode="probe")
+    assert not result.passed and result.failed_inputs == ("x",)
+    full = [b for b in result.blocks if not b.probes]
+    assert full and all(b.input_name == "x" and b.columns is not None for b in full)
+    failing = sorted(
+        {e.input_label for e in result.worst() if result.failing(e.status) and "·" not in e.input_label}
+    )
+    assert failing == ["x[600]", "x[601]", "x[602]"]
+
+
+def test_auto_mode_switches_to_probes_past_the_memory_bound_and_full_mode_refuses() -> None:
+    x = torch.linspace(-1, 1, 300, dtype=torch.float64)
+    assert gradcheck_cli.check(torch.sin, x, max_memory="256M").mode == "full"
+    small = gradcheck_cli.check(torch.sin, x, max_memory="4M")
+    assert small.mode == "probe" and small.passed
+    assert any("over the memory bound" in note for note in small.notes)
+    with pytest.raises(UsageError, match="--mode probe or raise --max-memory"):
+        gradcheck_cli.check(torch.sin, x, mode="full", max_memory="4M")

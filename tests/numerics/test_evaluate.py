@@ -1,0 +1,39 @@
+"""The batched evaluator: chunks within the budget, and the loop fallback for functions vmap cannot run."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import gradcheck_cli
+from gradcheck_cli.numerics.budget import Budget
+from gradcheck_cli.numerics.evaluate import Evaluator, Rows
+
+
+def test_non_vmappable_function_falls_back_to_a_loop_with_the_same_answer() -> None:
+    def branchy(x):
+        return x.sin() * 2 if x.sum().item() > 0 else x.cos()
+
+    x = torch.tensor([0.2, 0.4], dtype=torch.float64)
+    result = gradcheck_cli.check(branchy, x)
+    assert result.passed
+    np.testing.assert_allclose(
+        result.blocks[0].numerical["central"], np.diag(2 * np.cos([0.2, 0.4])), rtol=1e-9
+    )
+    assert any("one point at a time" in note for note in result.notes)
+
+
+def test_evaluator_chunks_stay_within_the_budget_and_match_a_loop() -> None:
+    point = (torch.linspace(-1, 1, 500, dtype=torch.float64),)
+    evaluate = Evaluator(lambda x: torch.sin(x).sum(), point, budget=Budget(2**20))
+    rows = torch.randn(300, 500, dtype=torch.float64)
+    made: list[int] = []
+
+    def make(a: int, b: int) -> torch.Tensor:
+        made.append(b - a)
+        return rows[a:b]
+
+    (out,) = evaluate(0, Rows(300, make), 1)
+    assert torch.allclose(out, torch.sin(rows).sum(1))
+    assert sum(made) == 300 and max(made) <= Budget(2**20).rows(501)
+    assert evaluate.strategy is not None and evaluate.strategy.strategy == "vmap"

@@ -1,0 +1,40 @@
+"""Non-differentiable points: KINK with both one-sided slopes, FAIL outside them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import gradcheck_cli
+from gradcheck_cli.result import Status
+
+
+@pytest.mark.parametrize("func", [torch.relu, torch.abs])
+def test_relu_and_abs_at_zero_are_kinks_with_both_slopes(func) -> None:
+    result = gradcheck_cli.check(func, torch.tensor([-1.0, 0.0, 2.0], dtype=torch.float64))
+    assert result.passed
+    kinks = [e for e in result.entries() if e.status is Status.KINK]
+    assert [(e.output_label, e.input_label) for e in kinks] == [("out[1]", "x0[1]")]
+    (kink,) = kinks
+    assert (kink.left, kink.right) == ((0.0, 1.0) if func is torch.relu else (-1.0, 1.0))
+    assert "one-sided slopes" in kink.detail and "between" in kink.detail
+    strict = gradcheck_cli.check(func, torch.tensor([-1.0, 0.0, 2.0]), strict_kinks=True)
+    assert not strict.passed and any("--strict-kinks" in note for note in strict.notes)
+
+
+def test_a_kink_whose_autograd_lies_outside_the_slopes_fails() -> None:
+    class Leaky(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return torch.relu(x)
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * 2.0  # wrong everywhere: 2 is outside [0, 1] at 0 too
+
+    result = gradcheck_cli.check(Leaky.apply, torch.tensor([-1.0, 0.0, 2.0], dtype=torch.float64))
+    (block,) = result.blocks
+    assert np.all(np.diag(block.status) == Status.FAIL.code)
+    at_zero = block.entry(4)
+    assert "outside the one-sided slopes" in at_zero.detail

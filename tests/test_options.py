@@ -1,0 +1,95 @@
+"""The one list of options: validation, layering, and the surfaces derived from it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import gradcheck_cli
+from gradcheck_cli.app.config import load
+from gradcheck_cli.app.runner import CheckOptions, PointSource, configured, source_for
+from gradcheck_cli.errors import UsageError
+from sample_functions.tutorial import calc
+
+GOOD = """
+[project]
+name = "demo"
+
+[tool.gradcheck]
+method = "forward"
+rtol = 1e-4
+max_rows = 5
+
+[[tool.gradcheck.checks]]
+target = "pkg.ops:softplus"
+x = ["1,2,3", "0.5"]
+dtype = "float32"
+
+[[tool.gradcheck.checks]]
+name = "cube from a file"
+target = "funcs/cube.py:cube"
+random = 3
+shape = ["2,3"]
+seed = 7
+
+[[tool.gradcheck.checks]]
+target = "pkg.ops:relu"
+points = "points.json"
+"""
+
+
+def write(directory: Path, text: str) -> Path:
+    path = directory / "pyproject.toml"
+    path.write_text(text)
+    return path
+
+
+# Subprocesses import this checkout's package, whatever is installed.
+_ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+
+def test_options_layer_command_line_over_check_over_defaults(tmp_path: Path) -> None:
+    config = load(write(tmp_path, GOOD))
+    check = config.checks[0]
+    options = configured({}, check, config.defaults)
+    assert options == CheckOptions(dtype="float32", method="forward", rtol=1e-4)
+    given = configured({"dtype": "float64", "rtol": 1e-6}, check, config.defaults)
+    assert given == CheckOptions(dtype="float64", method="forward", rtol=1e-6)
+    # the seed: the command line's, else the check's, else the defaults' (for the points too)
+    second = config.checks[1]
+    assert configured({}, second, {"seed": 3}).seed == 7
+    assert configured({"seed": 5}, second, {"seed": 3}).seed == 5
+    assert configured({}, check, {"seed": 3}).seed == 3
+    assert source_for(second, 7) == PointSource(random=3, shapes=("2,3",), seed=7)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"atol": float("nan")}, "atol = nan is invalid: expected a finite number >= 0"),
+        ({"rtol": float("inf")}, "rtol = inf is invalid: expected a finite number >= 0"),
+        ({"eps": float("inf")}, "eps = inf is invalid: expected a finite positive step"),
+        ({"seed": -1}, "seed = -1 is invalid: expected an integer from 0 to 2**63-1"),
+        ({"seed": 2**63}, "seed = 9223372036854775808 is invalid: expected an integer from 0 to 2**63-1"),
+    ],
+)
+def test_check_options_reject_values_that_check_nothing_or_crash(options: dict, message: str) -> None:
+    with pytest.raises(UsageError) as info:
+        CheckOptions(**options)
+    assert str(info.value).startswith(message)
+
+
+def test_the_option_list_is_pure() -> None:
+    import subprocess
+
+    code = "import sys, gradcheck_cli.options as c; print(c.METHODS, c.DTYPES, c.MODES); print('torch' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=_ENV
+    ).stdout
+    assert out.splitlines()[-1] == "False"
+    with pytest.raises(UsageError, match="central6"):
+        gradcheck_cli.check(calc, torch.tensor([1.0], dtype=torch.float64), method="bogus")
