@@ -140,14 +140,9 @@ def _normalise(key: str) -> str:
     return key.replace("_", "-")
 
 
-def _check(path: Path, index: int, table: Any) -> CheckConfig:
-    where = f"checks[{index}]"
-    if not isinstance(table, dict):
-        raise _expect(path, where, table, 'a table with at least target = "module:function"')
-    for key in table:
-        if _normalise(key) not in CHECK_KEYS:
-            raise _unknown(path, f"{where}.{key}", CHECK_KEYS)  # as the user spelled it
-    table = {_normalise(k): v for k, v in table.items()}
+def _target(path: Path, where: str, table: dict[str, Any]) -> tuple[str, str, str]:
+    """The check's target as loaded (a file path made relative to the ``pyproject.toml``), as written, and
+    the name reports show."""
     target = table.get("target")
     if "target" not in table:
         raise ConfigError(
@@ -155,19 +150,37 @@ def _check(path: Path, index: int, table: Any) -> CheckConfig:
             'or "file.py:function"'
         )
     if not isinstance(target, str) or ":" not in target:
-        raise _expect(
-            path,
-            f"{where}.target",
-            target,
-            'a target string like "pkg.module:function" or "file.py:function"',
-        )
-    spec = target
-    name = table.get("name", target)
+        expected = 'a target string like "pkg.module:function" or "file.py:function"'
+        raise _expect(path, f"{where}.target", target, expected)
+    spec, name = target, table.get("name", target)
     where_part, _, qualname = target.rpartition(":")
     if (where_part.endswith(".py") or "/" in where_part) and not Path(where_part).is_absolute():
         target = f"{path.parent / where_part}:{qualname}"  # a file path is relative to the pyproject.toml
     if not isinstance(name, str) or not name.strip():
         raise _expect(path, f"{where}.name", name, "a non-empty string")
+    return target, spec, name
+
+
+def _random(path: Path, where: str, table: dict[str, Any]) -> tuple[int | None, tuple[str, ...]]:
+    """``random = N`` and its ``shape``, each only with the other."""
+    random = _integer(path, f"{where}.random", table["random"], minimum=1) if "random" in table else None
+    shape: tuple[str, ...] = ()
+    if "shape" in table:
+        value = table["shape"]
+        if isinstance(value, list) and all(isinstance(s, int) for s in value):
+            value = [",".join(map(str, value))]  # shape = [2, 3] for a single argument
+        shape = _strings(path, f"{where}.shape", value, '["3", "2,3"]')
+    if random is not None and not shape:
+        raise ConfigError(
+            f'{_where(path, where + ".shape")}: missing; random = N needs shape = ["3"], one per argument'
+        )
+    if random is None and shape:
+        raise ConfigError(f"{_where(path, where)}: shape only goes with random = N")
+    return random, shape
+
+
+def _points(path: Path, where: str, table: dict[str, Any], spec: str) -> dict[str, Any]:
+    """Where the check's points come from: exactly one of ``x``, ``points`` and ``random``."""
     sources = [key for key in ("x", "points", "random") if key in table]
     if len(sources) != 1:
         raise ConfigError(
@@ -177,35 +190,26 @@ def _check(path: Path, index: int, table: Any) -> CheckConfig:
     x = _strings(path, f"{where}.x", table["x"], '["1,2,3", "0.5"]') if "x" in table else ()
     points = table.get("points")
     if points is not None and (not isinstance(points, str) or not points.strip()):
-        raise _expect(
-            path, f"{where}.points", points, "the path of a JSON points file, relative to this file"
-        )
+        expected = "the path of a JSON points file, relative to this file"
+        raise _expect(path, f"{where}.points", points, expected)
     if points is not None and not Path(points).is_absolute():
         points = str(path.parent / points)
-    random = _integer(path, f"{where}.random", table["random"], minimum=1) if "random" in table else None
-    shape: tuple[str, ...] = ()
-    if "shape" in table:
-        shape_value = table["shape"]
-        if isinstance(shape_value, list) and all(isinstance(s, int) for s in shape_value):
-            shape_value = [",".join(map(str, shape_value))]  # shape = [2, 3] for a single argument
-        shape = _strings(path, f"{where}.shape", shape_value, '["3", "2,3"]')
-    if random is not None and not shape:
-        raise ConfigError(
-            f'{_where(path, where + ".shape")}: missing; random = N needs shape = ["3"], one per argument'
-        )
-    if random is None and shape:
-        raise ConfigError(f"{_where(path, where)}: shape only goes with random = N")
+    random, shape = _random(path, where, table)
+    return {"x": x, "points": points, "random": random, "shape": shape}
+
+
+def _check(path: Path, index: int, table: Any) -> CheckConfig:
+    where = f"checks[{index}]"
+    if not isinstance(table, dict):
+        raise _expect(path, where, table, 'a table with at least target = "module:function"')
+    for key in table:
+        if _normalise(key) not in CHECK_KEYS:
+            raise _unknown(path, f"{where}.{key}", CHECK_KEYS)  # as the user spelled it
+    table = {_normalise(k): v for k, v in table.items()}
+    target, spec, name = _target(path, where, table)
+    points = _points(path, where, table, spec)
     options = {key: _option(path, f"{where}.{key}", table[key]) for key in OPTION_KEYS if key in table}
-    return CheckConfig(
-        target=target,
-        name=name,
-        spec=spec,
-        x=x,
-        points=points,
-        random=random,
-        shape=shape,
-        options=options,
-    )
+    return CheckConfig(target=target, name=name, spec=spec, options=options, **points)
 
 
 def parse(path: Path, section: Any) -> Config:
