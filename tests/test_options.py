@@ -10,9 +10,12 @@ import pytest
 import torch
 
 import gradcheck_cli
-from gradcheck_cli.app.config import load
-from gradcheck_cli.app.runner import CheckOptions, PointSource, configured, source_for
-from gradcheck_cli.errors import UsageError
+from gradcheck_cli.app.config import DEFAULT_KEYS, OPTION_KEYS, load
+from gradcheck_cli.app.runner import PointSource, configured, source_for
+from gradcheck_cli.cli import run
+from gradcheck_cli.errors import ConfigError, UsageError
+from gradcheck_cli.options import CheckOptions, RenderOptions, layered, specs
+from gradcheck_cli.pytest_plugin import _keywords
 from sample_functions.tutorial import calc
 
 GOOD = """
@@ -93,3 +96,49 @@ def test_the_option_list_is_pure() -> None:
     assert out.splitlines()[-1] == "False"
     with pytest.raises(UsageError, match="central6"):
         gradcheck_cli.check(calc, torch.tensor([1.0], dtype=torch.float64), method="bogus")
+
+
+def test_layered_takes_the_first_layer_that_sets_an_option_by_either_spelling() -> None:
+    options = layered(CheckOptions, {"atol": None, "strict-kinks": True}, {"atol": 1e-3, "max_memory": "2G"})
+    assert (options.atol, options.strict_kinks, options.max_memory) == (1e-3, True, "2G")
+    assert layered(CheckOptions) == CheckOptions()
+    assert layered(RenderOptions, {"max-rows": 3}, {"max_rows": 9, "digits": 4}) == RenderOptions(
+        max_rows=3, digits=4
+    )
+    with pytest.raises(UsageError, match="max-rows = 0 is invalid: expected an integer >= 1"):
+        layered(RenderOptions, {"max_rows": 0})
+
+
+def test_every_surface_derives_from_the_one_list() -> None:
+    cli_names = {param.name for param in run.params} - {"target", "x", "points_file", "random", "shapes"}
+    cli_names -= {"x_shape", "config_file"}
+    declared = [s.name for cls in (CheckOptions, RenderOptions) for s in specs(cls, "cli")]
+    assert sorted(cli_names) == sorted(declared)
+    assert set(OPTION_KEYS) == {s.key for s in specs(CheckOptions, "config")}
+    assert set(DEFAULT_KEYS) == set(OPTION_KEYS) | {s.key for s in specs(RenderOptions, "config")}
+    assert set(_keywords()) == {s.name for cls in (CheckOptions, RenderOptions) for s in specs(cls, "plugin")}
+    engine = set(CheckOptions().engine_options())
+    assert engine == {s.name for s in specs(CheckOptions, "engine")} and "dtype" not in engine
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("mode", "fast"),
+        ("order", 3),
+        ("probes", 0),
+        ("max_memory", "lots"),
+        ("eps", 0.0),
+    ],
+)
+def test_the_library_the_command_line_and_the_config_share_one_rule_and_message(
+    tmp_path: Path, name: str, value: object
+) -> None:
+    key = name.replace("_", "-")
+    with pytest.raises(UsageError) as library:
+        gradcheck_cli.check(calc, torch.tensor([1.0], dtype=torch.float64), **{name: value})
+    assert str(library.value).startswith(f"{key} = {value!r} is invalid: expected ")
+    toml = f"[tool.gradcheck]\n{key} = {value!r}\n".replace("'", '"')
+    with pytest.raises(ConfigError) as configured_error:
+        load(write(tmp_path, toml))
+    assert str(configured_error.value).endswith(str(library.value).split(" is invalid")[1])
