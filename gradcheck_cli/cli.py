@@ -181,7 +181,7 @@ def run(
       gradcheck run --format junit --output gradcheck.xml
     """
     from gradcheck_cli.app.config import load
-    from gradcheck_cli.app.runner import PointSource, configured, run_safely, source_for
+    from gradcheck_cli.app.runner import configured, run_safely, source_for
     from gradcheck_cli.options import layered
     from gradcheck_cli.render.progress_bar import ProgressBar
     from gradcheck_cli.report import Report
@@ -191,14 +191,8 @@ def run(
     shown = layered(RenderOptions, given, config.defaults)
     if shown.format == "html":
         _needs_plotly()
-    if x_shape is not None:
-        if random is not None or shapes or x or points_file is not None:
-            raise UsageError(
-                "--x-shape S stands for --random 1 --shape S: give one or the other, and no --x or --points"
-            )
-        random, shapes = 1, (x_shape,)
     bar = ProgressBar()
-    direct = PointSource(x=x, points_file=points_file, random=random, shapes=shapes)
+    direct = _direct_points(x, points_file, random, shapes, x_shape)
     checks = _configured_checks(target, direct, config)
     if checks and config.root is not None and str(config.root) not in sys.path:
         sys.path.insert(0, str(config.root))  # configured module targets are relative to the project
@@ -245,6 +239,25 @@ def _write_repro(
     display = {"digits": shown.digits, "max_rows": shown.max_rows}
     script = write_repro(str(shown.repro), jobs[where[0]][0], report, jobs[where[0]][2], where, display)
     click.echo(f"gradcheck: reproducer written: python {script}", err=True)
+
+
+def _direct_points(
+    x: tuple[str, ...],
+    points_file: str | None,
+    random: int | None,
+    shapes: tuple[str, ...],
+    x_shape: str | None,
+) -> PointSource:
+    """The points given on the command line; ``--x-shape S`` stands for ``--random 1 --shape S``."""
+    from gradcheck_cli.app.runner import PointSource
+
+    if x_shape is not None:
+        if random is not None or shapes or x or points_file is not None:
+            raise UsageError(
+                "--x-shape S stands for --random 1 --shape S: give one or the other, and no --x or --points"
+            )
+        random, shapes = 1, (x_shape,)
+    return PointSource(x=x, points_file=points_file, random=random, shapes=shapes)
 
 
 def _configured_checks(target: str | None, direct: PointSource, config: Config) -> list[CheckConfig]:

@@ -187,7 +187,7 @@ def _check(
     func: Callable[..., Any], points: list[Any], options: Mapping[str, Any], test: str
 ) -> TargetReport:
     from gradcheck_cli.app.runner import check_points
-    from gradcheck_cli.app.target import source_location
+    from gradcheck_cli.app.target import Target, source_location
     from gradcheck_cli.errors import InputError
     from gradcheck_cli.options import CheckOptions, layered
 
@@ -196,8 +196,8 @@ def _check(
     check_options = layered(CheckOptions, options)  # validates them: a negative tolerance is a UsageError
     tensors = [_tensors(point, options.get("dtype")) for point in points]
     file, line = source_location(func)
-    target = f"{test}::{_qualname(func)}"
-    return check_points(func, tensors, check_options, target=target, file=file, line=line)
+    target = Target(spec=f"{test}::{_qualname(func)}", func=func, file=file, line=line)
+    return check_points(target, tensors, check_options)
 
 
 def _qualname(func: Callable[..., Any]) -> str:

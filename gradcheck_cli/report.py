@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from gradcheck_cli.diagnosis import TaylorCurve
 from gradcheck_cli.result import CheckResult, Verdict, worst_verdict
 
 
@@ -122,3 +125,23 @@ class Report:
     def errors(self) -> int:
         """Targets that could not be checked."""
         return sum(1 for target in self.targets if target.error is not None)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A step-size study (``gradcheck sweep``): errors ``errors[method][s]`` at ``steps[s]``: max over entries of ``|FD - reference|``, relative to the
+    largest reference entry; ``chosen[method]``: the checker's step (geometric mean over elements)."""
+
+    steps: np.ndarray
+    errors: dict[str, np.ndarray]
+    chosen: dict[str, float]
+    reference: str
+    dtype: str
+    reference_dtype: str
+    scale: float
+    taylor: TaylorCurve | None = None
+    """The Taylor remainder of autograd along a random direction (:mod:`gradcheck_cli.numerics.taylor`)."""
+
+    def best(self, method: str) -> float:
+        """The step with the smallest error for ``method``."""
+        return float(self.steps[int(np.argmin(self.errors[method]))])

@@ -390,23 +390,3 @@ class CheckResult:
         if limit is not None:
             keyed = keyed[:limit]
         return [blocks[b].entry(i) for _, _, b, i in keyed]
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """A step-size study (``gradcheck sweep``): errors ``errors[method][s]`` at ``steps[s]``: max over entries of ``|FD - reference|``, relative to the
-    largest reference entry; ``chosen[method]``: the checker's step (geometric mean over elements)."""
-
-    steps: np.ndarray
-    errors: dict[str, np.ndarray]
-    chosen: dict[str, float]
-    reference: str
-    dtype: str
-    reference_dtype: str
-    scale: float
-    taylor: TaylorCurve | None = None
-    """The Taylor remainder of autograd along a random direction (:mod:`gradcheck_cli.numerics.taylor`)."""
-
-    def best(self, method: str) -> float:
-        """The step with the smallest error for ``method``."""
-        return float(self.steps[int(np.argmin(self.errors[method]))])

@@ -6,7 +6,7 @@ outside world and the conversion of float64 points into tensors of the requested
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -84,17 +84,15 @@ def to_tensors(point: Point, dtype: str, device: str = "cpu") -> tuple[torch.Ten
 
 
 def check_points(
-    func: Callable[..., Any],
+    target: Target,
     points: Sequence[tuple[torch.Tensor, ...]],
     options: CheckOptions,
     *,
-    target: str,
-    file: str | None = None,
-    line: int | None = None,
     names: Sequence[str] | None = None,
     labels: Sequence[str] | None = None,
 ) -> TargetReport:
-    """Check ``func`` at every point (a tuple of tensors, one per argument) and gather the results.
+    """Check ``target.func`` at every point (a tuple of tensors, one per argument) and gather the results
+    under ``target.spec``, defined at ``target.file``:``target.line``.
 
     ``labels`` name the points in reports (default: the values each result was checked at). Raises
     :class:`GradcheckError` on a user mistake, e.g. no points at all.
@@ -103,12 +101,12 @@ def check_points(
 
     if not points:
         raise InputError("no points given: expected at least one point to check")
-    results = tuple(check(func, point, names=names, **options.engine_options()) for point in points)
+    results = tuple(check(target.func, point, names=names, **options.engine_options()) for point in points)
     texts = labels if labels is not None else [describe_point(r.point, r.input_names) for r in results]
     return TargetReport(
-        target=target,
-        file=file,
-        line=line,
+        target=target.spec,
+        file=target.file,
+        line=target.line,
         labels=tuple(PointLabel(i, text) for i, text in enumerate(texts)),
         results=results,
     )
@@ -124,7 +122,6 @@ def run_target(target: Target | str, source: PointSource, options: CheckOptions)
     for i, point in enumerate(points):
         if len(point) != len(points[0]):
             raise InputError(f"point {i} has {len(point)} arguments but point 0 has {len(points[0])}")
-    where = {"target": loaded.spec, "file": loaded.file, "line": loaded.line}
     module = load_module(loaded.func, loaded.spec, seed=options.seed, dtype=options.dtype, device=device)
     if module is not None:
         return _run_module(loaded, module, points, options, device)
@@ -132,7 +129,7 @@ def run_target(target: Target | str, source: PointSource, options: CheckOptions)
     names = argument_names(loaded.func, len(points[0]))
     tensors = [to_tensors(point, options.dtype, device) for point in points]
     labels = [describe_point(point, names) for point in points]
-    return check_points(loaded.func, tensors, options, names=names, labels=labels, **where)
+    return check_points(loaded, tensors, options, names=names, labels=labels)
 
 
 def _run_module(
@@ -150,12 +147,9 @@ def _run_module(
     count = sum(p.size for p in model.parameters)
     parameters = f"{len(model.parameters)} parameter tensors ({count} values)"
     return check_points(
-        model.func,
+        replace(loaded, func=model.func),
         [to_tensors((*point, *model.parameters), options.dtype, device) for point in points],
         options,
-        target=loaded.spec,
-        file=loaded.file,
-        line=loaded.line,
         names=model.names,
         labels=[f"{describe_point(point, ('x',))}; {parameters}" for point in points],
     )

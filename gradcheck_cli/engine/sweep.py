@@ -19,7 +19,8 @@ from gradcheck_cli.engine.check import check
 from gradcheck_cli.engine.diagnose import taylor_curve
 from gradcheck_cli.numerics.evaluate import Evaluator, as_outputs
 from gradcheck_cli.numerics.stencils import SCHEMES, Samples
-from gradcheck_cli.result import CheckResult, Sweep
+from gradcheck_cli.report import Sweep
+from gradcheck_cli.result import CheckResult
 from gradcheck_cli.user_code import call_user
 
 SWEPT = ("forward", "central")

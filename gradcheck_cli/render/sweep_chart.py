@@ -1,4 +1,4 @@
-"""Drawing a :class:`~gradcheck_cli.result.Sweep` in the terminal: a log-log chart and a table. Render-only."""
+"""Drawing a :class:`~gradcheck_cli.report.Sweep` in the terminal: a log-log chart and a table. Render-only."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from gradcheck_cli.result import Sweep
+from gradcheck_cli.report import Sweep
 
 MARKS = {"forward": "f", "central": "c", "taylor": "t"}
 STYLES = {"forward": "yellow", "central": "cyan", "taylor": "magenta"}
