@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from gradcheck_cli.app.config import Config, find, load
+from gradcheck_cli.app.runner import PointSource, configured, source_for
 from gradcheck_cli.errors import ConfigError
+from gradcheck_cli.options import CheckOptions
 
 GOOD = """
 [project]
@@ -165,3 +167,18 @@ def test_config_messages_use_the_users_spelling(tmp_path: Path, text: str, messa
     with pytest.raises(ConfigError) as info:
         load(path)
     assert message in str(info.value)
+
+
+def test_options_layer_command_line_over_check_over_defaults(tmp_path: Path) -> None:
+    config = load(write(tmp_path, GOOD))
+    check = config.checks[0]
+    options = configured({}, check, config.defaults)
+    assert options == CheckOptions(dtype="float32", method="forward", rtol=1e-4)
+    given = configured({"dtype": "float64", "rtol": 1e-6}, check, config.defaults)
+    assert given == CheckOptions(dtype="float64", method="forward", rtol=1e-6)
+    # the seed: the command line's, else the check's, else the defaults' (for the points too)
+    second = config.checks[1]
+    assert configured({}, second, {"seed": 3}).seed == 7
+    assert configured({"seed": 5}, second, {"seed": 3}).seed == 5
+    assert configured({}, check, {"seed": 3}).seed == 3
+    assert source_for(second, 7) == PointSource(random=3, shapes=("2,3",), seed=7)
