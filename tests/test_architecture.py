@@ -22,10 +22,11 @@ PACKAGE = REPO / "gradcheck_cli"
 # module ("errors"); a part always imports itself.
 ALLOWED = {
     "numerics": {"errors", "user_code"},
-    "engine": {"numerics", "errors", "user_code", "result", "options", "report"},
-    "render": {"result", "report", "options"},
-    "result": {"numerics"},  # the Status codes
-    "report": {"result", "numerics"},
+    "engine": {"numerics", "errors", "user_code", "result", "diagnosis", "options", "report"},
+    "render": {"result", "diagnosis", "report", "options"},
+    "result": {"numerics", "diagnosis"},  # the Status codes; the diagnosis a result carries
+    "diagnosis": {"numerics"},  # frozen data beside result.py: patterns, blame, the Taylor curve
+    "report": {"result", "diagnosis", "numerics"},
     "options": {"errors", "numerics"},  # the dtype table and the memory-size parser: pure Python
     "errors": set(),
     "user_code": {"errors"},
@@ -105,7 +106,7 @@ def test_the_core_and_the_engine_import_neither_click_nor_rich() -> None:
     wrong = sorted(
         f"{found.module} imports {found.target}"
         for found in ALL_IMPORTS
-        if _part(found.module) in ("numerics", "engine", "result", "report", "options")
+        if _part(found.module) in ("numerics", "engine", "result", "diagnosis", "report", "options")
         and found.target.split(".")[0] in ("click", "rich")
     )
     assert not wrong, "\n".join(wrong)
