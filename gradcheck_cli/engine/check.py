@@ -11,7 +11,7 @@ verdicts (:func:`gradcheck_cli.numerics.judge.judge`). Pure: it never prints. It
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,15 +21,15 @@ from gradcheck_cli.engine.call import Call, as_inputs, input_names, output_names
 from gradcheck_cli.engine.canonical import prepare
 from gradcheck_cli.engine.diagnose import diagnose, with_patterns
 from gradcheck_cli.engine.full import full_blocks
-from gradcheck_cli.engine.probe import DEFAULT_PROBES, probe_blocks, probe_scheme
+from gradcheck_cli.engine.probe import probe_blocks, probe_scheme
 from gradcheck_cli.engine.second_order import GradientFunction
 from gradcheck_cli.engine.settings import Settings
 from gradcheck_cli.errors import UsageError
 from gradcheck_cli.numerics.budget import Budget, describe_bytes, parse_memory
 from gradcheck_cli.numerics.precision import default_tolerance
-from gradcheck_cli.numerics.progress import ProgressCallback, no_progress
+from gradcheck_cli.numerics.progress import no_progress
 from gradcheck_cli.numerics.reference import resolve
-from gradcheck_cli.options import CheckOptions
+from gradcheck_cli.options import CheckOptions, specs
 from gradcheck_cli.result import Block, CheckResult, Status
 
 
@@ -92,28 +92,47 @@ def _full(call: Call, settings: Settings, notes: list[str]) -> tuple[list[Block]
     return blocks, secondary, reference, reference_dtype
 
 
+# The keywords that say how to call the function; every other keyword is an option of CheckOptions.
+_CALL_KEYWORDS = ("wrt", "train", "names")
+
+
+def _options(keywords: Mapping[str, Any]) -> CheckOptions:
+    """The check's options from the library's keywords (validated by :class:`CheckOptions`)."""
+    offered = {spec.name for spec in specs(CheckOptions, "engine")} | {"progress"}
+    for name in keywords:
+        if name not in offered:
+            raise TypeError(f"check() got an unexpected keyword argument {name!r}")
+    return CheckOptions(**keywords)
+
+
+def _settings(options: CheckOptions, dtype: str) -> Settings:
+    tolerance = default_tolerance(dtype)
+    budget = Budget(parse_memory(options.max_memory)) if options.max_memory is not None else Budget()
+    return Settings(
+        dtype=dtype,
+        default_atol=tolerance.atol,
+        default_rtol=tolerance.rtol,
+        atol=options.atol,
+        rtol=options.rtol,
+        strict_kinks=options.strict_kinks,
+        eps=options.eps,
+        method=options.method,
+        probes=options.probes,
+        seed=options.seed,
+        distribution=options.distribution,
+        budget=budget,
+        forward=options.forward,
+        progress=no_progress if options.progress is None else options.progress,
+    )
+
+
+def _probe(call: Call, settings: Settings, notes: list[str]) -> tuple[list[Block], list[Block], str, str]:
+    """Random projections: blocks, no other mode's blocks, the scheme and the function's dtype."""
+    return probe_blocks(call, settings, notes), [], probe_scheme(settings.method), settings.dtype
+
+
 def check(
-    func: Callable[..., Any],
-    inputs: Any,
-    kwargs: Mapping[str, Any] | None = None,
-    *,
-    wrt: Collection[str] | None = None,
-    train: bool = False,
-    eps: float | None = None,
-    atol: float | None = None,
-    rtol: float | None = None,
-    method: str = "auto",
-    strict_kinks: bool = False,
-    mode: str = "auto",
-    order: int = 1,
-    probes: int = DEFAULT_PROBES,
-    seed: int = 0,
-    distribution: str = "rademacher",
-    max_memory: int | str | None = None,
-    forward: bool = True,
-    names: Sequence[str] | None = None,
-    progress: ProgressCallback = no_progress,
-    blame: str = "auto",
+    func: Callable[..., Any], inputs: Any, kwargs: Mapping[str, Any] | None = None, **keywords: Any
 ) -> CheckResult:
     """Check the autograd Jacobian of ``func`` at ``inputs`` against a numerical reference.
 
@@ -121,8 +140,7 @@ def check(
     and complex tensors (nested in lists, tuples and dicts too) are differentiated, everything else is held
     constant (:mod:`gradcheck_cli.engine.canonical`); ``wrt`` names the arguments to differentiate.
     ``func`` may be an ``nn.Module``: its input and every parameter are checked, by name, in eval mode
-    unless ``train``. ``method`` names the reference
-    the verdict uses: ``auto`` (the complex step where the function allows it, else Richardson
+    unless ``train``. ``method`` names the reference the verdict uses: ``auto`` (the complex step where the function allows it, else Richardson
     extrapolation), ``central``, ``forward``, ``backward``, ``richardson``, ``complex-step``, ``central4``,
     ``central6``; central and forward differences are computed and shown too. ``eps`` is an absolute step
     used as given in the function's own dtype (default: chosen per element by balancing truncation against
@@ -137,42 +155,25 @@ def check(
     also checks forward-mode AD (JVPs), and the report says which mode is wrong. ``order=2`` checks the
     gradient of the gradient. ``names`` names the inputs (default: the function's parameter names).
     ``blame`` (``auto``, ``on``, ``off``): on a failure, check each submodule or custom Function on its
-    own (:mod:`gradcheck_cli.engine.diagnose`; ``auto`` within a bound).
+    own (:mod:`gradcheck_cli.engine.diagnose`; ``auto`` within a bound). ``progress`` is called with
+    (task, done, total) as the check advances.
+
+    The options (every keyword but ``wrt``, ``train`` and ``names``) are those of
+    :class:`gradcheck_cli.options.CheckOptions` offered to the library, validated there.
     """
-    CheckOptions(  # validates every option, with the command line's and the configuration's rules
-        eps=eps, atol=atol, rtol=rtol, method=method, strict_kinks=strict_kinks, mode=mode, order=order,
-        probes=probes, seed=seed, distribution=distribution, max_memory=max_memory, forward=forward,
-    )  # fmt: skip
+    options = _options({k: v for k, v in keywords.items() if k not in _CALL_KEYWORDS})
+    how = {k: v for k, v in keywords.items() if k in _CALL_KEYWORDS}
     notes: list[str] = []
-    canonical = prepare(func, inputs, kwargs, wrt=wrt, names=names, train=train)
-    call = _prepare(canonical.func, canonical.leaves, canonical.names, order, seed, notes)
-    if order == 1:
+    canonical = prepare(func, inputs, kwargs, **how)
+    call = _prepare(canonical.func, canonical.leaves, canonical.names, options.order, options.seed, notes)
+    if options.order == 1:
         call = dataclasses.replace(call, out_names=canonical.func.output_names)
     dtype = str(call.point[0].dtype).removeprefix("torch.")
-    tolerance = default_tolerance(dtype)
-    budget = Budget(parse_memory(max_memory)) if max_memory is not None else Budget()
-    settings = Settings(
-        dtype,
-        tolerance.atol,
-        tolerance.rtol,
-        atol,
-        rtol,
-        strict_kinks,
-        eps,
-        method,
-        probes,
-        seed,
-        distribution,
-        budget,
-        forward,
-        progress,
+    settings = _settings(options, dtype)
+    chosen = _plan(call, options.mode, settings.budget, notes)
+    blocks, secondary, reference, reference_dtype = (_probe if chosen == "probe" else _full)(
+        call, settings, notes
     )
-    chosen = _plan(call, mode, budget, notes)
-    if chosen == "probe":
-        blocks, secondary = probe_blocks(call, settings, notes), []
-        reference, reference_dtype = probe_scheme(method), dtype
-    else:
-        blocks, secondary, reference, reference_dtype = _full(call, settings, notes)
     result = CheckResult(
         blocks=tuple(blocks),
         point=tuple(x.detach().double().cpu().numpy() for x in call.point),
@@ -181,12 +182,12 @@ def check(
         method=reference,
         notes=tuple(notes),
         mode=chosen,
-        order=order,
+        order=options.order,
         secondary=tuple(secondary),
         reference_dtype=reference_dtype,
-        strict_kinks=strict_kinks,
+        strict_kinks=options.strict_kinks,
         call=canonical.summary(),
     )
-    if order != 1:
+    if options.order != 1:
         return with_patterns(result)
-    return diagnose(result, call.func, call.point, blame=blame, seed=seed)
+    return diagnose(result, call.func, call.point, blame=options.blame, seed=options.seed)

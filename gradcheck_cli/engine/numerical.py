@@ -13,7 +13,7 @@ from gradcheck_cli.engine.call import Call
 from gradcheck_cli.engine.settings import Settings
 from gradcheck_cli.engine.wide import evaluation_point
 from gradcheck_cli.numerics.evaluate import Evaluator
-from gradcheck_cli.numerics.reference import SHOWN, InputReference, input_reference, resolve
+from gradcheck_cli.numerics.reference import SHOWN, InputReference, Request, input_reference, resolve
 from gradcheck_cli.numerics.stencils import SCHEMES, central_jacobian, split_rows, steps_for
 
 
@@ -118,9 +118,7 @@ def references(
     """Per input the estimates ``settings.method`` needs, with error bars (and one-sided slopes unless
     ``lean``); ``random``: the function's noise is its randomness (said per entry, not in a note)."""
     found = [
-        input_reference(
-            call.func, at.evaluate, at.point, at.base, i, settings.method, settings.eps, lean=lean
-        )
+        input_reference(at.evaluate, at.base, i, Request(settings.method, settings.eps, lean))
         for i in range(len(at.point))
     ]
     notes += sorted({note for ref in found for note in ref.notes if not random})

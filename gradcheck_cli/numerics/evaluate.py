@@ -97,7 +97,6 @@ class Evaluator:
         self,
         func: Callable[..., Any],
         point: Sequence[torch.Tensor],
-        chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
         *,
         budget: Budget | None = None,
         progress: ProgressCallback = no_progress,
@@ -106,7 +105,9 @@ class Evaluator:
     ):
         self.func = func
         self.point = tuple(point)
-        self.budget = budget if budget is not None else Budget(BATCH_OVERHEAD * 8 * 4 * chunk_elements)
+        self.budget = (
+            budget if budget is not None else Budget(BATCH_OVERHEAD * 8 * 4 * DEFAULT_CHUNK_ELEMENTS)
+        )
         self.progress = progress
         self.task = task
         self.strategy: BatchedCall | None = None

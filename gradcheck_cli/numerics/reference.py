@@ -16,9 +16,8 @@ from the default step's estimate: at a step too large for the truncation estimat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
@@ -110,86 +109,122 @@ def _planned(
     return planned
 
 
-def input_reference(
-    func: Callable[..., Any],
-    evaluate: Evaluator,
-    point: Sequence[torch.Tensor],
-    base: Sequence[torch.Tensor],
-    index: int,
-    method: str,
-    eps: float | None,
-    *,
-    lean: bool = False,
-) -> InputReference:
-    """All estimates ``method`` needs (plus the shown central and forward columns) for input ``index``.
-    ``lean`` (large Jacobians): no forward column and no one-sided slopes (kinks), unless asked for."""
-    x = point[index]
-    samples = Samples(evaluate, index, x, base)
-    notes: list[str] = []
-    if not lean and eps is None:
-        samples.floor = measured_noise(samples)
-        if np.any(samples.floor > 0):
-            notes.append(
-                f"the function is noisier than {dtype_name(x)} (errors up to {np.max(samples.floor):.2g}: "
-                "does it compute in lower precision inside?): steps and error estimates use its measured noise"
-            )
-    estimates: dict[str, Estimate] = {}
-    if eps is not None:
-        step = np.full(x.numel(), float(eps))
-        central_steps, onesided_steps, ratio = step, step, 0.5
-        estimates["central"] = fixed(samples, SCHEMES["central"], step, 0.5)
+@dataclass(frozen=True)
+class Request:
+    """What to estimate: the ``method``'s estimates (plus the shown central and forward columns), at the
+    step ``eps`` where given; ``lean`` (large Jacobians): no forward column and no one-sided slopes
+    (kinks), unless asked for."""
+
+    method: str
+    eps: float | None = None
+    lean: bool = False
+
+
+def _noise_notes(samples: Samples, request: Request) -> tuple[str, ...]:
+    """Measure the function's noise (into ``samples.floor``) where steps are chosen, and say so."""
+    if request.lean or request.eps is not None:
+        return ()
+    samples.floor = measured_noise(samples)
+    if not np.any(samples.floor > 0):
+        return ()
+    return (
+        f"the function is noisier than {dtype_name(samples.x)} (errors up to {np.max(samples.floor):.2g}: "
+        "does it compute in lower precision inside?): steps and error estimates use its measured noise",
+    )
+
+
+def _at_step(samples: Samples, request: Request) -> tuple[dict[str, Estimate], np.ndarray]:
+    """Estimates at the explicit step ``eps`` (and the steps): each error bar is at least the estimate's
+    distance from the default step's central estimate."""
+    method, eps = request.method, float(request.eps or 0.0)
+    step = np.full(samples.numel, eps)
+    estimates = {"central": fixed(samples, SCHEMES["central"], step, 0.5)}
+    if not request.lean or method == "forward":
+        estimates["forward"] = fixed(samples, SCHEMES["forward"], step, 0.5)
+    if method in ("backward", "central4", "central6"):
+        estimates[method] = fixed(samples, SCHEMES[method], step, 0.5)
+    if not request.lean:
         # The truncation estimate from the step and its half holds only where both are small enough for
         # the leading error term to dominate; the default step's estimate bounds the error at any step.
-        best = None if lean else fixed(samples, SCHEMES["central"], adaptive_steps(samples, 2), 2.0)
-    else:
-        samples.prefetch_schemes(higher_derivatives(samples))
-        central_steps = adaptive_steps(samples, 2)
-        onesided_steps, ratio = adaptive_steps(samples, 1), 0.5
-        samples.prefetch_schemes(_planned(method, lean, central_steps, onesided_steps))
-        estimates["central"] = fixed(samples, SCHEMES["central"], central_steps, 2.0)
-    if not lean or method == "forward":
-        estimates["forward"] = fixed(samples, SCHEMES["forward"], onesided_steps, ratio)
-    sides = None if lean else one_sided(samples, onesided_steps)
-    if method == "backward":
-        estimates["backward"] = fixed(samples, SCHEMES["backward"], onesided_steps, ratio)
-    if method in ("central4", "central6"):
-        scheme = SCHEMES[method]
-        nominal = power_of_two(samples.eps ** (1.0 / (scheme.order + 1)) * magnitude(x))
-        steps = step if eps is not None else nominal
-        estimates[method] = fixed(samples, scheme, steps, 0.5)
-    if eps is not None and best is not None:
+        best = fixed(samples, SCHEMES["central"], adaptive_steps(samples, 2), 2.0)
         for name, found in estimates.items():
             error = np.maximum(found.error, np.abs(found.value - best.value) + best.error)
             estimates[name] = Estimate(found.value, _finite_or_inf(error), found.steps)
+    return estimates, step
+
+
+def _adaptive(samples: Samples, request: Request) -> tuple[dict[str, Estimate], np.ndarray, np.ndarray]:
+    """Estimates at the adaptive steps; also the central and the one-sided steps."""
+    method = request.method
+    samples.prefetch_schemes(higher_derivatives(samples))
+    central_steps = adaptive_steps(samples, 2)
+    onesided_steps = adaptive_steps(samples, 1)
+    samples.prefetch_schemes(_planned(method, request.lean, central_steps, onesided_steps))
+    estimates = {"central": fixed(samples, SCHEMES["central"], central_steps, 2.0)}
+    if not request.lean or method == "forward":
+        estimates["forward"] = fixed(samples, SCHEMES["forward"], onesided_steps, 0.5)
+    if method == "backward":
+        estimates["backward"] = fixed(samples, SCHEMES["backward"], onesided_steps, 0.5)
+    if method in ("central4", "central6"):
+        scheme = SCHEMES[method]
+        nominal = power_of_two(samples.eps ** (1.0 / (scheme.order + 1)) * magnitude(samples.x))
+        estimates[method] = fixed(samples, scheme, nominal, 0.5)
+    return estimates, central_steps, onesided_steps
+
+
+def _complex(
+    evaluate: Evaluator,
+    samples: Samples,
+    base: Sequence[torch.Tensor],
+    check: Estimate,
+    kink: np.ndarray | None,
+) -> tuple[Estimate | None, str]:
+    """The complex-step estimate of input ``samples.index`` (consistent with ``check``), or why not."""
+    x = samples.x
+    if x.dtype != torch.float64:
+        return None, f"the complex step needs float64 evaluation (the function runs in {x.dtype})"
+    if np.any(samples.floor > 0):
+        return None, "the function is noisier than float64: it does not compute in complex128 either"
+    found = complex_step(evaluate, samples.index, base)
+    if found.value is None:
+        return None, found.reason
+    bad = _consistent(found.value, check, np.zeros(found.value.shape, dtype=bool) if kink is None else kink)
+    if bad:
+        return None, (
+            f"the complex step disagrees with finite differences at {bad} entr"
+            f"{'y' if bad == 1 else 'ies'} (conj, abs or .real inside?)"
+        )
+    # Round-off, plus the truncation h**2 |f'''| / 6, bounded by h**2 (1 + |f'|): tiny, but not 0 where the
+    # derivative vanishes (x**3 at 0 gives -h**2, not 0). Never a term of h alone, which would swamp
+    # derivatives near 1e-15 and the bugs in them.
+    steps = found.steps.reshape(1, -1)
+    error = COMPLEX_STEP_ULPS * 2.0**-52 * np.abs(found.value) + steps**2 * (1 + np.abs(found.value))
+    return Estimate(found.value, error, found.steps), found.reason
+
+
+def input_reference(
+    evaluate: Evaluator, base: Sequence[torch.Tensor], index: int, request: Request
+) -> InputReference:
+    """All estimates ``request`` needs for input ``index`` of ``evaluate``'s point (``base``: the outputs
+    there), their one-sided slopes unless lean, and why the complex step was not used."""
+    samples = Samples(evaluate, index, evaluate.point[index], base)
+    notes = _noise_notes(samples, request)
+    method, eps = request.method, request.eps
+    if eps is not None:
+        estimates, onesided = _at_step(samples, request)
+        ladder = onesided / 4
+    else:
+        estimates, ladder, onesided = _adaptive(samples, request)
+    sides = None if request.lean else one_sided(samples, onesided)
     if method in ("richardson", "complex-step") or (method == "auto" and eps is None):
-        estimates["richardson"] = richardson(samples, central_steps / 4 if eps is not None else central_steps)
+        estimates["richardson"] = richardson(samples, ladder)
     reason = ""
     if method == "complex-step" or (method == "auto" and eps is None):
-        if x.dtype != torch.float64:
-            reason = f"the complex step needs float64 evaluation (the function runs in {x.dtype})"
-        elif np.any(samples.floor > 0):
-            reason = "the function is noisier than float64: it does not compute in complex128 either"
-        else:
-            found = complex_step(evaluate, index, base)
-            reason = found.reason
-            if found.value is not None:
-                kink = np.zeros(found.value.shape, dtype=bool) if sides is None else sides.kink
-                bad = _consistent(found.value, estimates["richardson"], kink)
-                if bad:
-                    reason = (
-                        f"the complex step disagrees with finite differences at {bad} entr"
-                        f"{'y' if bad == 1 else 'ies'} (conj, abs or .real inside?)"
-                    )
-                else:
-                    # Round-off, plus the truncation h**2 |f'''| / 6, bounded by h**2 (1 + |f'|): tiny, but
-                    # not 0 where the derivative vanishes (x**3 at 0 gives -h**2, not 0). Never a term of h
-                    # alone, which would swamp derivatives near 1e-15 and the bugs in them.
-                    steps = found.steps.reshape(1, -1)
-                    error = COMPLEX_STEP_ULPS * 2.0**-52 * np.abs(found.value) + steps**2 * (
-                        1 + np.abs(found.value)
-                    )
-                    estimates["complex-step"] = Estimate(found.value, error, found.steps)
-    return InputReference(estimates, sides, reason, tuple(notes))
+        kink = None if sides is None else sides.kink
+        found, reason = _complex(evaluate, samples, base, estimates["richardson"], kink)
+        if found is not None:
+            estimates["complex-step"] = found
+    return InputReference(estimates, sides, reason, notes)
 
 
 def resolve(method: str, available: Sequence[str], eps: float | None = None) -> str:
