@@ -150,6 +150,22 @@ CONFIG_OPTION = click.option(
     help="One seeded random (standard normal) input of shape S, e.g. 4,10: the example input of a model "
     "(an nn.Module class, instance or factory) or of a one-argument function.",
 )
+@click.option(
+    "--arg",
+    "args",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A keyword argument of every point, held constant unless a tensor: a Python literal (3, 0.5, True, "
+    "None, 'mean', [1, 2]), tensor([0, 3, 1]) (integers stay int64), or @FILE.pt / @FILE.npy. Repeatable.",
+)
+@click.option(
+    "--wrt",
+    "wrt",
+    multiple=True,
+    metavar="NAMES",
+    help="The arguments (or a model's parameters, or a parameter prefix) to differentiate, e.g. x,w "
+    "[default: every floating or complex tensor].",
+)
 @click_options(CheckOptions)
 @click_options(RenderOptions)
 @CONFIG_OPTION
@@ -178,6 +194,7 @@ def run(
       gradcheck run sample_functions.two_inputs:weighted_distance --x 1,2,3 --x 0.5
       gradcheck run sample_functions/models.py:TinyNet --x-shape 4,10
       gradcheck run sample_functions/tutorial.py:calc --x 1,2,3 --order 2
+      gradcheck run sample_functions/arguments.py:power --x 1,2,3 --arg n=3 --arg flag=True
       gradcheck run --format junit --output gradcheck.xml
     """
     from gradcheck_cli.app.config import load
@@ -192,7 +209,11 @@ def run(
     if shown.format == "html":
         _needs_plotly()
     bar = ProgressBar()
-    direct = _direct_points(x, points_file, random, shapes, x_shape)
+    direct = replace(
+        _direct_points(x, points_file, random, shapes, x_shape),
+        args=options.pop("args"),
+        wrt=options.pop("wrt"),
+    )
     checks = _configured_checks(target, direct, config)
     if checks and config.root is not None and str(config.root) not in sys.path:
         sys.path.insert(0, str(config.root))  # configured module targets are relative to the project
@@ -265,6 +286,7 @@ def _configured_checks(target: str | None, direct: PointSource, config: Config) 
     given on the command line, else none (then TARGET, never None, is checked at the command line's
     points)."""
     has_points = bool(direct.x) or direct.points_file is not None or direct.random is not None
+    has_points = has_points or bool(direct.args)
     if target is not None:
         return [] if has_points else [c for c in config.checks if target in (c.name, c.target)]
     if has_points:

@@ -54,6 +54,8 @@ __all__ = [
 METHODS = ("auto", "central", "forward", "backward", "richardson", "complex-step", "central4", "central6")
 CLI_METHODS = tuple(m for m in METHODS if m not in ("central4", "central6"))
 MODES = ("auto", "full", "probe")
+CALL_DTYPES = (*DTYPES, "complex128", "complex64")
+"""The dtypes a function can be called with: a complex one is checked through real and imaginary parts."""
 DISTRIBUTIONS = ("rademacher", "gaussian")
 FORMATS = ("table", "json", "junit", "markdown", "github", "html")
 BLAME = ("auto", "on", "off")
@@ -192,8 +194,9 @@ class CheckOptions(_Validated):
 
     dtype: str = option(
         "float64",
-        "The dtype of the inputs the function is called with.",
-        choices=DTYPES,
+        "The dtype of the inputs the function is called with (complex128, complex64: complex inputs, "
+        "checked through their real and imaginary parts).",
+        choices=CALL_DTYPES,
         surfaces=("cli", "config", "plugin"),
     )
     method: str = option(
@@ -283,6 +286,11 @@ class CheckOptions(_Validated):
         "On a wrong gradient, check each submodule (a model) or custom autograd.Function (a function) on its "
         "own at the inputs it received, and name the deepest failing ones; auto: at most 24 small pieces.",
         choices=BLAME,
+    )
+    train: bool = option(
+        False,
+        "Check a model in training mode (dropout on, batch norm batch statistics) [default: eval mode].",
+        kind=bool,
     )
     progress: Any = field(default=None, compare=False, repr=False)
     """The CLI's progress bar (a ``ProgressCallback``), or None: not an option, a channel."""

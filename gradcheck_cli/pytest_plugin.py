@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    import torch
-
+    from gradcheck_cli.app.arguments import CallArguments
     from gradcheck_cli.report import TargetReport
     from gradcheck_cli.result import CheckResult
 
@@ -115,13 +114,30 @@ class GradChecker:
     def __repr__(self) -> str:
         return f"<grad_checker of {self.name} {self.options}>"
 
-    def __call__(self, func: Callable[..., Any], inputs: Any, **options: Any) -> CheckResult:
+    def __call__(
+        self,
+        func: Callable[..., Any],
+        inputs: Any,
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        wrt: Iterable[str] | None = None,
+        **options: Any,
+    ) -> CheckResult:
         __tracebackhide__ = True
-        return self.points(func, [inputs], **options)[0]
+        return self.points(func, [inputs], kwargs, wrt=wrt, **options)[0]
 
-    def points(self, func: Callable[..., Any], points: Iterable[Any], **options: Any) -> list[CheckResult]:
-        """Check ``func`` at every point (each a tensor or a tuple of tensors); fail once, listing every
-        point with a wrong gradient."""
+    def points(
+        self,
+        func: Callable[..., Any],
+        points: Iterable[Any],
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        wrt: Iterable[str] | None = None,
+        **options: Any,
+    ) -> list[CheckResult]:
+        """Check ``func`` (a function or an ``nn.Module``) at every point (each a tensor or a tuple of
+        positional arguments), with the keyword arguments ``kwargs``, differentiating ``wrt`` (default:
+        every floating or complex tensor); fail once, listing every point with a wrong gradient."""
         __tracebackhide__ = True
         problem = _unknown_options(options, "grad_checker")
         if problem is not None:
@@ -130,7 +146,10 @@ class GradChecker:
         from gradcheck_cli.errors import GradcheckError
 
         try:
-            report = _check(func, list(points), merged, self.name)
+            from gradcheck_cli.app.arguments import CallArguments
+
+            arguments = CallArguments(dict(kwargs or {}), None if wrt is None else tuple(wrt))
+            report = _check(func, list(points), merged, self.name, arguments)
         except GradcheckError as exc:  # bad input, or the function raised: its traceback, not ours
             trace = getattr(exc, "user_traceback", "")
             message = f"gradcheck: {exc}\n{trace}".rstrip()
@@ -152,8 +171,9 @@ class GradChecker:
         return list(report.results)
 
 
-def _tensors(inputs: Any, dtype: str | None) -> tuple[torch.Tensor, ...]:
-    """The positional arguments of one point as tensors: tensors as they are, anything else through
+def _tensors(inputs: Any, dtype: str | None) -> tuple[Any, ...]:
+    """The positional arguments of one point: tensors as they are, ints, bools, strings and None among
+    several arguments as they are (held constant), anything else through
     :func:`gradcheck_cli.app.values.to_array` (float64; ragged, empty, nan and non-numbers are an InputError)."""
     import numpy as np
     import torch
@@ -168,13 +188,17 @@ def _tensors(inputs: Any, dtype: str | None) -> tuple[torch.Tensor, ...]:
         )
     tensors = []
     for index, value in enumerate(values):
+        if isinstance(value, (bool, int, str, type(None), torch.dtype)) and len(values) > 1:
+            tensors.append(value)  # a constant argument (n, a flag, a mode): passed as it is
+            continue
         if not isinstance(value, torch.Tensor):
             plain = value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
             try:
                 value = torch.as_tensor(to_array(plain))
             except InputError as exc:
                 raise InputError(f"argument {index}: {exc}") from None
-        tensors.append(value.to(getattr(torch, dtype)) if dtype is not None else value)
+        cast = dtype is not None and (value.is_floating_point() or value.is_complex())
+        tensors.append(value.to(getattr(torch, dtype)) if cast else value)
     return tuple(tensors)
 
 
@@ -184,7 +208,11 @@ def _is_numeric_list(value: Any) -> bool:
 
 
 def _check(
-    func: Callable[..., Any], points: list[Any], options: Mapping[str, Any], test: str
+    func: Callable[..., Any],
+    points: list[Any],
+    options: Mapping[str, Any],
+    test: str,
+    arguments: CallArguments,
 ) -> TargetReport:
     from gradcheck_cli.app.runner import check_points
     from gradcheck_cli.app.target import Target, source_location
@@ -197,7 +225,7 @@ def _check(
     tensors = [_tensors(point, options.get("dtype")) for point in points]
     file, line = source_location(func)
     target = Target(spec=f"{test}::{_qualname(func)}", func=func, file=file, line=line)
-    return check_points(target, tensors, check_options)
+    return check_points(target, tensors, check_options, arguments=arguments)
 
 
 def _qualname(func: Callable[..., Any]) -> str:

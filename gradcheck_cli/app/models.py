@@ -1,61 +1,49 @@
-"""Models as targets: an ``nn.Module`` (class, instance, or factory function) checked as a function of its
-input and of every parameter, by name.
+"""Models as targets: an ``nn.Module`` class, instance, or factory (any callable that takes no arguments:
+every parameter defaulted, keyword-only too, like ``make(pretrained=False)`` or torchvision's
+``resnet18(*, weights=None)``).
 
-The module becomes ``f(x, *parameters)`` through :func:`torch.func.functional_call`, so that the gradient
-with respect to each parameter is checked like the gradient with respect to an argument, and the report's
-inputs are ``x`` and the parameter names (``layers.0.weight``...). The module is put in eval mode (no
-dropout, batch norm uses its running statistics) and converted to the check's dtype and device; classes and
-factories are instantiated with ``torch.manual_seed(seed)`` so that the parameters are reproducible.
+Classes and factories are instantiated under ``torch.manual_seed(seed)`` (reproducible parameters) and the
+module is converted to the check's (real) dtype and device. The check itself
+(:mod:`gradcheck_cli.engine.canonical`) calls ``forward`` with every parameter as a further argument, by
+name (``layers.0.weight``...), in eval mode unless ``train``.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
-from gradcheck_cli.errors import TargetError
+from gradcheck_cli.errors import GradcheckError, TargetError
 from gradcheck_cli.user_code import call_user
 
 
-@dataclass(frozen=True)
-class ModuleTarget:
-    """A module ready to check: the function of ``(x, *parameters)``, the input names and the parameters."""
+def _callable_without_arguments(obj: Any) -> bool:
+    """Whether ``obj`` can be called with no arguments: every parameter defaulted (keyword-only too, like
+    torchvision's ``resnet18(*, weights=None)``) or variadic."""
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return False
+    return all(
+        p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        for p in signature.parameters.values()
+    )
 
-    func: Callable[..., Any]
-    names: tuple[str, ...]
-    parameters: tuple[np.ndarray, ...]
 
-
-class ModuleFunction:
-    """``f(x, *parameters) = module(x)`` with the module's parameters replaced by the given tensors."""
-
-    def __init__(self, module: torch.nn.Module, names: tuple[str, ...]) -> None:
-        self.module = module
-        self.names = names
-        self.__name__ = type(module).__name__
-
-    def __call__(self, x: torch.Tensor, *parameters: torch.Tensor) -> Any:
-        return torch.func.functional_call(self.module, dict(zip(self.names, parameters)), (x,))
+def _returns_module(obj: Any) -> bool:
+    """A factory annotated to return an ``nn.Module`` (a subclass, or a string naming one)."""
+    annotation = inspect.signature(obj).return_annotation
+    if inspect.isclass(annotation):
+        return issubclass(annotation, torch.nn.Module)
+    return isinstance(annotation, str) and annotation.endswith("Module")
 
 
 def _is_factory(obj: Any) -> bool:
     if not callable(obj) or isinstance(obj, torch.nn.Module):
         return False
-    try:
-        signature = inspect.signature(obj)
-    except (TypeError, ValueError):
-        return False
-    if inspect.isclass(obj):  # a module class: its __init__ takes nothing required
-        return all(
-            p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-            for p in signature.parameters.values()
-        )
-    return not signature.parameters  # a function of nothing cannot be checked itself: a factory
+    return _callable_without_arguments(obj)
 
 
 def is_module_target(obj: Any) -> bool:
@@ -77,7 +65,7 @@ def load_module(obj: Any, spec: str, *, seed: int, dtype: str, device: str) -> t
             )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            module = call_user(obj, what=what)
+            module = _instantiate(obj, what)
         if not isinstance(module, torch.nn.Module):
             if inspect.isclass(obj):
                 raise TargetError(
@@ -86,15 +74,18 @@ def load_module(obj: Any, spec: str, *, seed: int, dtype: str, device: str) -> t
             return None
     else:
         return None
-    return module.to(dtype=getattr(torch, dtype), device=device).eval()
+    # The mode is set per call by the check (eval unless train); complex checks keep real parameters.
+    real = {"complex128": "float64", "complex64": "float32"}.get(dtype, dtype)
+    return module.to(dtype=getattr(torch, real), device=device)
 
 
-def module_target(module: torch.nn.Module) -> ModuleTarget:
-    """The function of ``(x, *parameters)`` and the parameters' names and values (float64 numpy)."""
-    named = [(name, p) for name, p in module.named_parameters() if p.requires_grad]
-    names = tuple(name for name, _ in named)
-    return ModuleTarget(
-        func=ModuleFunction(module, names),
-        names=("x", *names),
-        parameters=tuple(p.detach().double().cpu().numpy() for _, p in named),
-    )
+def _instantiate(obj: Any, what: str) -> Any:
+    """Call a class or factory with no arguments. A plain function whose parameters are all defaulted is
+    only known not to be a factory once called: what it raises then is not a load error (unless it is
+    annotated to return a module), it is checked as a function."""
+    try:
+        return call_user(obj, what=what)
+    except GradcheckError:
+        if inspect.isclass(obj) or not inspect.signature(obj).parameters or _returns_module(obj):
+            raise
+        return None

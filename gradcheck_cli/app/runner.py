@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gradcheck_cli.app.arguments import CallArguments, call_arguments, resolved
 from gradcheck_cli.app.config import CheckConfig
 from gradcheck_cli.app.devices import resolve_device
 from gradcheck_cli.app.points import (
@@ -25,7 +26,7 @@ from gradcheck_cli.app.target import Target, load_target
 from gradcheck_cli.errors import GradcheckError, InputError, UsageError, UserFunctionError
 from gradcheck_cli.options import CheckOptions, layered
 from gradcheck_cli.report import PointLabel, TargetReport
-from gradcheck_cli.user_code import argument_names, check_arity
+from gradcheck_cli.user_code import argument_names
 
 if TYPE_CHECKING:
     import torch
@@ -40,11 +41,17 @@ class PointSource:
     random: int | None = None
     shapes: tuple[str, ...] = ()
     seed: int = 0
+    args: tuple[str, ...] = ()
+    """``--arg NAME=VALUE`` texts: keyword arguments of every point (see :mod:`gradcheck_cli.app.arguments`)."""
+    wrt: tuple[str, ...] = ()
+    """``--wrt`` texts: the arguments to differentiate (default: every floating or complex tensor)."""
 
     def points(self) -> list[Point]:
         sources = {"--x": bool(self.x), "--points": self.points_file is not None}
         sources["--random"] = self.random is not None
         given = [name for name, there in sources.items() if there]
+        if not given and self.args:
+            return [()]  # keyword arguments only
         if not given:
             raise UsageError(
                 "give the point with --x (one per argument), or --points FILE.json, or --random N --shape S "
@@ -77,10 +84,14 @@ def describe_point(point: Point, names: Sequence[str]) -> str:
 
 
 def to_tensors(point: Point, dtype: str, device: str = "cpu") -> tuple[torch.Tensor, ...]:
-    """The float64 arrays of ``point`` as tensors of ``dtype`` on ``device``."""
+    """The arrays of ``point`` as tensors of ``dtype`` on ``device`` (complex values: its complex dtype)."""
     import torch
 
-    return tuple(torch.tensor(value, dtype=getattr(torch, dtype), device=device) for value in point)
+    real = getattr(torch, dtype)
+    wide = real if real.is_complex else torch.complex128 if real == torch.float64 else torch.complex64
+    return tuple(
+        torch.tensor(value, dtype=wide if np.iscomplexobj(value) else real, device=device) for value in point
+    )
 
 
 def check_points(
@@ -90,6 +101,7 @@ def check_points(
     *,
     names: Sequence[str] | None = None,
     labels: Sequence[str] | None = None,
+    arguments: CallArguments | None = None,
 ) -> TargetReport:
     """Check ``target.func`` at every point (a tuple of tensors, one per argument) and gather the results
     under ``target.spec``, defined at ``target.file``:``target.line``.
@@ -101,7 +113,13 @@ def check_points(
 
     if not points:
         raise InputError("no points given: expected at least one point to check")
-    results = tuple(check(target.func, point, names=names, **options.engine_options()) for point in points)
+    arguments = arguments or CallArguments()
+    results = tuple(
+        check(
+            target.func, point, arguments.kwargs, wrt=arguments.wrt, names=names, **options.engine_options()
+        )
+        for point in points
+    )
     texts = labels if labels is not None else [describe_point(r.point, r.input_names) for r in results]
     return TargetReport(
         target=target.spec,
@@ -122,36 +140,40 @@ def run_target(target: Target | str, source: PointSource, options: CheckOptions)
     for i, point in enumerate(points):
         if len(point) != len(points[0]):
             raise InputError(f"point {i} has {len(point)} arguments but point 0 has {len(points[0])}")
+    arguments = resolved(call_arguments(source.args, source.wrt), options.dtype, device)
     module = load_module(loaded.func, loaded.spec, seed=options.seed, dtype=options.dtype, device=device)
     if module is not None:
-        return _run_module(loaded, module, points, options, device)
-    check_arity(loaded.func, len(points[0]))
+        return _run_module(loaded, module, points, options, arguments)
     names = argument_names(loaded.func, len(points[0]))
     tensors = [to_tensors(point, options.dtype, device) for point in points]
     labels = [describe_point(point, names) for point in points]
-    return check_points(loaded, tensors, options, names=names, labels=labels)
+    return check_points(loaded, tensors, options, names=names, labels=labels, arguments=arguments)
 
 
 def _run_module(
-    loaded: Target, module: torch.nn.Module, points: list[Point], options: CheckOptions, device: str
+    loaded: Target,
+    module: torch.nn.Module,
+    points: list[Point],
+    options: CheckOptions,
+    arguments: CallArguments,
 ) -> TargetReport:
-    """Check a model w.r.t. its input (the point's one argument) and every parameter, by name."""
-    from gradcheck_cli.app.models import module_target
+    """Check a model w.r.t. its inputs (the point's arguments; integer ones held constant) and every
+    parameter, by name."""
+    from gradcheck_cli.app.devices import resolve_device
 
-    if len(points[0]) != 1:
-        raise InputError(
-            f"{loaded.spec} is a model: give its input as one argument (--x-shape S, or one --x), "
-            f"not {len(points[0])}"
-        )
-    model = module_target(module)
-    count = sum(p.size for p in model.parameters)
-    parameters = f"{len(model.parameters)} parameter tensors ({count} values)"
+    names = argument_names(module.forward, len(points[0]))
+    count = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    parameters = (
+        f"{sum(1 for p in module.parameters() if p.requires_grad)} parameter tensors ({count} values)"
+    )
+    device = resolve_device(options.device)
     return check_points(
-        replace(loaded, func=model.func),
-        [to_tensors((*point, *model.parameters), options.dtype, device) for point in points],
+        replace(loaded, func=module),
+        [to_tensors(point, options.dtype, device) for point in points],
         options,
-        names=model.names,
-        labels=[f"{describe_point(point, ('x',))}; {parameters}" for point in points],
+        names=names,
+        labels=["; ".join(filter(None, (describe_point(point, names), parameters))) for point in points],
+        arguments=arguments,
     )
 
 

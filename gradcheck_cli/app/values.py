@@ -1,22 +1,22 @@
 """Parsing one argument's values from text (``--x 1,2,3``, ``--x [[1,2],[3,4]]``, ``--x 0.5``).
 
 Text is parsed with :func:`json.loads` or :func:`ast.literal_eval`, never evaluated. The result is a float64
-numpy array; anything that is not a finite number in a rectangular nesting is rejected with an
-:class:`InputError` that says what was wrong and what is expected.
+numpy array (complex128 where a value is complex, ``1+2j``); anything that is not a finite number in a
+rectangular nesting is rejected with an :class:`InputError` that says what was wrong and what is expected.
 """
 
 from __future__ import annotations
 
 import ast
+import cmath
 import json
-import math
 from typing import Any
 
 import numpy as np
 
 from gradcheck_cli.errors import InputError
 
-FORMS = "a number (0.5), a comma list (1,2,3) or a nested bracketed list ([[1,2],[3,4]])"
+FORMS = "a number (0.5, or complex: 1+2j), a comma list (1,2,3) or a nested bracketed list ([[1,2],[3,4]])"
 
 
 def _literal(source: str, text: str) -> Any:
@@ -37,12 +37,12 @@ def _check_numbers(value: Any, text: str, where: str = "") -> Any:
         if not value:
             raise InputError(f"empty list{where or ''} in {text!r}: expected at least one number")
         return [_check_numbers(item, text, f"{where}[{i}]") for i, item in enumerate(value)]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float, complex)):
         raise InputError(
             f"{value!r}{' at ' + where if where else ''} in {text!r} is not a number: expected {FORMS}"
         )
-    number = float(value)
-    if not math.isfinite(number):
+    number = value if isinstance(value, complex) else float(value)
+    if not cmath.isfinite(number):
         raise InputError(
             f"{value!r}{' at ' + where if where else ''} in {text!r} is nan or inf: points must be finite "
             "numbers"
@@ -64,7 +64,8 @@ def to_array(value: Any, text: str | None = None) -> np.ndarray:
     text = text if text is not None else json.dumps(value) if not isinstance(value, str) else value
     numbers = _check_numbers(value, text)
     _shape(numbers, text)
-    return np.asarray(numbers, dtype=np.float64)
+    array = np.asarray(numbers)
+    return array.astype(np.complex128 if np.iscomplexobj(array) else np.float64)
 
 
 def parse_values(text: str) -> np.ndarray:
