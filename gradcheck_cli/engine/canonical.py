@@ -241,8 +241,8 @@ def prepare(
     module = func if isinstance(func, torch.nn.Module) else None
     target = module.forward if module is not None else func
     args, kwargs = _positional(inputs), dict(kwargs or {})
+    _bind(target, args, kwargs)
     if names is None:
-        _bind(target, args, kwargs)
         names = argument_names(target, len(args))
     elif len(names) != len(args):
         raise UsageError(f"{len(names)} names given for {len(args)} inputs")

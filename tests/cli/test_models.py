@@ -31,7 +31,11 @@ def test_million_parameter_mlp_passes_in_probe_mode(repo_cwd: Path) -> None:
     (result,) = report.results
     assert result.passed and result.mode == "probe"
     assert sum(p.size for p in result.point[1:]) == 996110
-    assert set(result.input_names) == {"x", *(f"{i}.{k}" for i in (0, 2, 4, 6) for k in ("weight", "bias"))}
+    # an nn.Sequential's forward names its input "input"
+    assert set(result.input_names) == {
+        "input",
+        *(f"{i}.{k}" for i in (0, 2, 4, 6) for k in ("weight", "bias")),
+    }
 
 
 def test_wrong_layer_backward_fails_and_names_the_parameter(repo_cwd: Path) -> None:
