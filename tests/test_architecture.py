@@ -187,6 +187,18 @@ def test_code_budgets(parts: tuple[str, ...]) -> None:
     assert not offences, "\n".join(offences)
 
 
+def test_every_renderer_shows_the_entries_select_picks() -> None:
+    """The entries a point shows are chosen once (``render/text.py: select()``), never per renderer."""
+    calls = sorted(
+        f"render/{path.name}:{node.lineno}"
+        for path in sorted((PACKAGE / "render").glob("*.py"))
+        if path.name != "text.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr == "worst"
+    )
+    assert not calls, calls
+
+
 def test_no_test_file_is_named_after_a_batch_of_work() -> None:
     batches = ("test_fix", "test_scale_", "test_ci_", "test_verdicts_")
     named = sorted(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from gradcheck_cli.render.diagnosis_text import diagnosis_lines
-from gradcheck_cli.render.text import error, number
+from gradcheck_cli.render.text import error, number, select
 from gradcheck_cli.report import PointLabel, Report, TargetReport
 from gradcheck_cli.result import Blame, Block, CheckResult, TaylorCurve
 
@@ -101,7 +101,7 @@ def verdict_table(result: CheckResult, digits: int, max_rows: int) -> str:
         f"<td>{number(e.autograd, digits)}</td><td>{number(e.numerical[e.reference], digits)}</td>"
         f"<td>{error(e.abs_err)}</td><td>{error(e.tolerance)}</td>"
         f"<td class='{e.status.value}'>{e.status.value}</td></tr>"
-        for e in result.worst(max_rows)
+        for e in select(result, max_rows).entries
     ]
     return f"<table class='verdicts'>{head}{''.join(rows)}</table>"
 
