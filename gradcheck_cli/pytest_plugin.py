@@ -49,12 +49,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for spec in specs(CheckOptions, "plugin"):
         flag, dest = f"--gradcheck-{spec.key}", f"gradcheck_{spec.name}"
         if spec.kind is bool:  # --gradcheck-strict-kinks, --gradcheck-no-forward
-            flag = flag if not spec.default else f"--gradcheck-no-{spec.key}"
-            group.addoption(flag, action="store_const", const=not spec.default, dest=dest, help=spec.help)
+            flag, text = (
+                (flag, spec.help)
+                if not spec.default
+                else (
+                    f"--gradcheck-no-{spec.key}",
+                    f"Turn off (on by default): {spec.help[0].lower()}{spec.help[1:]}",
+                )
+            )
+            group.addoption(flag, action="store_const", const=not spec.default, dest=dest, help=text)
             continue
         kind = spec.kind if spec.kind in (int, float) else str
         choices = spec.public_choices() or None
-        group.addoption(flag, type=kind, choices=choices, dest=dest, metavar=spec.metavar, help=spec.help)
+        metavar = None if choices else spec.metavar or spec.key.upper()
+        group.addoption(flag, type=kind, choices=choices, dest=dest, metavar=metavar, help=spec.help)
     group.addoption(
         "--gradcheck-report",
         metavar="FILE",
