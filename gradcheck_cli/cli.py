@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gradcheck_cli.app.arguments import ARG_HELP, WRT_HELP
 from gradcheck_cli.app.config import CheckConfig, Config
 from gradcheck_cli.errors import GradcheckError, UsageError, UserFunctionError
 from gradcheck_cli.options import CheckOptions, RenderOptions, Spec, specs
@@ -150,22 +151,8 @@ CONFIG_OPTION = click.option(
     help="One seeded random (standard normal) input of shape S, e.g. 4,10: the example input of a model "
     "(an nn.Module class, instance or factory) or of a one-argument function.",
 )
-@click.option(
-    "--arg",
-    "args",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="A keyword argument of every point, held constant unless a tensor: a Python literal (3, 0.5, True, "
-    "None, 'mean', [1, 2]), tensor([0, 3, 1]) (integers stay int64), or @FILE.pt / @FILE.npy. Repeatable.",
-)
-@click.option(
-    "--wrt",
-    "wrt",
-    multiple=True,
-    metavar="NAMES",
-    help="The arguments (or a model's parameters, or a parameter prefix) to differentiate, e.g. x,w "
-    "[default: every floating or complex tensor].",
-)
+@click.option("--arg", "args", multiple=True, metavar="NAME=VALUE", help=ARG_HELP)
+@click.option("--wrt", "wrt", multiple=True, metavar="NAMES", help=WRT_HELP)
 @click_options(CheckOptions)
 @click_options(RenderOptions)
 @CONFIG_OPTION
@@ -194,7 +181,6 @@ def run(
       gradcheck run sample_functions.two_inputs:weighted_distance --x 1,2,3 --x 0.5
       gradcheck run sample_functions/models.py:TinyNet --x-shape 4,10
       gradcheck run sample_functions/tutorial.py:calc --x 1,2,3 --order 2
-      gradcheck run sample_functions/arguments.py:power --x 1,2,3 --arg n=3 --arg flag=True
       gradcheck run --format junit --output gradcheck.xml
     """
     from gradcheck_cli.app.config import load
@@ -209,11 +195,7 @@ def run(
     if shown.format == "html":
         _needs_plotly()
     bar = ProgressBar()
-    direct = replace(
-        _direct_points(x, points_file, random, shapes, x_shape),
-        args=options.pop("args"),
-        wrt=options.pop("wrt"),
-    )
+    direct = _direct_points(x, points_file, random, shapes, x_shape, options)
     checks = _configured_checks(target, direct, config)
     if checks and config.root is not None and str(config.root) not in sys.path:
         sys.path.insert(0, str(config.root))  # configured module targets are relative to the project
@@ -268,8 +250,10 @@ def _direct_points(
     random: int | None,
     shapes: tuple[str, ...],
     x_shape: str | None,
+    options: dict[str, Any],
 ) -> PointSource:
-    """The points given on the command line; ``--x-shape S`` stands for ``--random 1 --shape S``."""
+    """The points given on the command line (``--arg``, ``--wrt``: taken from ``options``); ``--x-shape S``
+    stands for ``--random 1 --shape S``."""
     from gradcheck_cli.app.runner import PointSource
 
     if x_shape is not None:
@@ -278,7 +262,8 @@ def _direct_points(
                 "--x-shape S stands for --random 1 --shape S: give one or the other, and no --x or --points"
             )
         random, shapes = 1, (x_shape,)
-    return PointSource(x=x, points_file=points_file, random=random, shapes=shapes)
+    call = {"args": options.pop("args"), "wrt": options.pop("wrt")}
+    return PointSource(x=x, points_file=points_file, random=random, shapes=shapes, **call)
 
 
 def _configured_checks(target: str | None, direct: PointSource, config: Config) -> list[CheckConfig]:

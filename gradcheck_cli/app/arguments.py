@@ -15,12 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from gradcheck_cli.errors import InputError, UsageError
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
+
+# Imported by the command line at start-up: text only here, numpy and torch only inside the functions.
+ARG_HELP = (
+    "A keyword argument of every point, held constant unless a tensor: a Python literal (3, 0.5, True, None, "
+    "'mean', [1, 2]), tensor([0, 3, 1]) (integers stay int64), or @FILE.pt / @FILE.npy. Repeatable."
+)
+WRT_HELP = (
+    "The arguments (or a model's parameters, or a parameter prefix) to differentiate, e.g. x,w [default: "
+    "every floating or complex tensor]."
+)
 
 FORMS = (
     "NAME=VALUE with a Python literal (3, 0.5, True, None, 'text', [1, 2]), tensor([...]), or @FILE.pt / "
@@ -71,6 +80,8 @@ def _evaluate(node: ast.AST, source: str) -> Any:
 
 
 def _array(value: Any, source: str) -> np.ndarray:
+    import numpy as np
+
     try:
         array = np.asarray(value)
     except ValueError:
@@ -84,6 +95,8 @@ def _file(path: str, source: str) -> Any:
     if not Path(path).is_file():
         raise InputError(f"--arg {source!r}: file not found: {path!r} (expected a .pt or .npy file)")
     if path.endswith(".npy"):
+        import numpy as np
+
         try:
             return TensorValue(_array(np.load(path, allow_pickle=False), source))
         except (OSError, ValueError) as exc:

@@ -110,10 +110,11 @@ def replay(
 ) -> int:
     """Check ``target`` at ``point`` (tensors: the arguments, or a model's input then parameters) with
     ``options``, print the table (``display``: ``digits``, ``max_rows``), return the exit code."""
+    import torch
     from rich.console import Console
 
     from gradcheck_cli.app.devices import resolve_device
-    from gradcheck_cli.app.models import load_module, module_target
+    from gradcheck_cli.app.models import load_module
     from gradcheck_cli.app.runner import check_points
     from gradcheck_cli.app.target import load_target
     from gradcheck_cli.options import CheckOptions
@@ -126,10 +127,16 @@ def replay(
     device = resolve_device(settings.device)
     point = [value.to(device) for value in point]
     module = load_module(loaded.func, loaded.spec, seed=settings.seed, dtype=settings.dtype, device=device)
-    func = loaded.func if module is None else module_target(module).func
-    names = argument_names(func, len(point)) if module is None else module_target(module).names
-    where = {"target": name, "file": loaded.file, "line": loaded.line}
-    report = check_points(func, [tuple(point)], settings, names=names, **where)
+    if module is not None:  # the point is the model's inputs, then its parameters: load those into it
+        parameters = [p for p in module.parameters() if p.requires_grad]
+        with torch.no_grad():
+            for parameter, value in zip(parameters, point[len(point) - len(parameters) :]):
+                parameter.copy_(value)
+        point = point[: len(point) - len(parameters)]
+    func = loaded.func if module is None else module
+    names = argument_names(func.forward if module is not None else func, len(point))
+    checked = dataclasses.replace(loaded, spec=name, func=func)
+    report = check_points(checked, [tuple(point)], settings, names=names)
     report = dataclasses.replace(report, labels=(PointLabel(*label),))
     console = Console(width=1000, no_color=True, highlight=False, file=sys.stdout)
     print_report(Report((report,)), console, **(display or {}))

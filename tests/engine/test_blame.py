@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 import gradcheck_cli
-from gradcheck_cli.app.models import module_target
 from gradcheck_cli.engine.blame import find_blame
+from gradcheck_cli.engine.canonical import prepare
 from gradcheck_cli.errors import UsageError
 from gradcheck_cli.render.diagnosis_text import diagnosis_lines
 from sample_functions import diagnose
@@ -19,10 +19,7 @@ from sample_functions import diagnose
 def _five_layers() -> gradcheck_cli.CheckResult:
     torch.manual_seed(0)
     model = diagnose.five_layers().double()
-    target = module_target(model)
-    x = torch.randn(3, 4, dtype=torch.float64)
-    point = (x, *(torch.tensor(p) for p in target.parameters))
-    return gradcheck_cli.check(target.func, point, names=target.names)
+    return gradcheck_cli.check(model, torch.randn(3, 4, dtype=torch.float64))
 
 
 def test_the_failing_submodule_is_named_with_its_class_and_pattern() -> None:
@@ -62,18 +59,17 @@ def test_a_passing_check_runs_no_blame_and_off_turns_it_off() -> None:
     assert gradcheck_cli.check(lambda v: diagnose.Exp.apply(v), x).diagnosis is None
     off = gradcheck_cli.check(diagnose.chain, x, blame="off")
     assert off.verdict == "FAIL" and off.diagnosis is not None and off.diagnosis.blame is None
-    with pytest.raises(UsageError, match="unknown blame"):
+    with pytest.raises(UsageError, match=r"blame = .maybe. is invalid"):
         gradcheck_cli.check(diagnose.chain, x, blame="maybe")
 
 
 def test_the_bound_skips_large_pieces_and_says_so() -> None:
     torch.manual_seed(0)
     big = nn.Sequential(nn.Linear(70, 70), nn.Tanh()).double()
-    target = module_target(big)
-    point = (torch.randn(1, 70, dtype=torch.float64), *(torch.tensor(p) for p in target.parameters))
-    bounded = find_blame(target.func, point, bounded=True)
+    call = prepare(big, torch.randn(1, 70, dtype=torch.float64))
+    bounded = find_blame(call.func, call.leaves, bounded=True)
     assert bounded.skipped == 1 and [s.name for s in bounded.suspects] == ["1"]
-    assert find_blame(target.func, point, bounded=False).skipped == 0
+    assert find_blame(call.func, call.leaves, bounded=False).skipped == 0
 
 
 def test_a_function_without_custom_functions_says_every_piece_passes() -> None:
