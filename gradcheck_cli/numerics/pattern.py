@@ -61,8 +61,12 @@ def _matching(autograd: np.ndarray, reference: np.ndarray, tolerance: np.ndarray
     taken: set[int] = set()
     chosen: list[int] = []
     for j in range(n):
+        # The prediction is reference column i: its error bars are column i's, the comparison's column j's.
         fits = [
-            i for i in range(n) if _fits(reference[:, i], autograd[:, j], tolerance[:, j]) and i not in taken
+            i
+            for i in range(n)
+            if i not in taken
+            and _fits(reference[:, i], autograd[:, j], np.maximum(tolerance[:, j], tolerance[:, i]))
         ]
         if not fits:
             return None
@@ -105,12 +109,18 @@ def _hypotheses(
     failing = ~(np.abs(autograd - reference) <= tolerance) & np.isfinite(tolerance)
 
     def zeroed() -> Pattern | None:
-        if int(np.sum(failing)) < 2 or np.any(autograd[failing] != 0):
-            return None
+        if np.any(autograd[failing] != 0) or (int(np.sum(failing)) < 2 and np.any(autograd != 0)):
+            return None  # one failing entry at 0 among nonzero ones is a single element off
         return Pattern("zeroed", {"entries": int(np.sum(autograd == 0)), "failing": int(np.sum(failing))})
 
     def transposed() -> Pattern | None:
-        return Pattern("transposed") if square and _fits(reference.T, autograd, tolerance.T) else None
+        if not square:
+            return None
+        return (
+            Pattern("transposed")
+            if _fits(reference.T, autograd, np.maximum(tolerance, tolerance.T))
+            else None
+        )
 
     def conjugated() -> Pattern | None:
         if not np.iscomplexobj(reference) and not np.iscomplexobj(autograd):
