@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,3 +116,41 @@ def test_a_conjugated_complex_block_is_conjugated() -> None:
     reference = rng.normal(size=(3, 3)) + 1j * rng.normal(size=(3, 3))
     found = classify(np.conj(reference), reference, np.full((3, 3), 1e-9))
     assert found is not None and found.kind == "conjugated"
+
+
+OPS = ("sin", "mm")
+PLANTED = {
+    "scaled 2": ("scaled", 2.0),
+    "scaled 1.001": ("scaled", 1.001),
+    "sign flipped": ("sign flipped", None),
+}
+PLANTED |= {"zeroed": ("zeroed", None), "permuted": ("permuted", None)}
+
+
+def _opinfo_cases():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    try:
+        import opinfo_corpus  # PyTorch's OpInfo samples, as its own gradient tests build them
+    finally:
+        sys.path.pop(0)
+    ops = opinfo_corpus.select_ops(OPS)
+    cases = [case for op in ops for case in opinfo_corpus.cases(op, "float64", limit=1)]
+    return opinfo_corpus, [case for case in cases if case.op in OPS]
+
+
+def test_planted_bugs_in_real_operators_get_their_pattern() -> None:
+    corpus, cases = _opinfo_cases()
+    assert {case.op for case in cases} == set(OPS)
+    for case in cases:
+        correct = gradcheck_cli.check(case.func, case.inputs, forward=False, blame="off")
+        assert all(block.pattern is None for block in correct.blocks), case.name
+        for bug, (kind, k) in PLANTED.items():
+            buggy = corpus.planted(case, bug)
+            result = gradcheck_cli.check(buggy.func, buggy.inputs, forward=False, blame="off")
+            found = [block.pattern for block in result.blocks if block.pattern is not None]
+            if buggy.effect[0] == 0:  # e.g. a permuted gradient that is the same gradient
+                continue
+            assert result.verdict == "FAIL" and found, (case.name, bug)
+            for pattern in found:
+                assert pattern.kind == kind, (case.name, bug, pattern)
+                assert k is None or abs(pattern.values["k"] - k) < 1e-6, (case.name, bug, pattern)
