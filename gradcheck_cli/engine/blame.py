@@ -11,6 +11,7 @@ Pure: it returns a :class:`Blame`, never prints.
 
 from __future__ import annotations
 
+import dataclasses
 import linecache
 import os
 import sys
@@ -28,7 +29,9 @@ from gradcheck_cli.user_code import call_user
 MAX_PIECES = 24
 """``blame="auto"`` checks at most this many pieces."""
 MAX_ELEMENTS = 4096
-"""``blame="auto"`` skips a piece with more input and parameter elements than this."""
+"""``blame="auto"`` skips a piece with more input and parameter elements than this..."""
+MAX_ENTRIES = 2**18
+"""... or a Jacobian (inputs and parameters times outputs) of more entries than this."""
 
 _OURS = (os.path.dirname(os.path.dirname(__file__)), os.path.dirname(torch.__file__))
 
@@ -45,6 +48,20 @@ class _Call:
     parent: str | None = None
     file: str | None = None
     line: int | None = None
+    outputs: int = 0
+    """The elements of its output (of its tensors)."""
+
+    @property
+    def small(self) -> bool:
+        inputs = sum(t.numel() for t in self.tensors)
+        return inputs <= MAX_ELEMENTS and inputs * self.outputs <= MAX_ENTRIES
+
+
+def _numel(value: Any) -> int:
+    """The elements of every tensor in ``value`` (a tensor, or nested tuples, lists and dicts)."""
+    import torch.utils._pytree as pytree
+
+    return sum(x.numel() for x in pytree.tree_leaves(value) if isinstance(x, torch.Tensor))
 
 
 def _substitute(args: tuple[Any, ...], picked: list[int]) -> Callable[..., tuple[Any, ...]]:
@@ -85,6 +102,7 @@ def _recording_functions(calls: list[_Call]) -> Iterator[None]:
 
     def apply(cls: type, *args: Any, **kwargs: Any) -> Any:
         picked = _float_positions(args, needs_grad=True)
+        output = original.__get__(None, cls)(*args, **kwargs)
         if picked and not kwargs:
             file, line = _caller()
             rebuild = _substitute(
@@ -99,9 +117,10 @@ def _recording_functions(calls: list[_Call]) -> Iterator[None]:
                     names=tuple(f"input {k}" for k in picked),
                     file=file,
                     line=line,
+                    outputs=_numel(output),
                 )
             )
-        return original.__get__(None, cls)(*args, **kwargs)
+        return output
 
     function.apply = classmethod(apply)  # type: ignore[assignment,method-assign]
     try:
@@ -153,12 +172,12 @@ def _module_of(func: Any) -> torch.nn.Module | None:
 def _record_modules(func: Any, module: torch.nn.Module, point: tuple[torch.Tensor, ...]) -> list[_Call]:
     """The submodules of ``module`` with the inputs and parameters each had in one forward pass of ``func``
     (the parameters it swaps in are the point's)."""
-    seen: dict[str, tuple[torch.nn.Module, tuple[Any, ...], dict[str, torch.Tensor]]] = {}
+    seen: dict[str, tuple[torch.nn.Module, tuple[Any, ...], dict[str, torch.Tensor], int]] = {}
 
     def hook(name: str) -> Callable[..., None]:
         def record(sub: torch.nn.Module, args: tuple[Any, ...], out: Any) -> None:
             weights = {n: p.detach().clone() for n, p in sub.named_parameters()}
-            seen.setdefault(name, (sub, args, weights))
+            seen.setdefault(name, (sub, args, weights, _numel(out)))
 
         return record
 
@@ -170,13 +189,13 @@ def _record_modules(func: Any, module: torch.nn.Module, point: tuple[torch.Tenso
         for handle in handles:
             handle.remove()
     calls = []
-    for name, (sub, args, weights) in seen.items():
+    for name, (sub, args, weights, outputs) in seen.items():
         parent = name.rsplit(".", 1)[0] if "." in name else None
         while parent is not None and parent not in seen:
             parent = parent.rsplit(".", 1)[0] if "." in parent else None
         found = _module_call(name, sub, args, weights, parent)
         if found is not None:
-            calls.append(found)
+            calls.append(dataclasses.replace(found, outputs=outputs))
     return calls
 
 
@@ -208,14 +227,11 @@ def _suspect(call: _Call) -> Suspect:
 
 def find_blame(func: Callable[..., Any], point: tuple[torch.Tensor, ...], *, bounded: bool = True) -> Blame:
     """Check every submodule (a model) or custom Function call (a function) of ``func`` at ``point`` on its
-    own; with ``bounded``, at most :data:`MAX_PIECES` pieces of at most :data:`MAX_ELEMENTS` elements."""
+    own; with ``bounded``, at most :data:`MAX_PIECES` pieces of at most :data:`MAX_ELEMENTS` elements and
+    :data:`MAX_ENTRIES` Jacobian entries."""
     try:
         kind, calls = _record(func, point)
     except GradcheckError:
         return Blame("function", ())
-    if bounded:
-        small = [c for c in calls if sum(t.numel() for t in c.tensors) <= MAX_ELEMENTS]
-        kept = small[:MAX_PIECES]
-    else:
-        kept = calls
+    kept = [c for c in calls if c.small][:MAX_PIECES] if bounded else calls
     return Blame(kind, tuple(_suspect(c) for c in kept), skipped=len(calls) - len(kept))

@@ -19,7 +19,7 @@ import torch
 from gradcheck_cli.diagnosis import Diagnosis
 from gradcheck_cli.errors import UsageError
 from gradcheck_cli.numerics.evaluate import as_outputs
-from gradcheck_cli.numerics.pattern import classify
+from gradcheck_cli.numerics.pattern import Pattern, classify
 from gradcheck_cli.numerics.precision import BLOCK_FLOOR, ROUNDOFF_ULPS, UNCERTAIN_FRACTION, epsilon
 from gradcheck_cli.numerics.taylor import PROBES, TaylorCurve, fit, noise_floor, remainders, steps
 from gradcheck_cli.result import Block, CheckResult, Status
@@ -34,11 +34,13 @@ def with_patterns(result: CheckResult) -> CheckResult:
     """``result`` with the pattern of every block that holds a FAIL entry."""
 
     def classified(block: Block) -> Block:
-        if not np.any(block.status == Status.FAIL.code):
+        # Probe rows are random projections, not elements: no pattern is claimed for them.
+        if block.probes or not np.any(block.status == Status.FAIL.code):
             return block
-        return dataclasses.replace(
-            block, pattern=classify(block.autograd, block.numerical[block.reference], block.tolerance)
-        )
+        found = classify(block.autograd, block.numerical[block.reference], block.tolerance)
+        if block.columns is not None and found is not None and found.kind in ("transposed", "permuted"):
+            found = Pattern("none")  # some columns only: a transpose or permutation cannot be told
+        return dataclasses.replace(block, pattern=found)
 
     return dataclasses.replace(
         result,

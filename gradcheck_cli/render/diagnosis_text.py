@@ -108,19 +108,21 @@ def blame_lines(blame: Blame) -> list[str]:
     """The culprits, the pieces that pass, the ones that could not be checked."""
     culprits = blame.culprits
     lines = [_failure(s, blame) for s in culprits]
-    if not culprits:
+    pieces = "submodule" if blame.kind == "module" else "custom autograd.Function"
+    if not culprits and blame.skipped:
         lines.append(
-            "blame: every "
-            + ("submodule" if blame.kind == "module" else "custom autograd.Function")
-            + " checked passes on its own: the wrong gradient is outside them"
+            f"blame: no {pieces} checked fails on its own; {blame.skipped} past the bound were not checked "
+            "and may hold the wrong gradient (--blame on checks them all)"
         )
+    elif not culprits:
+        lines.append(f"blame: every {pieces} passes on its own: the wrong gradient is outside them")
     passing = blame.passing
     if passing:
         lines.append("blame: pass on their own: " + ", ".join(_who(s, blame.kind) for s in passing))
     lines += [
         f"blame: {_who(s, blame.kind)} not checked on its own: {s.error}" for s in blame.suspects if s.error
     ]
-    if blame.skipped:
+    if blame.skipped and culprits:
         lines.append(f"blame: {blame.skipped} piece(s) not checked (past the bound; --blame on checks all)")
     return lines
 

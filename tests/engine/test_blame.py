@@ -12,7 +12,7 @@ import gradcheck_cli
 from gradcheck_cli.engine.blame import find_blame
 from gradcheck_cli.engine.canonical import prepare
 from gradcheck_cli.errors import UsageError
-from gradcheck_cli.render.diagnosis_text import diagnosis_lines
+from gradcheck_cli.render.diagnosis_text import blame_lines, diagnosis_lines
 from sample_functions import diagnose
 
 
@@ -69,6 +69,9 @@ def test_the_bound_skips_large_pieces_and_says_so() -> None:
     call = prepare(big, torch.randn(1, 70, dtype=torch.float64))
     bounded = find_blame(call.func, call.leaves, bounded=True)
     assert bounded.skipped == 1 and [s.name for s in bounded.suspects] == ["1"]
+    # Nothing failing was found, but not everything was checked: never "the wrong gradient is outside them".
+    (line,) = [line for line in blame_lines(bounded) if "fails" in line or "outside" in line]
+    assert "1 past the bound were not checked" in line
     assert find_blame(call.func, call.leaves, bounded=False).skipped == 0
 
 
