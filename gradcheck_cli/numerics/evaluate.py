@@ -84,6 +84,8 @@ class Rows:
 # clearly worse, up to the memory budget: matrix functions want large batches, elementwise ones lose on
 # cache past ~2**18-2**20 elements (and gain from threads past ~2**15).
 START_ELEMENTS = 2**16
+# Chunks keep doubling while the time per row stays below this multiple of the best seen so far.
+GROW_WHILE = 1.1
 
 
 class Evaluator:
@@ -154,8 +156,8 @@ class Evaluator:
         self, index: int, rows: Rows, output_numel: int
     ) -> Iterator[tuple[int, int, tuple[torch.Tensor, ...]]]:
         """``(start, stop, outputs)`` chunk by chunk, in chunks sized to the function: doubled while the time
-        per row keeps falling (matrix functions want big batches, elementwise ones cache-sized ones), then
-        settled on the best size seen; bounded by the memory budget."""
+        per row is not clearly worse than the best seen (matrix functions want big batches, elementwise ones
+        cache-sized ones), then settled on the best size seen; bounded by the memory budget."""
         if rows.count == 0:
             raise ValueError("no rows to evaluate")
         row_elements = self.point[index].numel() + output_numel
@@ -170,12 +172,13 @@ class Evaluator:
             yield start, stop, self._chunk(index, rows.make(start, stop))
             per_row = (time.perf_counter() - began) / (stop - start)
             if growing and stop - start == size:
-                if per_row < 0.97 * best and size < cap:
+                if per_row < best:
                     best, best_size = per_row, size
+                # Grow until clearly worse (not merely no better: on a busy machine one slow chunk would
+                # stop a matrix function at a few dozen rows, far from its efficient batch).
+                if per_row < GROW_WHILE * best and size < cap:
                     size = min(cap, 2 * size)
                 else:
-                    if per_row < best:
-                        best_size = size
                     growing, size = False, best_size
                     self._settled.add(index)
             start = stop
