@@ -217,13 +217,13 @@ def main() -> None:
     torch.autograd.gradcheck(torch.tanh, torch.randn(3, dtype=torch.float64, requires_grad=True))
     rows = []
     for k, case in enumerate(cases):
-        rows.append(measure(case, args.repeats))
         print(f"\r{k + 1}/{len(cases)} {case.name:50}", end="", file=sys.stderr, flush=True)
+        rows.append(measure(case, args.repeats))
+        if args.save_verdicts:  # as it goes: a case that kills the process leaves the others' verdicts
+            args.save_verdicts.write_text(json.dumps({r.name: r.verdict for r in rows}, indent=1))
     print(file=sys.stderr)
     print(f"torch {torch.__version__}, float64, best of {args.repeats}")
     report(rows, args.slowest)
-    if args.save_verdicts:
-        args.save_verdicts.write_text(json.dumps({r.name: r.verdict for r in rows}, indent=1))
     if args.compare_verdicts:
         compare_verdicts(rows, args.compare_verdicts)
 
