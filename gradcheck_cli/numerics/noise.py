@@ -23,15 +23,26 @@ CURVATURE_STEP = 2.0**-6
 PROBE_LIMIT = 2.0**-6  # absolute: the widest probe at any |x|
 
 
+def _probes(samples: Samples) -> list[np.ndarray | None]:
+    """The probe steps ``d`` per exponent; ``None`` for those wider than PROBE_LIMIT everywhere (skipped)."""
+    mag = magnitude(samples.x)
+    probes = [(0.71 if n % 2 == 0 else 0.59) * 2.0**-k * mag for n, k in enumerate(PROBE_EXPONENTS)]
+    return [d if np.any(d <= PROBE_LIMIT) else None for d in probes]
+
+
+def noise_offsets(samples: Samples) -> list[np.ndarray]:
+    """Every offset vector :func:`measured_noise` evaluates (to be evaluated in one batched call)."""
+    curvature_step = np.full(samples.numel, CURVATURE_STEP)
+    wanted = [d for d in _probes(samples) if d is not None]
+    return [curvature_step, -curvature_step, *wanted, *(2 * d for d in wanted)]
+
+
 def measured_noise(samples: Samples) -> np.ndarray:
     """Per input element, the size of the function's evaluation error (0 where within round-off)."""
     mag = magnitude(samples.x)
     curvature_step = np.full(samples.numel, CURVATURE_STEP)
-    probes = [(0.71 if n % 2 == 0 else 0.59) * 2.0**-k * mag for n, k in enumerate(PROBE_EXPONENTS)]
-    # Every probe at once (one batched evaluation); those wider than PROBE_LIMIT everywhere are skipped.
-    probes = [d if np.any(d <= PROBE_LIMIT) else None for d in probes]
-    wanted = [d for d in probes if d is not None]
-    samples.prefetch([curvature_step, -curvature_step, *wanted, *(2 * d for d in wanted)])
+    probes = _probes(samples)
+    samples.prefetch(noise_offsets(samples))
     curvature, _ = samples.quotient(SECOND, curvature_step)
     curvature = np.abs(curvature)
     base = samples.base.cpu().numpy().reshape(1, -1)

@@ -25,9 +25,17 @@ import torch
 from gradcheck_cli.numerics.complex_step import complex_step
 from gradcheck_cli.numerics.evaluate import Evaluator
 from gradcheck_cli.numerics.kinks import OneSided, one_sided
-from gradcheck_cli.numerics.noise import measured_noise
+from gradcheck_cli.numerics.noise import measured_noise, noise_offsets
 from gradcheck_cli.numerics.precision import COMPLEX_STEP_ULPS, ERROR_SAFETY
-from gradcheck_cli.numerics.stencils import SCHEMES, Samples, Scheme, dtype_name, magnitude, power_of_two
+from gradcheck_cli.numerics.stencils import (
+    SCHEMES,
+    Samples,
+    Scheme,
+    dtype_name,
+    magnitude,
+    power_of_two,
+    stencil_offsets,
+)
 from gradcheck_cli.numerics.steps import adaptive_steps, higher_derivatives
 
 SHOWN = ("central", "forward")
@@ -124,6 +132,9 @@ def _noise_notes(samples: Samples, request: Request) -> tuple[str, ...]:
     """Measure the function's noise (into ``samples.floor``) where steps are chosen, and say so."""
     if request.lean or request.eps is not None:
         return ()
+    # The higher-derivative points at the steps of a noiseless function ride along with the noise probes
+    # (one batched call; evaluated again only where the measured noise moves those steps).
+    samples.prefetch([*noise_offsets(samples), *stencil_offsets(higher_derivatives(samples))])
     samples.floor = measured_noise(samples)
     if not np.any(samples.floor > 0):
         return ()

@@ -173,7 +173,7 @@ class Samples:
 
     def prefetch_schemes(self, stencils: Sequence[tuple[Scheme, np.ndarray]]) -> None:
         """:meth:`prefetch` the points of every ``(scheme, steps)`` that :meth:`quotient` will ask for."""
-        self.prefetch([offset * steps for scheme, steps in stencils for offset in scheme.offsets if offset])
+        self.prefetch(stencil_offsets(stencils))
 
     def quotient(self, scheme: Scheme, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The scheme's estimate at ``steps`` and its round-off error estimate, both ``(out numel, in numel)``.
@@ -225,3 +225,8 @@ def central_jacobian(
 
     column = torch.as_tensor(steps, dtype=torch.float64, device=x.device).reshape(-1, 1)
     return apply(SCHEMES["central"], accumulate, column).T.cpu().numpy()
+
+
+def stencil_offsets(stencils: Sequence[tuple[Scheme, np.ndarray]]) -> list[np.ndarray]:
+    """The offset vectors (nonzero offsets times steps) of every ``(scheme, steps)``."""
+    return [offset * steps for scheme, steps in stencils for offset in scheme.offsets if offset]
