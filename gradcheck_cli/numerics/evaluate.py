@@ -80,10 +80,11 @@ class Rows:
     make: Callable[[int, int], torch.Tensor]
 
 
-# Chunks start at about this many input+output elements and double while the time per row does not get
+# Chunks start at about this many input+output elements (2 MiB of float64: smaller chunks are timed in
+# noise and lose to vmap's per-call cost) and double while the time per row does not get
 # clearly worse, up to the memory budget: matrix functions want large batches, elementwise ones lose on
 # cache past ~2**18-2**20 elements (and gain from threads past ~2**15).
-START_ELEMENTS = 2**16
+START_ELEMENTS = 2**18
 # Chunks keep doubling while the time per row stays below this multiple of the best seen so far.
 GROW_WHILE = 1.1
 
