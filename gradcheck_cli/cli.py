@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gradcheck_cli.app.arguments import ARG_HELP, WRT_HELP
 from gradcheck_cli.app.config import CheckConfig, Config
 from gradcheck_cli.errors import GradcheckError, UsageError, UserFunctionError
-from gradcheck_cli.options import CheckOptions, RenderOptions, Spec, specs
+from gradcheck_cli.options import CheckOptions, PointOptions, RenderOptions, Spec, specs
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -71,15 +70,6 @@ def cli() -> None:
     """Check the gradients of a PyTorch function against finite differences."""
 
 
-X_OPTION = click.option(
-    "--x",
-    "x",
-    multiple=True,
-    metavar="VALUES",
-    help="One positional argument: a number, 1,2,3 or [[1,2],[3,4]]. Repeat for f(a, b).",
-)
-
-
 def _click_option(spec: Spec) -> Callable[[Any], Any]:
     """The click option of one :mod:`gradcheck_cli.options` declaration: ``--strict-kinks`` for a flag that
     is off by default, ``--forward/--no-forward`` for one that is on, a choice, a range or a plain value."""
@@ -90,6 +80,8 @@ def _click_option(spec: Spec) -> Callable[[Any], Any]:
         return click.option(
             names, spec.name, is_flag=True, default=spec.default, show_default=spec.default, help=spec.help
         )
+    if spec.multiple:
+        return click.option(flag, spec.name, multiple=True, **settings)
     if spec.choices:
         settings["type"] = click.Choice(spec.public_choices())
         settings.pop("metavar")
@@ -126,33 +118,7 @@ CONFIG_OPTION = click.option(
 
 @cli.command(epilog=EXIT_CODES)
 @click.argument("target", required=False)
-@X_OPTION
-@click.option(
-    "--points",
-    "points_file",
-    type=click.Path(dir_okay=False),
-    metavar="FILE.json",
-    help="Several points: a JSON list of points, each a list of argument values.",
-)
-@click.option(
-    "--random", "random", type=int, metavar="N", help="Check N seeded random (standard normal) points."
-)
-@click.option(
-    "--shape",
-    "shapes",
-    multiple=True,
-    metavar="S",
-    help="With --random: one shape per argument, e.g. 3 or 2,3.",
-)
-@click.option(
-    "--x-shape",
-    "x_shape",
-    metavar="S",
-    help="One seeded random (standard normal) input of shape S, e.g. 4,10: the example input of a model "
-    "(an nn.Module class, instance or factory) or of a one-argument function.",
-)
-@click.option("--arg", "args", multiple=True, metavar="NAME=VALUE", help=ARG_HELP)
-@click.option("--wrt", "wrt", multiple=True, metavar="NAMES", help=WRT_HELP)
+@click_options(PointOptions)
 @click_options(CheckOptions)
 @click_options(RenderOptions)
 @CONFIG_OPTION
@@ -161,11 +127,6 @@ CONFIG_OPTION = click.option(
 def run(
     ctx: click.Context,
     target: str | None,
-    x: tuple[str, ...],
-    points_file: str | None,
-    random: int | None,
-    shapes: tuple[str, ...],
-    x_shape: str | None,
     config_file: str | None,
     **options: Any,
 ) -> None:
@@ -195,7 +156,7 @@ def run(
     if shown.format == "html":
         _needs_plotly()
     bar = ProgressBar()
-    direct = _direct_points(x, points_file, random, shapes, x_shape, options)
+    direct = _direct_points(PointOptions(**{s.name: options.pop(s.name) for s in specs(PointOptions)}))
     checks = _configured_checks(target, direct, config)
     if checks and config.root is not None and str(config.root) not in sys.path:
         sys.path.insert(0, str(config.root))  # configured module targets are relative to the project
@@ -244,26 +205,18 @@ def _write_repro(
     click.echo(f"gradcheck: reproducer written: python {script}", err=True)
 
 
-def _direct_points(
-    x: tuple[str, ...],
-    points_file: str | None,
-    random: int | None,
-    shapes: tuple[str, ...],
-    x_shape: str | None,
-    options: dict[str, Any],
-) -> PointSource:
-    """The points given on the command line (``--arg``, ``--wrt``: taken from ``options``); ``--x-shape S``
-    stands for ``--random 1 --shape S``."""
+def _direct_points(given: PointOptions) -> PointSource:
+    """The points given on the command line; ``--x-shape S`` stands for ``--random 1 --shape S``."""
     from gradcheck_cli.app.runner import PointSource
 
-    if x_shape is not None:
-        if random is not None or shapes or x or points_file is not None:
+    random, shapes = given.random, given.shape
+    if given.x_shape is not None:
+        if random is not None or shapes or given.x or given.points is not None:
             raise UsageError(
                 "--x-shape S stands for --random 1 --shape S: give one or the other, and no --x or --points"
             )
-        random, shapes = 1, (x_shape,)
-    call = {"args": options.pop("args"), "wrt": options.pop("wrt")}
-    return PointSource(x=x, points_file=points_file, random=random, shapes=shapes, **call)
+        random, shapes = 1, (given.x_shape,)
+    return PointSource(given.x, given.points, random, shapes, args=given.arg, wrt=given.wrt)
 
 
 def _configured_checks(target: str | None, direct: PointSource, config: Config) -> list[CheckConfig]:
@@ -361,7 +314,7 @@ def list_checks(config_file: str | None) -> None:
 
 @cli.command(epilog="Exit codes: 0 drawn, 2 usage, load or input error.")
 @click.argument("target")
-@X_OPTION
+@click_options(PointOptions, "x")
 @click_options(CheckOptions, "dtype")
 @click.option(
     "--per-decade", type=click.IntRange(1, 10), default=2, show_default=True, help="Steps per decade."

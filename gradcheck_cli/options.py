@@ -1,7 +1,8 @@
 """The one list of options: every option a check or a report takes, declared once as a dataclass field.
 
 :class:`CheckOptions` holds what changes a verdict (method, tolerances, mode, ...), :class:`RenderOptions`
-what changes only the text (format, digits, rows). Each field is declared with :func:`option`: its default,
+what changes only the text (format, digits, rows), :class:`PointOptions` where the command line's points
+come from. Each field is declared with :func:`option`: its default,
 its help text, and what it accepts (kind, choices, range). From that one declaration come
 
 - the validation (:meth:`Spec.problem`; the dataclasses validate themselves on construction, so the
@@ -42,6 +43,7 @@ __all__ = [
     "METHODS",
     "MODES",
     "CheckOptions",
+    "PointOptions",
     "RenderOptions",
     "Spec",
     "layered",
@@ -77,6 +79,8 @@ class Spec:
     high: float | None = None
     positive: bool = False
     size: bool = False
+    multiple: bool = False
+    """Repeatable: the value is a tuple of non-empty strings (``--x 1,2 --x 3``)."""
     metavar: str | None = None
     expected: str = ""
     surfaces: tuple[str, ...] = EVERYWHERE
@@ -117,6 +121,8 @@ class Spec:
     def _valid(self, value: Any, choices: tuple[str, ...]) -> bool:
         if choices:
             return value in choices
+        if self.multiple:
+            return isinstance(value, (tuple, list)) and all(isinstance(v, str) and v.strip() for v in value)
         if self.kind is bool:
             return isinstance(value, bool)
         if self.size:
@@ -329,3 +335,61 @@ class RenderOptions(_Validated):
     )
     digits: int = option(12, "Significant digits shown.", kind=int, low=1, high=17)
     max_rows: int = option(20, "Entries shown per point, worst first.", kind=int, low=1)
+
+
+@dataclass(frozen=True)
+class PointOptions(_Validated):
+    """Where the command line's points come from (``gradcheck run``; a configured check spells them in its
+    own table, see :mod:`gradcheck_cli.app.config`)."""
+
+    x: tuple[str, ...] = option(
+        (),
+        "One positional argument: a number, 1,2,3 or [[1,2],[3,4]]. Repeat for f(a, b).",
+        multiple=True,
+        metavar="VALUES",
+        surfaces=("cli",),
+    )
+    points: str | None = option(
+        None,
+        "Several points: a JSON list of points, each a list of argument values.",
+        metavar="FILE.json",
+        surfaces=("cli",),
+    )
+    random: int | None = option(
+        None,
+        "Check N seeded random (standard normal) points.",
+        kind=int,
+        low=1,
+        metavar="N",
+        surfaces=("cli",),
+    )
+    shape: tuple[str, ...] = option(
+        (),
+        "With --random: one shape per argument, e.g. 3 or 2,3.",
+        multiple=True,
+        metavar="S",
+        surfaces=("cli",),
+    )
+    x_shape: str | None = option(
+        None,
+        "One seeded random (standard normal) input of shape S, e.g. 4,10: the example input of a model "
+        "(an nn.Module class, instance or factory) or of a one-argument function.",
+        metavar="S",
+        surfaces=("cli",),
+    )
+    arg: tuple[str, ...] = option(
+        (),
+        "A keyword argument of every point, held constant unless a tensor: a Python literal (3, 0.5, True, "
+        "None, 'mean', [1, 2]), tensor([0, 3, 1]) (integers stay int64), or @FILE.pt / @FILE.npy. Repeatable.",
+        multiple=True,
+        metavar="NAME=VALUE",
+        surfaces=("cli",),
+    )
+    wrt: tuple[str, ...] = option(
+        (),
+        "The arguments (or a model's parameters, or a parameter prefix) to differentiate, e.g. x,w "
+        "[default: every floating or complex tensor].",
+        multiple=True,
+        metavar="NAMES",
+        surfaces=("cli",),
+    )

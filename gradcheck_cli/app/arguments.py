@@ -21,16 +21,6 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-# Imported by the command line at start-up: text only here, numpy and torch only inside the functions.
-ARG_HELP = (
-    "A keyword argument of every point, held constant unless a tensor: a Python literal (3, 0.5, True, None, "
-    "'mean', [1, 2]), tensor([0, 3, 1]) (integers stay int64), or @FILE.pt / @FILE.npy. Repeatable."
-)
-WRT_HELP = (
-    "The arguments (or a model's parameters, or a parameter prefix) to differentiate, e.g. x,w [default: "
-    "every floating or complex tensor]."
-)
-
 FORMS = (
     "NAME=VALUE with a Python literal (3, 0.5, True, None, 'text', [1, 2]), tensor([...]), or @FILE.pt / "
     "@FILE.npy"
