@@ -1,6 +1,7 @@
 """gradcheck-cli: tell whether the gradients of a PyTorch function are right.
 
-The public surface is small: :func:`check` (one function at one point, returns a :class:`CheckResult`)
+The public surface is small: :func:`check` (one function at one point, returns a :class:`CheckResult`),
+the drop-ins :func:`gradcheck` and :func:`gradgradcheck` for torch's (raising :class:`GradcheckFailure`)
 and the exception hierarchy in :mod:`gradcheck_cli.errors`. Attributes that need torch are loaded lazily,
 so that importing the package (the CLI entry, the pytest plugin) does not import torch.
 """
@@ -19,6 +20,7 @@ from gradcheck_cli.errors import (
 )
 
 if TYPE_CHECKING:
+    from gradcheck_cli.compat import GradcheckFailure, gradcheck, gradgradcheck
     from gradcheck_cli.engine.check import check
     from gradcheck_cli.result import Block, CheckResult, Entry, Status
 
@@ -28,16 +30,22 @@ __all__ = [
     "ConfigError",
     "Entry",
     "GradcheckError",
+    "GradcheckFailure",
     "InputError",
     "Status",
     "TargetError",
     "UsageError",
     "UserFunctionError",
     "check",
+    "gradcheck",
+    "gradgradcheck",
 ]
 
 _LAZY = {
     "check": "gradcheck_cli.engine.check",
+    "gradcheck": "gradcheck_cli.compat",
+    "gradgradcheck": "gradcheck_cli.compat",
+    "GradcheckFailure": "gradcheck_cli.compat",
     "CheckResult": "gradcheck_cli.result",
     "Block": "gradcheck_cli.result",
     "Entry": "gradcheck_cli.result",

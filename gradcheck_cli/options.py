@@ -39,6 +39,7 @@ __all__ = [
     "CLI_METHODS",
     "DTYPES",
     "FORMATS",
+    "MAX_ORDER",
     "MAX_SEED",
     "METHODS",
     "MODES",
@@ -61,6 +62,7 @@ CALL_DTYPES = (*DTYPES, "complex128", "complex64")
 DISTRIBUTIONS = ("rademacher", "gaussian")
 FORMATS = ("table", "json", "junit", "markdown", "github", "html")
 BLAME = ("auto", "on", "off")
+MAX_ORDER = 6  # the checked function's inputs grow like the Fibonacci numbers with the order
 MAX_SEED = 2**63 - 1  # the largest seed both numpy and torch take
 EVERYWHERE = ("cli", "config", "plugin", "engine")
 
@@ -250,16 +252,19 @@ class CheckOptions(_Validated):
     )
     order: int = option(
         1,
-        "1: the gradient; 2: the gradient of the gradient (Hessian-vector products).",
+        "1: the gradient; N: the backward (x, grad_out) -> grad_x differentiated N-1 times (2: Hessian-vector "
+        "products and the double backward w.r.t. the output gradients, as torch's gradgradcheck). Cost: with n "
+        "input and m output elements the checked function has n+m inputs at order 2, 2n+m at 3, 3n+2m at 4 "
+        "(Fibonacci growth), and each of its evaluations runs N-1 nested backward passes.",
         kind=int,
         low=1,
-        high=2,
-        expected="1 or 2 (the gradient, or the gradient of the gradient)",
+        high=MAX_ORDER,
+        expected=f"an integer from 1 (the gradient) to {MAX_ORDER}",
     )
     probes: int = option(4, "Probes per input in probe mode.", kind=int, low=1)
     seed: int = option(
         0,
-        "Seeds the random points, the probes and the order-2 weights (overrides a configured seed).",
+        "Seeds the random points, the probes and the output gradients of --order 2 and up (overrides a configured seed).",
         kind=int,
         low=0,
         high=MAX_SEED,
@@ -296,6 +301,13 @@ class CheckOptions(_Validated):
     train: bool = option(
         False,
         "Check a model in training mode (dropout on, batch norm batch statistics) [default: eval mode].",
+        kind=bool,
+    )
+    batched: bool = option(
+        False,
+        "Also check that vmap of the backward (over output gradients) and of the forward-mode derivative (over "
+        "points and tangents) agree with single calls, as torch's check_batched_grad and "
+        "check_batched_forward_grad do.",
         kind=bool,
     )
     progress: Any = field(default=None, compare=False, repr=False)

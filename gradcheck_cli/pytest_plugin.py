@@ -10,6 +10,9 @@ torch nor the numerical core at import time; they are imported when a test first
     def test_cube(grad_checker):
         grad_checker.points(cube, [torch.tensor([0.5]), torch.tensor([2.0])])
 
+With ``--gradcheck-patch-torch`` (or ``gradcheck_patch_torch = true`` in the ini file) calls to
+``torch.autograd.gradcheck`` / ``gradgradcheck`` in the session go through :mod:`gradcheck_cli.compat`.
+
 On a wrong gradient the fixture raises an :class:`AssertionError` whose message is the plain-text table of
 the failing entries, worst first. Options, strongest first: the call's keywords, the test's
 ``@pytest.mark.gradcheck(...)``, ``--gradcheck-*`` on the command line, ``[tool.gradcheck]`` in the
@@ -64,6 +67,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar = None if choices else spec.metavar or spec.key.upper()
         group.addoption(flag, type=kind, choices=choices, dest=dest, metavar=metavar, help=spec.help)
     group.addoption(
+        "--gradcheck-patch-torch",
+        action="store_true",
+        default=None,
+        help="route torch.autograd.gradcheck and gradgradcheck through gradcheck-cli's drop-ins for the session "
+        "(ini: gradcheck_patch_torch = true)",
+    )
+    parser.addini(
+        "gradcheck_patch_torch",
+        type="bool",
+        default=False,
+        help="route torch.autograd.gradcheck and gradgradcheck through gradcheck-cli's drop-ins",
+    )
+    group.addoption(
         "--gradcheck-report",
         metavar="FILE",
         help="write every check of the session to FILE: JSON (report.schema.json), or JUnit XML for "
@@ -79,6 +95,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "in this test",
     )
     config.stash[_RECORDS] = []
+    patch = config.getoption("--gradcheck-patch-torch", default=None)
+    if patch or (patch is None and config.getini("gradcheck_patch_torch")):
+        from gradcheck_cli.compat import patch_torch  # imports torch: only when asked
+
+        config.add_cleanup(patch_torch())
 
 
 def _command_line(config: pytest.Config) -> dict[str, Any]:

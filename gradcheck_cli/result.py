@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 
+from gradcheck_cli.contract import Contract
 from gradcheck_cli.diagnosis import Blame, Diagnosis, Pattern, Suspect, TaylorCurve  # noqa: F401 (for render/)
 from gradcheck_cli.numerics.status import STATUSES, Status
 
@@ -278,6 +279,7 @@ class CheckResult:
     """The arguments held constant, the outputs skipped, the complex parts (see :class:`CallSummary`)."""
     diagnosis: Diagnosis | None = None
     """The Taylor curve and the blame (:mod:`gradcheck_cli.engine.diagnose`), when computed."""
+    contracts: tuple[Contract, ...] = ()  # the contract checks run (contract.CONTRACTS); a broken one FAILs
 
     def failing(self, status: Status) -> bool:
         """Whether an entry with ``status`` fails this point: anything but PASS, except KINK (autograd
@@ -293,8 +295,14 @@ class CheckResult:
     def verdict(self) -> Verdict:
         """PASS (no failing entry), FAIL (a wrong gradient: a FAIL entry, or a KINK under ``strict_kinks``)
         or NOT VERIFIED (failing entries, but only INCONCLUSIVE or NONDETERMINISTIC ones), over both
-        autograd modes."""
-        return self.verdict_of(_counts(self.all_blocks))
+        autograd modes; a broken contract (:attr:`contracts`) is a FAIL too."""
+        broken: list[Verdict] = ["FAIL" for contract in self.contracts if not contract.passed]
+        return worst_verdict((self.verdict_of(_counts(self.all_blocks)), *broken))
+
+    @property
+    def broken_contracts(self) -> tuple[Contract, ...]:
+        """The contracts that did not hold."""
+        return tuple(contract for contract in self.contracts if not contract.passed)
 
     def verdict_of(self, counts: Mapping[Status, int]) -> Verdict:
         """The verdict of some entries, given their count per status (e.g. one input's, :meth:`by_input`)."""

@@ -19,10 +19,17 @@ import torch
 
 from gradcheck_cli.engine.call import Call, as_inputs, input_names, output_names, record
 from gradcheck_cli.engine.canonical import prepare
+from gradcheck_cli.engine.contracts import (
+    BATCHED_CONTRACTS,
+    CHECKS,
+    DEFAULT_CONTRACTS,
+    check_contracts,
+    grad_outputs,
+)
 from gradcheck_cli.engine.diagnose import diagnose, with_patterns
 from gradcheck_cli.engine.full import full_blocks
 from gradcheck_cli.engine.probe import probe_blocks, probe_scheme
-from gradcheck_cli.engine.second_order import GradientFunction
+from gradcheck_cli.engine.second_order import Lifted, lift
 from gradcheck_cli.engine.settings import Settings
 from gradcheck_cli.errors import UsageError
 from gradcheck_cli.numerics.budget import Budget, describe_bytes, parse_memory
@@ -40,21 +47,34 @@ def _prepare(
     order: int,
     seed: int,
     notes: list[str],
-) -> Call:
-    """The function (its gradient for order 2) called at the point, with the names of its axes."""
+) -> tuple[Call, Lifted]:
+    """The function (its backward differentiated ``order - 1`` times) called at the point, with the names
+    of its axes."""
     originals = as_inputs(inputs)
     in_names = input_names(func, originals, names)
-    if order == 2:
-        func = GradientFunction(func, seed)
-    graph = record(func, originals, in_names)
-    if order != 2:
-        return Call(graph, in_names, output_names(len(graph.outputs)))
+    lifted = lift(func, originals, in_names, order, seed)
+    graph = record(lifted.func, lifted.inputs, lifted.names)
+    if lifted.output_names is None:
+        return Call(graph, in_names, output_names(len(graph.outputs))), lifted
     notes.append(
-        "order 2: checks the gradient of "
-        + ("the weighted sum w·out for a seeded random w" if func.weighted else "the output")  # type: ignore[attr-defined]
-        + " (Hessian-vector products by double backward) against finite differences of the gradient"
+        f"order {order}: checks the backward (x, grad_out) -> grad_x differentiated {order - 1} time(s), with "
+        + ("grad_out = 1" if lifted.scalar and order == 2 else "seeded random output gradients")
+        + ": Hessian-vector products by double backward w.r.t. the inputs, and the double backward w.r.t. "
+        "the output gradients, against finite differences"
     )
-    return Call(graph, in_names, tuple(f"grad_{name}" for name in in_names))
+    return Call(graph, lifted.names, lifted.output_names), lifted
+
+
+def _contracts(contracts: Sequence[str] | None, batched: bool) -> tuple[str, ...]:
+    """The contract checks to run: those named, else the defaults (and the vmap ones if ``batched``)."""
+    if contracts is not None:
+        unknown = sorted(set(contracts) - set(CHECKS))
+        if unknown:
+            raise UsageError(
+                f"unknown contract(s) {', '.join(unknown)}: expected some of {', '.join(CHECKS)}"
+            )
+        return tuple(contracts)
+    return DEFAULT_CONTRACTS + (BATCHED_CONTRACTS if batched else ())
 
 
 def _plan(call: Call, mode: str, budget: Budget, notes: list[str]) -> str:
@@ -153,7 +173,10 @@ def check(
     projections per input (``distribution`` rademacher or gaussian) and localises failures, ``"auto"``
     picks full when the Jacobian fits in ``max_memory`` (bytes or a size like ``"512M"``). ``forward``
     also checks forward-mode AD (JVPs), and the report says which mode is wrong. ``order=2`` checks the
-    gradient of the gradient. ``names`` names the inputs (default: the function's parameter names).
+    gradient of the gradient (``order=N``: N-1 times, see :mod:`gradcheck_cli.engine.second_order`).
+    ``contracts`` (library only) names the contract checks run (default: gradient metadata, zero and
+    undefined output gradients, and with ``batched`` the two vmap ones; :mod:`gradcheck_cli.engine.contracts`).
+    ``names`` names the inputs (default: the function's parameter names).
     ``blame`` (``auto``, ``on``, ``off``): on a failure, check each submodule or custom Function on its
     own (:mod:`gradcheck_cli.engine.diagnose`; ``auto`` within a bound). ``progress`` is called with
     (task, done, total) as the check advances.
@@ -161,19 +184,27 @@ def check(
     The options (every keyword but ``wrt``, ``train`` and ``names``) are those of
     :class:`gradcheck_cli.options.CheckOptions` offered to the library, validated there.
     """
+    contracts = keywords.pop("contracts", None)
     options = _options({k: v for k, v in keywords.items() if k not in _CALL_KEYWORDS})
     how = {k: v for k, v in keywords.items() if k in _CALL_KEYWORDS}
     notes: list[str] = []
     canonical = prepare(func, inputs, kwargs, **how)
-    call = _prepare(canonical.func, canonical.leaves, canonical.names, options.order, options.seed, notes)
+    call, lifted = _prepare(
+        canonical.func, canonical.leaves, canonical.names, options.order, options.seed, notes
+    )
     if options.order == 1:
         call = dataclasses.replace(call, out_names=canonical.func.output_names)
+    ran = check_contracts(
+        call.func, call.point, call.names, _contracts(contracts, options.batched), options.seed
+    )
     dtype = str(call.point[0].dtype).removeprefix("torch.")
     settings = _settings(options, dtype)
     chosen = _plan(call, options.mode, settings.budget, notes)
     blocks, secondary, reference, reference_dtype = (_probe if chosen == "probe" else _full)(
         call, settings, notes
     )
+    if options.order > 1:
+        ran += (grad_outputs(blocks, lifted.cotangent_names, options.strict_kinks),)
     result = CheckResult(
         blocks=tuple(blocks),
         point=tuple(x.detach().double().cpu().numpy() for x in call.point),
@@ -187,6 +218,7 @@ def check(
         reference_dtype=reference_dtype,
         strict_kinks=options.strict_kinks,
         call=canonical.summary(),
+        contracts=ran,
     )
     if options.order != 1:
         return with_patterns(result)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcheck_cli.contract import Contract
 from gradcheck_cli.render.diagnosis_text import diagnosis_lines
 from gradcheck_cli.render.text import call_notes
 from gradcheck_cli.report import PointLabel, Report, TargetReport
@@ -131,6 +132,20 @@ def diagnosis_document(result: CheckResult) -> dict[str, Any]:
     return found
 
 
+def _contract(contract: Contract) -> dict[str, Any]:
+    """One contract check: its name, whether it held, and where and how it broke (empty strings: n/a)."""
+    return {
+        "name": contract.name,
+        "passed": contract.passed,
+        "input": contract.input_name,
+        "output": contract.output_name,
+        "aspect": contract.aspect,
+        "expected": contract.expected,
+        "found": contract.found,
+        "error": contract.error,
+    }
+
+
 def point_document(result: CheckResult, label: PointLabel) -> dict[str, Any]:
     """One point: its values, verdict, counts and every entry."""
     return {
@@ -156,6 +171,7 @@ def point_document(result: CheckResult, label: PointLabel) -> dict[str, Any]:
         ],
         "skipped_outputs": [{"name": s.name, "reason": s.reason} for s in result.call.skipped_outputs],
         "diagnosis": diagnosis_document(result),
+        "contracts": [_contract(c) for c in result.contracts],
         "entries": _entries(result),
     }
 

@@ -28,6 +28,9 @@ def _clean(text: str) -> str:
 
 def failure_message(result: CheckResult) -> tuple[str, str]:
     """The ``<failure>`` message and type of a point that did not pass."""
+    if result.broken_contracts and not result.failed_modes:
+        names = ", ".join(c.name for c in result.broken_contracts)
+        return f"broken contract ({names}): {entries_line(result)}", "BrokenContract"
     if result.verdict == "FAIL":
         modes = " and ".join(result.failed_modes)
         return f"wrong gradient ({modes} mode): {entries_line(result)}", "WrongGradient"

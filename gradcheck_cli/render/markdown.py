@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from gradcheck_cli.render.contracts import broken_lines
 from gradcheck_cli.render.diagnosis_text import diagnosis_lines
 from gradcheck_cli.render.text import entries_line, error, method_column, number, select
 from gradcheck_cli.report import PointLabel, Report
@@ -70,6 +71,7 @@ def _failing(result: CheckResult, label: PointLabel, target: str, digits: int, m
         lines += ["", f"... {chosen.hidden} more failing entries not shown."]
     found = diagnosis_lines(result)
     lines += ["", *(f"- {html.escape(line)}" for line in found)] if found else []
+    lines += ["", *(f"- {cell(line)}" for line in broken_lines(result))] if result.broken_contracts else []
     lines += ["", "</details>", ""]
     return lines
 

@@ -12,6 +12,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from gradcheck_cli.render.contracts import broken_lines, contracts_summary
 from gradcheck_cli.render.diagnosis_text import diagnosis_lines
 from gradcheck_cli.render.text import call_notes, error, method_column, method_label, number, select
 from gradcheck_cli.report import PointLabel, Report, TargetReport
@@ -144,10 +145,13 @@ def point_renderable(
         if entry.detail
     }
     parts += [Text(text, style=STYLES[status]) for text, status in details.items()]
+    parts += [Text(line, style=VERDICT_STYLES["FAIL"]) for line in broken_lines(result)]
     parts += [Text(f"note: {note}", style="dim") for note in (*call_notes(result.call), *result.notes)]
     parts += [
         Text(line, style="bold" if line.startswith("blame") else "") for line in diagnosis_lines(result)
     ]
+    if result.contracts:
+        parts.append(Text(contracts_summary(result)))
     by_input = inputs_line(result)
     if by_input is not None:
         parts.append(by_input)
@@ -251,7 +255,8 @@ def failure_text(
     )
     notes = [Text(f"note: {note}") for note in (*call_notes(result.call), *result.notes)]
     lines = [Text(line) for line in diagnosis_lines(result)]
-    return plain_text(table, *notes, *lines, summary_line(result))
+    broken = [Text(line) for line in broken_lines(result)]
+    return plain_text(table, *broken, *notes, *lines, summary_line(result))
 
 
 def render(report: Report, *, digits: int = 12, max_rows: int = 20, **_: object) -> str:

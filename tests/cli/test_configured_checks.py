@@ -259,7 +259,7 @@ def test_a_configured_check_takes_the_options_the_command_line_takes(configure) 
     ("option", "message"),
     [
         ('mode = "sideways"', "mode = 'sideways' is invalid: expected one of 'auto', 'full', 'probe'"),
-        ("order = 3", "order = 3 is invalid: expected 1 or 2"),
+        ("order = 7", "order = 7 is invalid: expected an integer from 1 (the gradient) to 6"),
         ('strict-kinks = "yes"', "strict-kinks = 'yes' is invalid: expected true or false"),
         ('max-memory = "lots"', "max-memory = 'lots' is invalid: expected a size such as 512M"),
     ],
