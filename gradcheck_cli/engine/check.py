@@ -15,10 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
-from gradcheck_cli.engine.call import Call, as_inputs, input_names, output_names, record
-from gradcheck_cli.engine.canonical import prepare
+from gradcheck_cli.engine.call import Call, as_inputs, input_names, record
+from gradcheck_cli.engine.canonical import Canonical, prepare
 from gradcheck_cli.engine.contracts import (
     BATCHED_CONTRACTS,
     CHECKS,
@@ -40,22 +39,16 @@ from gradcheck_cli.options import CheckOptions, specs
 from gradcheck_cli.result import Block, CheckResult, Status
 
 
-def _prepare(
-    func: Callable[..., Any],
-    inputs: torch.Tensor | Sequence[torch.Tensor],
-    names: Sequence[str] | None,
-    order: int,
-    seed: int,
-    notes: list[str],
-) -> tuple[Call, Lifted]:
-    """The function (its backward differentiated ``order - 1`` times) called at the point, with the names
-    of its axes."""
+def _prepare(canonical: Canonical, order: int, seed: int, notes: list[str]) -> tuple[Call, Lifted]:
+    """The canonical function (its backward differentiated ``order - 1`` times) called at the point, with
+    the names of its axes."""
+    func, inputs, names = canonical.func, canonical.leaves, canonical.names
     originals = as_inputs(inputs)
     in_names = input_names(func, originals, names)
     lifted = lift(func, originals, in_names, order, seed)
     graph = record(lifted.func, lifted.inputs, lifted.names)
     if lifted.output_names is None:
-        return Call(graph, in_names, output_names(len(graph.outputs))), lifted
+        return Call(graph, in_names, canonical.func.output_names), lifted
     notes.append(
         f"order {order}: checks the backward (x, grad_out) -> grad_x differentiated {order - 1} time(s), with "
         + ("grad_out = 1" if lifted.scalar and order == 2 else "seeded random output gradients")
@@ -66,7 +59,8 @@ def _prepare(
 
 
 def _contracts(contracts: Sequence[str] | None, batched: bool) -> tuple[str, ...]:
-    """The contract checks to run: those named, else the defaults (and the vmap ones if ``batched``)."""
+    """The contract checks to run: those named (``contracts``, library only), else the defaults (gradient
+    metadata, zero and undefined output gradients) and with ``batched`` the two vmap ones."""
     if contracts is not None:
         unknown = sorted(set(contracts) - set(CHECKS))
         if unknown:
@@ -75,6 +69,17 @@ def _contracts(contracts: Sequence[str] | None, batched: bool) -> tuple[str, ...
             )
         return tuple(contracts)
     return DEFAULT_CONTRACTS + (BATCHED_CONTRACTS if batched else ())
+
+
+def _with_contracts(
+    result: CheckResult, call: Call, lifted: Lifted, contracts: Sequence[str], seed: int
+) -> CheckResult:
+    """``result`` with the ``contracts`` checked on the function at the point, and from order 2 the
+    verdict of the blocks along the output gradients (``grad_outputs``)."""
+    ran = check_contracts(call.func, call.point, call.names, contracts, seed)
+    if result.order > 1:
+        ran += (grad_outputs(result.blocks, lifted.cotangent_names, result.strict_kinks),)
+    return dataclasses.replace(result, contracts=ran)
 
 
 def _plan(call: Call, mode: str, budget: Budget, notes: list[str]) -> str:
@@ -172,11 +177,8 @@ def check(
     ``mode``: ``"full"`` checks every Jacobian entry, ``"probe"`` checks ``probes`` seeded random
     projections per input (``distribution`` rademacher or gaussian) and localises failures, ``"auto"``
     picks full when the Jacobian fits in ``max_memory`` (bytes or a size like ``"512M"``). ``forward``
-    also checks forward-mode AD (JVPs), and the report says which mode is wrong. ``order=2`` checks the
-    gradient of the gradient (``order=N``: N-1 times, see :mod:`gradcheck_cli.engine.second_order`).
-    ``contracts`` (library only) names the contract checks run (default: gradient metadata, zero and
-    undefined output gradients, and with ``batched`` the two vmap ones; :mod:`gradcheck_cli.engine.contracts`).
-    ``names`` names the inputs (default: the function's parameter names).
+    also checks forward-mode AD (JVPs), and the report says which mode is wrong. ``order=N``: the backward
+    differentiated N-1 times; ``batched``, ``contracts``: :func:`_contracts`. ``names`` names the inputs.
     ``blame`` (``auto``, ``on``, ``off``): on a failure, check each submodule or custom Function on its
     own (:mod:`gradcheck_cli.engine.diagnose`; ``auto`` within a bound). ``progress`` is called with
     (task, done, total) as the check advances.
@@ -189,22 +191,13 @@ def check(
     how = {k: v for k, v in keywords.items() if k in _CALL_KEYWORDS}
     notes: list[str] = []
     canonical = prepare(func, inputs, kwargs, **how)
-    call, lifted = _prepare(
-        canonical.func, canonical.leaves, canonical.names, options.order, options.seed, notes
-    )
-    if options.order == 1:
-        call = dataclasses.replace(call, out_names=canonical.func.output_names)
-    ran = check_contracts(
-        call.func, call.point, call.names, _contracts(contracts, options.batched), options.seed
-    )
+    call, lifted = _prepare(canonical, options.order, options.seed, notes)
     dtype = str(call.point[0].dtype).removeprefix("torch.")
     settings = _settings(options, dtype)
     chosen = _plan(call, options.mode, settings.budget, notes)
     blocks, secondary, reference, reference_dtype = (_probe if chosen == "probe" else _full)(
         call, settings, notes
     )
-    if options.order > 1:
-        ran += (grad_outputs(blocks, lifted.cotangent_names, options.strict_kinks),)
     result = CheckResult(
         blocks=tuple(blocks),
         point=tuple(x.detach().double().cpu().numpy() for x in call.point),
@@ -218,8 +211,8 @@ def check(
         reference_dtype=reference_dtype,
         strict_kinks=options.strict_kinks,
         call=canonical.summary(),
-        contracts=ran,
     )
+    result = _with_contracts(result, call, lifted, _contracts(contracts, options.batched), options.seed)
     if options.order != 1:
         return with_patterns(result)
     return diagnose(result, call.func, call.point, blame=options.blame, seed=options.seed)
