@@ -75,7 +75,7 @@ def test_every_surface_derives_from_the_one_list() -> None:
     ("name", "value"),
     [
         ("mode", "fast"),
-        ("order", 3),
+        ("order", 7),
         ("probes", 0),
         ("max_memory", "lots"),
         ("eps", 0.0),
