@@ -20,20 +20,17 @@ Adding an option is a one-place change: add a field with ``option(...)`` to :cla
 a library-only option offers none), and read it where it is used (``engine_options()`` passes every check
 option with the ``"engine"`` surface to the engine's ``check()``).
 
-Pure: imports neither torch nor click, so that ``gradcheck --help`` and the pytest plugin stay instant.
+How a declaration is read (:class:`~gradcheck_cli.option_spec.Spec`) lives in
+:mod:`gradcheck_cli.option_spec`. Pure: imports neither torch nor click, so that ``gradcheck --help`` and the pytest plugin stay instant.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any
 
-from gradcheck_cli.errors import UsageError
-from gradcheck_cli.numerics.budget import parse_memory
 from gradcheck_cli.numerics.precision import DTYPES
+from gradcheck_cli.option_spec import Spec, Validated, layered, option, specs
 
 __all__ = [
     "CLI_METHODS",
@@ -64,140 +61,10 @@ FORMATS = ("table", "json", "junit", "markdown", "github", "html")
 BLAME = ("auto", "on", "off")
 MAX_ORDER = 6  # the checked function's inputs grow like the Fibonacci numbers with the order
 MAX_SEED = 2**63 - 1  # the largest seed both numpy and torch take
-EVERYWHERE = ("cli", "config", "plugin", "engine")
 
 
 @dataclass(frozen=True)
-class Spec:
-    """What one option accepts and where it is offered. ``name`` (the field name, ``strict_kinks``) is the
-    library keyword; ``key`` (``strict-kinks``) the configuration key and the flag's stem."""
-
-    help: str
-    kind: type = str
-    choices: tuple[str, ...] = ()
-    offered: tuple[str, ...] = ()
-    """The choices the command line and the configuration offer (default: all of ``choices``)."""
-    low: float | None = None
-    high: float | None = None
-    positive: bool = False
-    size: bool = False
-    multiple: bool = False
-    """Repeatable: the value is a tuple of non-empty strings (``--x 1,2 --x 3``)."""
-    metavar: str | None = None
-    expected: str = ""
-    surfaces: tuple[str, ...] = EVERYWHERE
-    name: str = ""
-    default: Any = None
-
-    @property
-    def key(self) -> str:
-        return self.name.replace("_", "-")
-
-    def public_choices(self) -> tuple[str, ...]:
-        return self.offered or self.choices
-
-    def describe(self, choices: tuple[str, ...] | None = None) -> str:
-        """What a valid value is, as the end of ``... is invalid: expected <this>``."""
-        if self.expected:
-            return self.expected
-        if self.choices:
-            return "one of " + ", ".join(map(repr, choices or self.choices))
-        if self.kind is bool:
-            return "true or false"
-        if self.size:
-            return "a size such as 512M, 2G or 1048576 (bytes)"
-        if self.kind is int:
-            if self.high is None:
-                return f"an integer >= {self.low:g}"
-            return (
-                f"an integer from {self.low:g} to {'2**63-1' if self.high == MAX_SEED else f'{self.high:g}'}"
-            )
-        return "a finite positive number" if self.positive else "a finite number >= 0"
-
-    def problem(self, value: Any, choices: tuple[str, ...] | None = None) -> str | None:
-        """None when ``value`` is valid (None is valid where the default is None), else what is expected."""
-        if value is None and self.default is None:
-            return None
-        return None if self._valid(value, choices or self.choices) else self.describe(choices)
-
-    def _valid(self, value: Any, choices: tuple[str, ...]) -> bool:
-        if choices:
-            return value in choices
-        if self.multiple:
-            return isinstance(value, (tuple, list)) and all(isinstance(v, str) and v.strip() for v in value)
-        if self.kind is bool:
-            return isinstance(value, bool)
-        if self.size:
-            return _is_size(value)
-        if self.kind is str:
-            return isinstance(value, str) and bool(value.strip())
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return False
-        if self.kind is int and not isinstance(value, int):
-            return False
-        if not math.isfinite(value) or (self.positive and value <= 0):
-            return False
-        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
-
-
-def _is_size(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        return False
-    try:
-        parse_memory(value)
-    except UsageError:
-        return False
-    return True
-
-
-def option(default: Any, help: str, **spec: Any) -> Any:
-    """A dataclass field that declares an option: ``default``, ``help`` and the :class:`Spec` keywords."""
-    return field(default=default, metadata={"spec": Spec(help=help, default=default, **spec)})
-
-
-def specs(cls: type, surface: str | None = None) -> tuple[Spec, ...]:
-    """The options of ``cls`` (a :class:`CheckOptions` or :class:`RenderOptions`), in declaration order,
-    each named; with ``surface``, only those offered there."""
-    found = [
-        dataclasses.replace(f.metadata["spec"], name=f.name) for f in fields(cls) if "spec" in f.metadata
-    ]
-    return tuple(s for s in found if surface is None or surface in s.surfaces)
-
-
-class _Validated:
-    """Validates every option field on construction: a :class:`UsageError` names the option, the value
-    and what is expected."""
-
-    def __post_init__(self) -> None:
-        for spec in specs(type(self)):
-            value = getattr(self, spec.name)
-            problem = spec.problem(value)
-            if problem is not None:
-                raise UsageError(f"{spec.key} = {value!r} is invalid: expected {problem}")
-
-
-Options = TypeVar("Options", bound=_Validated)
-
-
-def layered(cls: type[Options], *layers: Mapping[str, Any], **fixed: Any) -> Options:
-    """``cls`` with each option taken from the first layer that sets it (not None), else its default.
-
-    Layers are strongest first (command line, configured check, ``[tool.gradcheck]`` defaults) and keyed
-    by field name or configuration key (``strict_kinks`` or ``strict-kinks``); keys of other options are
-    ignored. ``fixed`` sets fields that are not options (the progress callback).
-    """
-    values: dict[str, Any] = {}
-    for spec in specs(cls):
-        for layer in layers:
-            value = layer.get(spec.name, layer.get(spec.key))
-            if value is not None:
-                values[spec.name] = value
-                break
-    return cls(**values, **fixed)
-
-
-@dataclass(frozen=True)
-class CheckOptions(_Validated):
+class CheckOptions(Validated):
     """The options of one check: what the verdict depends on. Field names are the library's keywords."""
 
     dtype: str = option(
@@ -268,6 +135,7 @@ class CheckOptions(_Validated):
         kind=int,
         low=0,
         high=MAX_SEED,
+        expected="an integer from 0 to 2**63-1",
     )
     distribution: str = option(
         "rademacher",
@@ -322,7 +190,7 @@ class CheckOptions(_Validated):
 
 
 @dataclass(frozen=True)
-class RenderOptions(_Validated):
+class RenderOptions(Validated):
     """How a report is written: what the text shows, never what the verdict is."""
 
     format: str = option(
@@ -350,7 +218,7 @@ class RenderOptions(_Validated):
 
 
 @dataclass(frozen=True)
-class PointOptions(_Validated):
+class PointOptions(Validated):
     """Where the command line's points come from (``gradcheck run``; a configured check spells them in its
     own table, see :mod:`gradcheck_cli.app.config`)."""
 

@@ -32,7 +32,8 @@ ALLOWED = {
     "contract": set(),  # frozen data beside result.py: the contract checks of a point
     "diagnosis": {"numerics"},  # frozen data beside result.py: patterns, blame, the Taylor curve
     "report": {"result", "diagnosis", "numerics"},
-    "options": {"errors", "numerics"},  # the dtype table and the memory-size parser: pure Python
+    "options": {"numerics", "option_spec"},  # the dtype table: pure Python
+    "option_spec": {"errors", "numerics"},  # the memory-size parser: pure Python
     "errors": set(),
     "user_code": {"errors"},
 }
