@@ -35,6 +35,7 @@ from gradcheck_cli.numerics.budget import Budget, describe_bytes, parse_memory
 from gradcheck_cli.numerics.precision import default_tolerance
 from gradcheck_cli.numerics.progress import no_progress
 from gradcheck_cli.numerics.reference import resolve
+from gradcheck_cli.numerics.threads import largest_batch, one_thread_if_small
 from gradcheck_cli.options import CheckOptions, specs
 from gradcheck_cli.result import Block, CheckResult, Status
 
@@ -195,9 +196,10 @@ def check(
     dtype = str(call.point[0].dtype).removeprefix("torch.")
     settings = _settings(options, dtype)
     chosen = _plan(call, options.mode, settings.budget, notes)
-    blocks, secondary, reference, reference_dtype = (_probe if chosen == "probe" else _full)(
-        call, settings, notes
-    )
+    with one_thread_if_small(largest_batch(call.m, call.n)):
+        blocks, secondary, reference, reference_dtype = (_probe if chosen == "probe" else _full)(
+            call, settings, notes
+        )
     result = CheckResult(
         blocks=tuple(blocks),
         point=tuple(x.detach().double().cpu().numpy() for x in call.point),
