@@ -8,6 +8,7 @@ The options themselves are listed in :mod:`gradcheck_cli.options`. Pure: no torc
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -105,6 +106,7 @@ def option(default: Any, help: str, **spec: Any) -> Any:
     return field(default=default, metadata={"spec": Spec(help=help, default=default, **spec)})
 
 
+@functools.cache  # read once per class: check() validates its keywords on every call
 def specs(cls: type, surface: str | None = None) -> tuple[Spec, ...]:
     """The options of ``cls`` (a :class:`CheckOptions` or :class:`RenderOptions`), in declaration order,
     each named; with ``surface``, only those offered there."""
