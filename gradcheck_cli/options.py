@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcheck_cli.numerics.precision import DTYPES
+from gradcheck_cli.numerics.precision import CALL_DTYPES, DTYPES
 from gradcheck_cli.option_spec import Spec, Validated, layered, option, specs
 
 __all__ = [
@@ -54,8 +54,6 @@ __all__ = [
 METHODS = ("auto", "central", "forward", "backward", "richardson", "complex-step", "central4", "central6")
 CLI_METHODS = tuple(m for m in METHODS if m not in ("central4", "central6"))
 MODES = ("auto", "full", "probe")
-CALL_DTYPES = (*DTYPES, "complex128", "complex64")
-"""The dtypes a function can be called with: a complex one is checked through real and imaginary parts."""
 DISTRIBUTIONS = ("rademacher", "gaussian")
 FORMATS = ("table", "json", "junit", "markdown", "github", "html")
 BLAME = ("auto", "on", "off")
@@ -69,8 +67,7 @@ class CheckOptions(Validated):
 
     dtype: str = option(
         "float64",
-        "The dtype of the inputs the function is called with (complex128, complex64: complex inputs, "
-        "checked through their real and imaginary parts).",
+        "The dtype of the inputs the function is called with (complex: through real and imaginary parts).",
         choices=CALL_DTYPES,
         surfaces=("cli", "config", "plugin"),
     )
@@ -166,11 +163,7 @@ class CheckOptions(Validated):
         "own at the inputs it received, and name the deepest failing ones; auto: at most 24 small pieces.",
         choices=BLAME,
     )
-    train: bool = option(
-        False,
-        "Check a model in training mode (dropout on, batch norm batch statistics) [default: eval mode].",
-        kind=bool,
-    )
+    train: bool = option(False, "Check a model in training mode (dropout, batch statistics).", kind=bool)
     batched: bool = option(
         False,
         "Also check that vmap of the backward (over output gradients) and of the forward-mode derivative (over "

@@ -36,6 +36,9 @@ DEFAULT_TOLERANCE: dict[str, Tolerance] = {
 }
 
 DTYPES = tuple(EPSILON)
+CALL_DTYPES = (*DTYPES, "complex128", "complex64")
+"""The dtypes a function can be called with: a complex one is checked through its real and imaginary parts
+(float64 or float32 coordinates), so the tables above stay real."""
 
 
 def epsilon(dtype: str) -> float:
