@@ -37,6 +37,7 @@ from opinfo_corpus import BUGS, DTYPES, OpCase, cases, planted, select_ops  # no
 
 import gradcheck_cli  # noqa: E402
 from gradcheck_cli.errors import GradcheckError  # noqa: E402
+from gradcheck_cli.render.notes import worded  # noqa: E402
 
 
 class Timeout(Exception):
@@ -76,7 +77,7 @@ def run_ours(case: OpCase, timeout: float) -> tuple[str, float, str]:
         with deadline(timeout), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = gradcheck_cli.check(case.func, case.fresh_inputs(), forward=case.bug is None)
-        verdict, detail = result.verdict, "; ".join(result.notes)[:300]
+        verdict, detail = result.verdict, "; ".join(worded(result))[:300]
     except Timeout:
         verdict, detail = "TIMEOUT", ""
     except GradcheckError as exc:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from gradcheck_cli.contract import Contract
 from gradcheck_cli.diagnosis import Blame, Diagnosis, Pattern, Suspect, TaylorCurve  # noqa: F401 (for render/)
+from gradcheck_cli.numerics.budget import describe_bytes  # noqa: F401 (for render/)
 from gradcheck_cli.numerics.status import STATUSES, Status
 
 Verdict = Literal["PASS", "NOT VERIFIED", "FAIL", "ERROR"]
@@ -68,6 +69,15 @@ def _counts(blocks: Iterable[Block]) -> dict[Status, int]:
     for block in blocks:
         tally += np.bincount(block.status.ravel().astype(np.int64), minlength=len(STATUSES))
     return {status: int(n) for status, n in zip(STATUSES, tally)}
+
+
+@dataclass(frozen=True)
+class Note:
+    """What a check did or found that its reader should know, as data: ``kind`` names it and ``values``
+    hold its numbers and names. Only :mod:`gradcheck_cli.render.notes` words it."""
+
+    kind: str
+    values: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -262,7 +272,7 @@ class CheckResult:
     input_names: tuple[str, ...]
     dtype: str
     method: str
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[Note, ...] = field(default=())
     mode: str = "full"
     """``"full"`` (every Jacobian entry) or ``"probe"`` (random projections, failures localised)."""
     order: int = 1

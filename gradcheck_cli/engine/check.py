@@ -37,10 +37,10 @@ from gradcheck_cli.numerics.progress import no_progress
 from gradcheck_cli.numerics.reference import resolve
 from gradcheck_cli.numerics.threads import largest_batch, one_thread_if_small
 from gradcheck_cli.options import CheckOptions, specs
-from gradcheck_cli.result import Block, CheckResult, Status
+from gradcheck_cli.result import Block, CheckResult, Note, Status
 
 
-def _prepare(canonical: Canonical, order: int, seed: int, notes: list[str]) -> tuple[Call, Lifted]:
+def _prepare(canonical: Canonical, order: int, seed: int, notes: list[Note]) -> tuple[Call, Lifted]:
     """The canonical function (its backward differentiated ``order - 1`` times) called at the point, with
     the names of its axes."""
     func, inputs, names = canonical.func, canonical.leaves, canonical.names
@@ -50,12 +50,7 @@ def _prepare(canonical: Canonical, order: int, seed: int, notes: list[str]) -> t
     graph = record(lifted.func, lifted.inputs, lifted.names)
     if lifted.output_names is None:
         return Call(graph, in_names, canonical.func.output_names), lifted
-    notes.append(
-        f"order {order}: checks the backward (x, grad_out) -> grad_x differentiated {order - 1} time(s), with "
-        + ("grad_out = 1" if lifted.scalar and order == 2 else "seeded random output gradients")
-        + ": Hessian-vector products by double backward w.r.t. the inputs, and the double backward w.r.t. "
-        "the output gradients, against finite differences"
-    )
+    notes.append(Note("order", {"order": order, "unit": lifted.scalar and order == 2}))
     return Call(graph, lifted.names, lifted.output_names), lifted
 
 
@@ -83,27 +78,24 @@ def _with_contracts(
     return dataclasses.replace(result, contracts=ran)
 
 
-def _plan(call: Call, mode: str, budget: Budget, notes: list[str]) -> str:
+def _plan(call: Call, mode: str, budget: Budget, notes: list[Note]) -> str:
     """``full`` or ``probe``: ``auto`` is full where the Jacobian fits in the memory bound."""
     m, n = call.m, call.n
     if mode == "auto":
         chosen = "full" if budget.fits_full(m, n) else "probe"
         if chosen == "probe":
-            notes.append(
-                f"probe mode: the full Jacobian ({m}x{n} entries) needs about "
-                f"{describe_bytes(budget.full_bytes(m, n))}, over the memory bound "
-                f"{describe_bytes(budget.total)} (--max-memory); --mode full to force"
-            )
+            needs = {"rows": m, "columns": n, "needs": budget.full_bytes(m, n), "bound": budget.total}
+            notes.append(Note("probe-mode-chosen", needs))
         return chosen
     if mode == "full" and not budget.fits_full(m, n):
         raise UsageError(
-            f"--mode full: the Jacobian ({m}x{n} entries) needs about {describe_bytes(budget.full_bytes(m, n))}, "
-            f"over --max-memory {describe_bytes(budget.total)}; use --mode probe or raise --max-memory"
+            f"mode = 'full': the Jacobian ({m}x{n} entries) needs about {describe_bytes(budget.full_bytes(m, n))}, "
+            f"over max-memory {describe_bytes(budget.total)}; use mode 'probe' or raise max-memory"
         )
     return mode
 
 
-def _full(call: Call, settings: Settings, notes: list[str]) -> tuple[list[Block], list[Block], str, str]:
+def _full(call: Call, settings: Settings, notes: list[Note]) -> tuple[list[Block], list[Block], str, str]:
     """Every entry: blocks, the other mode's blocks, the reference's name and its dtype."""
     blocks, secondary, reference_dtype = full_blocks(call, settings, notes)
     reference = blocks[0].reference if blocks else resolve(settings.method, (), settings.eps)
@@ -111,10 +103,7 @@ def _full(call: Call, settings: Settings, notes: list[str]) -> tuple[list[Block]
     wrong_other = any(np.any(b.status == Status.FAIL.code) for b in secondary)
     if wrong_other and not any(b.failing_count(settings.strict_kinks) for b in blocks):
         other = secondary[0].mode
-        notes.append(
-            f"{other}-mode AD disagrees with finite differences where {blocks[0].mode} mode agrees: "
-            f"the {'jvp (forward derivative)' if other == 'forward' else 'backward (vjp)'} is wrong"
-        )
+        notes.append(Note("wrong-mode", {"mode": other, "agrees": blocks[0].mode}))
     return blocks, secondary, reference, reference_dtype
 
 
@@ -152,7 +141,7 @@ def _settings(options: CheckOptions, dtype: str) -> Settings:
     )
 
 
-def _probe(call: Call, settings: Settings, notes: list[str]) -> tuple[list[Block], list[Block], str, str]:
+def _probe(call: Call, settings: Settings, notes: list[Note]) -> tuple[list[Block], list[Block], str, str]:
     """Random projections: blocks, no other mode's blocks, the scheme and the function's dtype."""
     return probe_blocks(call, settings, notes), [], probe_scheme(settings.method), settings.dtype
 
@@ -190,7 +179,7 @@ def check(
     contracts = keywords.pop("contracts", None)
     options = _options({k: v for k, v in keywords.items() if k not in _CALL_KEYWORDS})
     how = {k: v for k, v in keywords.items() if k in _CALL_KEYWORDS}
-    notes: list[str] = []
+    notes: list[Note] = []
     canonical = prepare(func, inputs, kwargs, **how)
     call, lifted = _prepare(canonical, options.order, options.seed, notes)
     dtype = str(call.point[0].dtype).removeprefix("torch.")

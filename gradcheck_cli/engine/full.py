@@ -20,7 +20,7 @@ from gradcheck_cli.numerics.autodiff import Blocks, ForwardModeUnavailable, Grap
 from gradcheck_cli.numerics.judge import Evidence
 from gradcheck_cli.numerics.nondeterminism import jacobian_jitter, output_jitter
 from gradcheck_cli.numerics.precision import autograd_ulps, epsilon
-from gradcheck_cli.result import Block
+from gradcheck_cli.result import Block, Note
 
 # A full check is lean (no forward column, no kink search) past this many Jacobian entries or input elements.
 BOTH_SCHEMES_ENTRIES = 2**16
@@ -45,18 +45,18 @@ def _jacobian(call: Call, settings: Settings, mode: str, graph: Graph | None = N
     return jacobian(call.graph if graph is None else graph, mode, settings.budget, settings.progress)
 
 
-def _primary(call: Call, settings: Settings, notes: list[str]) -> tuple[str, Blocks, Settings]:
+def _primary(call: Call, settings: Settings, notes: list[Note]) -> tuple[str, Blocks, Settings]:
     """The Jacobian by the cheaper mode: forward mode for fewer inputs than outputs, where it works."""
     if call.n < call.m and settings.forward:
         try:
             return "forward", _jacobian(call, settings, "forward"), settings
         except ForwardModeUnavailable as exc:
-            notes.append(f"forward-mode AD not available ({exc}): checked reverse mode only")
+            notes.append(Note("forward-unavailable", {"reason": str(exc)}))
             settings = dataclasses.replace(settings, forward=False)
     return "reverse", _jacobian(call, settings, "reverse"), settings
 
 
-def _autograd(call: Call, settings: Settings, notes: list[str], lean: bool) -> tuple[Autograd, Settings]:
+def _autograd(call: Call, settings: Settings, notes: list[Note], lean: bool) -> tuple[Autograd, Settings]:
     primary, analytic, settings = _primary(call, settings, notes)
     jitter_out = output_jitter(call.func, call.leaves, call.outputs, epsilon(settings.dtype))
     # A large Jacobian is computed once: its backward is not repeated to look for nondeterminism.
@@ -118,7 +118,7 @@ def _block(
 
 
 def _jacobian_blocks(
-    call: Call, settings: Settings, autograd: Autograd, numerical: Numerical, notes: list[str]
+    call: Call, settings: Settings, autograd: Autograd, numerical: Numerical, notes: list[Note]
 ) -> list[Block]:
     blocks = []
     for k in range(len(call.outputs)):
@@ -128,14 +128,12 @@ def _jacobian_blocks(
         )
         for i in range(len(call.point)):
             if autograd.blocks[k][i] is None:
-                notes.append(
-                    f"{call.out_names[k]} does not depend on {call.names[i]} (autograd): a zero block"
-                )
+                notes.append(Note("independent", {"output": call.out_names[k], "input": call.names[i]}))
             blocks.append(_block(call, settings, autograd, numerical, (k, i, scale)))
     return blocks
 
 
-def full_blocks(call: Call, settings: Settings, notes: list[str]) -> tuple[list[Block], list[Block], str]:
+def full_blocks(call: Call, settings: Settings, notes: list[Note]) -> tuple[list[Block], list[Block], str]:
     """Every entry, and the other autograd mode; also returns the dtype the reference was computed in."""
     lean = call.m * call.n > BOTH_SCHEMES_ENTRIES or call.n > BOTH_SCHEMES_INPUTS
     autograd, settings = _autograd(call, settings, notes, lean)
@@ -148,8 +146,7 @@ def full_blocks(call: Call, settings: Settings, notes: list[str]) -> tuple[list[
         numerical = references(call, settings, at, lean, random, notes)
     blocks = _jacobian_blocks(call, settings, autograd, numerical, notes)
     if settings.strict_kinks and numerical.kinks:
-        kinks = numerical.kinks
-        notes.append(f"--strict-kinks: {kinks} KINK entr{'y' if kinks == 1 else 'ies'} counted as failing")
+        notes.append(Note("strict-kinks", {"count": numerical.kinks}))
     other = "reverse" if autograd.mode == "forward" else "forward" if settings.forward else None
     secondary: list[Block] = []
     if other is not None:
@@ -157,9 +154,7 @@ def full_blocks(call: Call, settings: Settings, notes: list[str]) -> tuple[list[
         try:
             secondary = secondary_blocks(other, call, settings, numerical, spread, autograd.wide)
         except ForwardModeUnavailable as exc:
-            notes.append(f"forward-mode AD not checked: {exc}")
+            notes.append(Note("forward-unchecked", {"reason": str(exc)}))
     if at.evaluate.strategy is not None and at.evaluate.strategy.strategy == "loop":
-        notes.append(
-            f"finite differences ran one point at a time (not vmapped: {at.evaluate.strategy.reason})"
-        )
+        notes.append(Note("loop", {"reason": at.evaluate.strategy.reason}))
     return blocks, secondary, numerical.dtype

@@ -15,6 +15,7 @@ from gradcheck_cli.engine.wide import evaluation_point
 from gradcheck_cli.numerics.evaluate import Evaluator
 from gradcheck_cli.numerics.reference import SHOWN, InputReference, Request, input_reference, resolve
 from gradcheck_cli.numerics.stencils import SCHEMES, central_jacobian, split_rows, steps_for
+from gradcheck_cli.result import Note
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Numerical:
         return sum(int(np.sum(kink)) for side in self.sides if side is not None for kink in side[0])
 
 
-def site(call: Call, settings: Settings, notes: list[str]) -> Site:
+def site(call: Call, settings: Settings, notes: list[Note]) -> Site:
     """The reference's point: in float64 on an upcast copy where a low-precision function runs in float64
     (unless a step is given, which is used as given in the function's own dtype)."""
     point, base = call.point, call.base
@@ -76,7 +77,7 @@ def site(call: Call, settings: Settings, notes: list[str]) -> Site:
     return Site(point, base, evaluate, str(point[0].dtype).removeprefix("torch."))
 
 
-def central(call: Call, settings: Settings, at: Site, notes: list[str]) -> Numerical:
+def central(call: Call, settings: Settings, at: Site, notes: list[Note]) -> Numerical:
     """The fast path for large Jacobians: central differences at the default steps, judged by the fixed
     rule atol + rtol * |reference| (no step search, Richardson or complex step: 2n evaluations)."""
     values: list[list[np.ndarray]] = []
@@ -86,34 +87,29 @@ def central(call: Call, settings: Settings, at: Site, notes: list[str]) -> Numer
         steps.append(step)
         values.append(split_rows(central_jacobian(at.evaluate, i, x, step, call.m), call.numels))
     errors = [[np.zeros(c.shape) for c in blocks_i] for blocks_i in values]
-    notes.append(
-        f"a large Jacobian ({call.m}x{call.n}): central differences at the default steps, tolerance "
-        f"atol + rtol*|reference| (atol {settings.fixed_atol:g}, rtol {settings.fixed_rtol:g}); no step "
-        "search, Richardson or complex step, kinks and backward nondeterminism not looked for"
-    )
+    size = {"rows": call.m, "columns": call.n}
+    notes.append(Note("large-central", {**size, "atol": settings.fixed_atol, "rtol": settings.fixed_rtol}))
     sides: list[Any] = [None] * len(at.point)
     return Numerical(
         "central", ("central",), {"central": values}, {"central": steps}, errors, sides, at.dtype, fixed=True
     )
 
 
-def _method_notes(settings: Settings, chosen: str, references: list[InputReference]) -> list[str]:
+def _method_notes(settings: Settings, chosen: str, references: list[InputReference]) -> list[Note]:
     """Which reference ``auto`` or ``complex-step`` became, and why."""
     reasons = sorted({ref.complex_reason for ref in references if ref.complex_reason})
     if settings.method == "auto" and settings.eps is not None:
-        return [
-            f"auto with --eps {settings.eps:g}: central differences at that step are the reference "
-            "(the complex step and Richardson choose their own steps)"
-        ]
+        return [Note("reference", {"why": "eps", "eps": settings.eps})]
     if settings.method in ("auto", "complex-step") and chosen != "complex-step" and reasons:
-        return [f"{settings.method}: {chosen} used, not the complex step: {reasons[0]}"]
+        why = {"why": "no-complex-step", "method": settings.method, "chosen": chosen, "reason": reasons[0]}
+        return [Note("reference", why)]
     if settings.method == "auto":
-        return [f"auto: {chosen} used (exact to round-off for this complex-analytic function)"]
+        return [Note("reference", {"why": "complex-step", "chosen": chosen})]
     return []
 
 
 def references(
-    call: Call, settings: Settings, at: Site, lean: bool, random: bool, notes: list[str]
+    call: Call, settings: Settings, at: Site, lean: bool, random: bool, notes: list[Note]
 ) -> Numerical:
     """Per input the estimates ``settings.method`` needs, with error bars (and one-sided slopes unless
     ``lean``); ``random``: the function's noise is its randomness (said per entry, not in a note)."""
@@ -121,15 +117,14 @@ def references(
         input_reference(at.evaluate, at.base, i, Request(settings.method, settings.eps, lean))
         for i in range(len(at.point))
     ]
-    notes += sorted({note for ref in found for note in ref.notes if not random})
+    noise = max(ref.noise for ref in found)
+    if noise > 0 and not random:
+        notes.append(Note("noisy", {"dtype": str(at.point[0].dtype).removeprefix("torch."), "noise": noise}))
     available = set.intersection(*(set(ref.estimates) for ref in found))
     chosen = resolve(settings.method, sorted(available), settings.eps)
     notes += _method_notes(settings, chosen, found)
     if lean:
-        notes.append(
-            f"a large Jacobian ({call.m}x{call.n}): only the central column and the reference computed, "
-            "kinks not looked for"
-        )
+        notes.append(Note("large-lean", {"rows": call.m, "columns": call.n}))
     shown = [name for name in SHOWN if name in available]
     shown += [chosen] if chosen not in shown else []
     numels = call.numels

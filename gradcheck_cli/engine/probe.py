@@ -24,7 +24,7 @@ from gradcheck_cli.numerics.autodiff import ForwardModeUnavailable, Graph, basis
 from gradcheck_cli.numerics.evaluate import Evaluator, Rows
 from gradcheck_cli.numerics.judge import Comparison, Evidence, Rule, compare
 from gradcheck_cli.numerics.stencils import SCHEMES, apply, perturbed, split_rows, steps_for, summing
-from gradcheck_cli.result import Block
+from gradcheck_cli.result import Block, Note
 
 DISTRIBUTIONS = ("rademacher", "gaussian")
 DEFAULT_PROBES = 4
@@ -66,8 +66,6 @@ class Prober:
     """Probes one function at one point; holds the cotangents ``v`` and the VJPs ``J^T v`` (computed once)."""
 
     def __init__(self, call: Call, settings: Settings) -> None:
-        if settings.probes < 1:
-            raise UsageError(f"--probes must be at least 1, got {settings.probes}")
         self.call, self.settings = call, settings
         self.graph = call.graph
         self.base = call.base
@@ -302,7 +300,7 @@ class Prober:
         return blocks
 
 
-def probe_blocks(call: Call, settings: Settings, notes: list[str]) -> list[Block]:
+def probe_blocks(call: Call, settings: Settings, notes: list[Note]) -> list[Block]:
     """Per input: the probes, and where they fail, the localised columns checked in full."""
     prober = Prober(call, settings)
     blocks: list[Block] = []
@@ -317,18 +315,10 @@ def probe_blocks(call: Call, settings: Settings, notes: list[str]) -> list[Block
         ranges = prober.localise(i, reverse, forward)
         columns = np.unique(np.concatenate([np.arange(lo, hi) for lo, hi in ranges]))[:MAX_COLUMNS]
         blocks += prober.columns(i, columns, reverse, forward)
-        wrong = " and ".join(mode for mode, bad in (("reverse", reverse), ("forward", forward)) if bad)
-        where = ", ".join(f"{lo}:{hi}" for lo, hi in ranges)
-        notes.append(
-            f"{name}: probes fail in {wrong} mode; localised to flat element range(s) {where}, "
-            f"whose {len(columns)} Jacobian column(s) were checked in full"
-        )
+        wrong = tuple(mode for mode, bad in (("reverse", reverse), ("forward", forward)) if bad)
+        found = {"input": name, "modes": wrong, "ranges": tuple(ranges), "columns": len(columns)}
+        notes.append(Note("localised", found))
     settings.progress("probes", len(names), len(names))
-    notes.insert(
-        0,
-        f"probe mode: {settings.probes} {settings.distribution} probe(s) v·J·u per input, seed {settings.seed}"
-        + (
-            "" if prober.forward_reason is None else f"; forward-mode AD not checked: {prober.forward_reason}"
-        ),
-    )
+    probes = {"count": settings.probes, "distribution": settings.distribution, "seed": settings.seed}
+    notes.insert(0, Note("probes", {**probes, "forward": prober.forward_reason}))
     return blocks

@@ -14,31 +14,26 @@ from gradcheck_cli.numerics.autodiff import Graph
 from gradcheck_cli.numerics.evaluate import as_outputs
 from gradcheck_cli.numerics.precision import value_roundoff
 from gradcheck_cli.numerics.stencils import magnitude
+from gradcheck_cli.result import Note
 from gradcheck_cli.user_code import call_user
 
 
 def evaluation_point(
     func: Callable[..., Any], point: tuple[torch.Tensor, ...], outputs: tuple[torch.Tensor, ...], dtype: str
-) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...], str]:
+) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...], Note]:
     """The point and outputs the reference is computed from, and a note saying which dtype and why."""
     upcast = tuple(x.double() for x in point)
     try:
         with torch.no_grad():
             wide = as_outputs(call_user(func, *upcast))
     except GradcheckError as exc:
-        return point, outputs, f"the function fails in float64 ({exc}): steps and tolerances fit {dtype}"
+        return point, outputs, Note("float64", {"why": "fails", "dtype": dtype, "error": str(exc)})
     dtypes = sorted({str(out.dtype).removeprefix("torch.") for out in wide})
     if dtypes != ["float64"] or any(w.shape != o.shape for w, o in zip(wide, outputs)):
-        return (
-            point,
-            outputs,
-            f"the function does not run in float64 (it returned {', '.join(dtypes)} for float64 input): "
-            f"reference in {dtype}, steps and tolerances fit {dtype}",
-        )
+        return point, outputs, Note("float64", {"why": "other-dtype", "dtype": dtype, "returned": dtypes})
     if not all(bool(torch.isfinite(out).all()) for out in wide):
-        return point, outputs, f"the function is not finite in float64 here: reference in {dtype}"
-    note = f"reference computed in float64 on an upcast copy (the {dtype} function runs in float64)"
-    return upcast, tuple(w.detach() for w in wide), note
+        return point, outputs, Note("float64", {"why": "not-finite", "dtype": dtype})
+    return upcast, tuple(w.detach() for w in wide), Note("float64", {"why": "upcast", "dtype": dtype})
 
 
 def wide_graph(graph: Graph) -> Graph | None:

@@ -1,4 +1,4 @@
-"""Memory budgets: parsing ``--max-memory`` and sizing batches and Jacobians to fit in it.
+"""Memory budgets: parsing the memory bound (``max-memory``) and sizing batches and Jacobians to fit in it.
 
 The budget bounds what a check holds at once: the Jacobian blocks of a full check (about
 :data:`BYTES_PER_ENTRY` bytes per entry: autograd, numerical, errors, tolerance and status arrays) and the
@@ -34,14 +34,14 @@ def parse_memory(text: str | int) -> int:
     """``"512M"`` -> 536870912; ``"2G"``, ``"100MB"``, ``"65536"`` (bytes) also accepted."""
     if isinstance(text, int):
         if text <= 0:
-            raise UsageError(f"--max-memory must be positive, got {text}")
+            raise UsageError(f"max-memory must be positive, got {text}")
         return text
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?B?)\s*", text.upper())
     if not match:
-        raise UsageError(f"bad --max-memory {text!r}: expected a size such as 512M, 2G or 1048576 (bytes)")
+        raise UsageError(f"bad max-memory {text!r}: expected a size such as 512M, 2G or 1048576 (bytes)")
     size = int(float(match.group(1)) * _UNITS[match.group(2)])
     if size < 2**20:
-        raise UsageError(f"--max-memory {text!r} is below 1M: give at least 1M (e.g. 512M)")
+        raise UsageError(f"max-memory {text!r} is below 1M: give at least 1M (e.g. 512M)")
     return size
 
 

@@ -17,7 +17,7 @@ from the default step's estimate: at a step too large for the truncation estimat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -31,7 +31,6 @@ from gradcheck_cli.numerics.stencils import (
     SCHEMES,
     Samples,
     Scheme,
-    dtype_name,
     magnitude,
     power_of_two,
     stencil_offsets,
@@ -57,7 +56,8 @@ class InputReference:
     estimates: dict[str, Estimate]
     one_sided: OneSided | None
     complex_reason: str = ""
-    notes: tuple[str, ...] = field(default=())
+    noise: float = 0.0
+    """The function's largest measured evaluation error where it exceeds its dtype's round-off (else 0)."""
 
 
 def fixed(samples: Samples, scheme: Scheme, steps: np.ndarray, ratio: float) -> Estimate:
@@ -128,20 +128,15 @@ class Request:
     lean: bool = False
 
 
-def _noise_notes(samples: Samples, request: Request) -> tuple[str, ...]:
-    """Measure the function's noise (into ``samples.floor``) where steps are chosen, and say so."""
+def _noise(samples: Samples, request: Request) -> float:
+    """Measure the function's noise (into ``samples.floor``) where steps are chosen; its largest value."""
     if request.lean or request.eps is not None:
-        return ()
+        return 0.0
     # The higher-derivative points at the steps of a noiseless function ride along with the noise probes
     # (one batched call; evaluated again only where the measured noise moves those steps).
     samples.prefetch([*noise_offsets(samples), *stencil_offsets(higher_derivatives(samples))])
     samples.floor = measured_noise(samples)
-    if not np.any(samples.floor > 0):
-        return ()
-    return (
-        f"the function is noisier than {dtype_name(samples.x)} (errors up to {np.max(samples.floor):.2g}: "
-        "does it compute in lower precision inside?): steps and error estimates use its measured noise",
-    )
+    return float(np.max(samples.floor, initial=0.0))
 
 
 def _at_step(samples: Samples, request: Request) -> tuple[dict[str, Estimate], np.ndarray]:
@@ -219,7 +214,7 @@ def input_reference(
     """All estimates ``request`` needs for input ``index`` of ``evaluate``'s point (``base``: the outputs
     there), their one-sided slopes unless lean, and why the complex step was not used."""
     samples = Samples(evaluate, index, evaluate.point[index], base)
-    notes = _noise_notes(samples, request)
+    noise = _noise(samples, request)
     method, eps = request.method, request.eps
     if eps is not None:
         estimates, onesided = _at_step(samples, request)
@@ -235,7 +230,7 @@ def input_reference(
         found, reason = _complex(evaluate, samples, base, estimates["richardson"], kink)
         if found is not None:
             estimates["complex-step"] = found
-    return InputReference(estimates, sides, reason, notes)
+    return InputReference(estimates, sides, reason, noise)
 
 
 def resolve(method: str, available: Sequence[str], eps: float | None = None) -> str:

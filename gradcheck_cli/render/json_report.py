@@ -19,7 +19,7 @@ import numpy as np
 
 from gradcheck_cli.contract import Contract
 from gradcheck_cli.render.diagnosis_text import diagnosis_lines
-from gradcheck_cli.render.text import call_notes
+from gradcheck_cli.render.notes import structured
 from gradcheck_cli.report import PointLabel, Report, TargetReport
 from gradcheck_cli.result import STATUSES, CheckResult, Status
 
@@ -164,7 +164,7 @@ def point_document(result: CheckResult, label: PointLabel) -> dict[str, Any]:
         "max_abs_err": _number(result.max_abs_err),
         "max_rel_err": _number(result.max_rel_err),
         "counts": {status.value: n for status, n in result.counts().items()},
-        "notes": [*call_notes(result.call), *result.notes],
+        "notes": structured(result),
         "arguments": [
             {"name": a.name, "differentiated": a.differentiated, "reason": a.reason, "value": a.value}
             for a in result.call.arguments

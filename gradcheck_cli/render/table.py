@@ -14,7 +14,8 @@ from rich.text import Text
 
 from gradcheck_cli.render.contracts import broken_lines, contracts_summary
 from gradcheck_cli.render.diagnosis_text import diagnosis_lines
-from gradcheck_cli.render.text import call_notes, error, method_column, method_label, number, select
+from gradcheck_cli.render.notes import worded
+from gradcheck_cli.render.text import error, method_column, method_label, number, select
 from gradcheck_cli.report import PointLabel, Report, TargetReport
 from gradcheck_cli.result import CheckResult, Status, Verdict
 
@@ -146,7 +147,7 @@ def point_renderable(
     }
     parts += [Text(text, style=STYLES[status]) for text, status in details.items()]
     parts += [Text(line, style=VERDICT_STYLES["FAIL"]) for line in broken_lines(result)]
-    parts += [Text(f"note: {note}", style="dim") for note in (*call_notes(result.call), *result.notes)]
+    parts += [Text(f"note: {note}", style="dim") for note in worded(result)]
     parts += [
         Text(line, style="bold" if line.startswith("blame") else "") for line in diagnosis_lines(result)
     ]
@@ -253,7 +254,7 @@ def failure_text(
     table = check_table(
         result, title=label.title(target), digits=digits, max_rows=max_rows, ascii=True, only_failing=True
     )
-    notes = [Text(f"note: {note}") for note in (*call_notes(result.call), *result.notes)]
+    notes = [Text(f"note: {note}") for note in worded(result)]
     lines = [Text(line) for line in diagnosis_lines(result)]
     broken = [Text(line) for line in broken_lines(result)]
     return plain_text(table, *broken, *notes, *lines, summary_line(result))

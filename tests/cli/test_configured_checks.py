@@ -252,7 +252,9 @@ def test_a_configured_check_takes_the_options_the_command_line_takes(configure) 
     assert code == 0 and json.loads(out)["targets"][0]["points"][0]["mode"] == "probe"
     configure(kink.replace("kink.py:absolute", "tutorial.py:calc").replace("-1,0,2", "1,2,3") + "order = 2\n")
     code, out, _ = gradcheck("run", "--format", "json")
-    assert code == 0 and any("order 2" in n for n in json.loads(out)["targets"][0]["points"][0]["notes"])
+    assert code == 0 and any(
+        "order 2" in n["text"] for n in json.loads(out)["targets"][0]["points"][0]["notes"]
+    )
 
 
 @pytest.mark.parametrize(

@@ -213,7 +213,7 @@ def test_bad_memory_bound_and_conflicting_shapes_are_usage_errors(repo_cwd: Path
     code, _, err = run(
         "sample_functions/tutorial.py:calc", "--x", "1,2,3", "--mode", "full", "--max-memory", "1M"
     )
-    assert code == 2 and "--mode probe or raise --max-memory" in err
+    assert code == 2 and "use mode 'probe' or raise max-memory" in err
 
 
 def test_module_class_needing_arguments_is_a_target_error(write_module) -> None:

@@ -8,6 +8,7 @@ import torch
 
 import gradcheck_cli
 from gradcheck_cli.errors import UsageError
+from gradcheck_cli.render.notes import worded
 
 
 class _PatchyTanh(torch.autograd.Function):
@@ -80,6 +81,6 @@ def test_auto_mode_switches_to_probes_past_the_memory_bound_and_full_mode_refuse
     assert gradcheck_cli.check(torch.sin, x, max_memory="256M").mode == "full"
     small = gradcheck_cli.check(torch.sin, x, max_memory="4M")
     assert small.mode == "probe" and small.passed
-    assert any("over the memory bound" in note for note in small.notes)
-    with pytest.raises(UsageError, match="--mode probe or raise --max-memory"):
+    assert any("over the memory bound" in note for note in worded(small))
+    with pytest.raises(UsageError, match="use mode 'probe' or raise max-memory"):
         gradcheck_cli.check(torch.sin, x, mode="full", max_memory="4M")

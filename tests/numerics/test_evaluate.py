@@ -8,6 +8,7 @@ import torch
 import gradcheck_cli
 from gradcheck_cli.numerics.budget import Budget
 from gradcheck_cli.numerics.evaluate import Evaluator, Rows
+from gradcheck_cli.render.notes import worded
 
 
 def test_non_vmappable_function_falls_back_to_a_loop_with_the_same_answer() -> None:
@@ -20,7 +21,7 @@ def test_non_vmappable_function_falls_back_to_a_loop_with_the_same_answer() -> N
     np.testing.assert_allclose(
         result.blocks[0].numerical["central"], np.diag(2 * np.cos([0.2, 0.4])), rtol=1e-9
     )
-    assert any("one point at a time" in note for note in result.notes)
+    assert any("one point at a time" in note for note in worded(result))
 
 
 def test_evaluator_chunks_stay_within_the_budget_and_match_a_loop() -> None:

@@ -7,6 +7,7 @@ import torch
 from corpus import CORRECT, buggy
 
 import gradcheck_cli
+from gradcheck_cli.render.notes import worded
 from gradcheck_cli.result import Status
 from sample_functions.tutorial import calc
 
@@ -47,14 +48,14 @@ def test_float32_calc_passes_by_default_where_torch_gradcheck_fails() -> None:
     x = torch.tensor([1.0, 2.0, 3.0])
     result = gradcheck_cli.check(calc, x)
     assert result.passed and result.dtype == "float32" and result.reference_dtype == "float64"
-    assert any("float64 on an upcast copy" in note for note in result.notes)
+    assert any("float64 on an upcast copy" in note for note in worded(result))
     assert not torch.autograd.gradcheck(calc, (x.clone().requires_grad_(),), raise_exception=False)
 
 
 def test_a_function_that_stays_in_float32_gets_a_float32_reference_and_passes() -> None:
     result = gradcheck_cli.check(lambda t: torch.sin(t.float()) * t.float(), torch.tensor([0.3, 1.7, -0.9]))
     assert result.passed and result.reference_dtype == "float32"
-    assert any("does not run in float64" in note for note in result.notes)
+    assert any("does not run in float64" in note for note in worded(result))
 
 
 def test_a_one_percent_bug_in_float32_is_caught() -> None:
@@ -85,7 +86,7 @@ def test_a_function_less_precise_than_its_dtype_is_measured_not_failed(inner: to
 
     result = gradcheck_cli.check(squares, torch.tensor([1.3, 0.7], dtype=torch.float64))
     assert result.counts()[Status.FAIL] == 0
-    assert any("noisier than float64" in note for note in result.notes), result.notes
+    assert any("noisier than float64" in note for note in worded(result)), worded(result)
     assert result.method == "richardson"  # not the complex step: the function does not run in complex128
     if inner == torch.float32:
         assert result.passed
@@ -94,4 +95,4 @@ def test_a_function_less_precise_than_its_dtype_is_measured_not_failed(inner: to
 def test_a_smooth_float64_function_is_not_called_noisy() -> None:
     for func, x in ((lambda t: t**3, [0.0, 2.0]), (torch.exp, [3.0, -1.0]), (calc, [1.0, 2.0, 3.0])):
         result = gradcheck_cli.check(func, torch.tensor(x, dtype=torch.float64))
-        assert not any("noisier" in note for note in result.notes), (x, result.notes)
+        assert not any("noisier" in note for note in worded(result)), (x, worded(result))

@@ -9,6 +9,7 @@ import gradcheck_cli
 from gradcheck_cli.numerics.evaluate import Evaluator
 from gradcheck_cli.numerics.stencils import Samples
 from gradcheck_cli.numerics.steps import adaptive_steps
+from gradcheck_cli.render.notes import worded
 from gradcheck_cli.result import Status
 from sample_functions.tutorial import calc
 
@@ -21,7 +22,7 @@ def test_auto_with_an_explicit_step_uses_central_differences_at_that_step() -> N
     result = gradcheck_cli.check(calc, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), eps=1e-3)
     assert result.method == "central" and result.passed
     assert result.blocks[0].steps["central"].tolist() == [1e-3] * 3
-    assert any("auto with --eps" in note for note in result.notes), result.notes
+    assert any("auto with --eps" in note for note in worded(result)), worded(result)
 
 
 def test_a_huge_step_is_never_a_confident_fail() -> None:
