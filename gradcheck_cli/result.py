@@ -11,7 +11,6 @@ reports fold these verdicts and the renderers only print them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -50,17 +49,27 @@ def element_label(name: str, index: tuple[int, ...]) -> str:
     return f"{name}[{','.join(map(str, index))}]" if index else name
 
 
-def axis_label(name: str, index: tuple[int, ...], probes: bool) -> str:
-    """An element label, or ``v·out (probe 16)`` for a probe axis (a name with ``·``, of a probe block): its
-    index numbers the probe, not an element of the output or input."""
-    if probes and "·" in name and index:
-        return f"{name} (probe {index[0]})"
-    return element_label(name, index)
+@dataclass(frozen=True)
+class Axis:
+    """The rows (``side`` output) or columns (input) of a block: the output's or input's name and shape.
+    ``kind`` ``"probe"``: the indices number random probes, ``v·out`` (output) or ``x·u`` (input)."""
+
+    name: str
+    shape: tuple[int, ...]
+    kind: str = "element"
+    side: str = "output"
+
+    def label(self, index: tuple[int, ...]) -> str:
+        """``x[1,2]`` for an element; ``v·out (probe 16)`` for a probe (``x·u`` for a probe axis of none)."""
+        if self.kind != "probe":
+            return element_label(self.name, index)
+        name = f"v·{self.name}" if self.side == "output" else f"{self.name}·u"
+        return f"{name} (probe {index[0]})" if index else name
 
 
 def _input(block: Block) -> str:
-    """The argument or parameter name of a block (its display name may add a probe or element suffix)."""
-    return block.input_name.split("·")[0].split("[")[0]
+    """The argument or parameter name of a block (without an element suffix)."""
+    return block.input_name.split("[")[0]
 
 
 def _counts(blocks: Iterable[Block]) -> dict[Status, int]:
@@ -99,37 +108,6 @@ class Entry:
     right: float = float("nan")
     jitter: float = 0.0
 
-    @property
-    def detail(self) -> str:
-        """Why a status other than PASS or FAIL was given, and what to do about it."""
-        if self.status is Status.KINK:
-            return (
-                f"not differentiable here: one-sided slopes {self.left:.6g} (left) and {self.right:.6g} "
-                f"(right); autograd {self.autograd:.6g} lies between them (a subgradient)"
-            )
-        if self.status is Status.NONDETERMINISTIC:
-            return (
-                f"two evaluations at the same point differ by {self.jitter:.3g}: the function or its backward is "
-                "random (dropout, sampling) or nondeterministic; fix the seed or use eval mode"
-            )
-        if self.status is Status.INCONCLUSIVE and not math.isfinite(self.reference_error):
-            return (
-                "the reference is unusable: a perturbed point gave nan or inf (outside the function's domain?); "
-                "try a point further from the domain's edge, or a smaller --eps"
-            )
-        if self.status is Status.INCONCLUSIVE:
-            return (
-                f"the reference is too uncertain to tell: error estimate {self.reference_error:.3g} for a value "
-                f"of {self.numerical.get(self.reference, float('nan')):.6g}; try float64 inputs, "
-                "--method complex-step, or a smoother point"
-            )
-        if self.status is Status.FAIL and not math.isnan(self.left):
-            return (
-                f"not differentiable here, and autograd {self.autograd:.6g} lies outside the one-sided slopes "
-                f"{self.left:.6g} (left) and {self.right:.6g} (right)"
-            )
-        return ""
-
 
 def _at(array: np.ndarray | None, row: int, col: int, default: float) -> float:
     return default if array is None else float(array[row, col])
@@ -164,14 +142,27 @@ class Block:
     """The autograd mode that gave ``autograd``: ``"reverse"`` (VJPs, backward) or ``"forward"`` (JVPs)."""
     columns: np.ndarray | None = None
     """Flat indices into the input of the columns held, when only some are (a localised probe failure)."""
-    probes: bool = False
-    """Rows are random probes ``v . out`` and columns directions ``u`` rather than elements."""
+    output_kind: str = "element"
+    input_kind: str = "element"
+    """``"probe"`` where the rows (output) or columns (input) are random probes rather than elements."""
     reference_error: np.ndarray | None = None
     left: np.ndarray | None = None
     right: np.ndarray | None = None
     jitter: np.ndarray | None = None
     pattern: Pattern | None = None
     """How autograd differs from the reference in a failing block (:mod:`gradcheck_cli.numerics.pattern`)."""
+
+    @property
+    def probes(self) -> bool:
+        return "probe" in (self.output_kind, self.input_kind)
+
+    @property
+    def output_axis(self) -> Axis:
+        return Axis(self.output_name, self.output_shape, self.output_kind, "output")
+
+    @property
+    def input_axis(self) -> Axis:
+        return Axis(self.input_name, self.input_shape, self.input_kind, "input")
 
     @property
     def size(self) -> int:
@@ -185,13 +176,13 @@ class Block:
 
     def labels(self) -> tuple[list[str], list[str]]:
         """The element labels of the rows (``out[0]``...) and of the columns (``x[1]``...), in order."""
-        outs = [axis_label(self.output_name, index, self.probes) for index in _indices(self.output_shape)]
+        outs = [self.output_axis.label(index) for index in _indices(self.output_shape)]
         elements = (
             _indices(self.input_shape)
             if self.columns is None  # a localised probe failure holds only some columns
             else [_index(int(c), self.input_shape) for c in self.columns]
         )
-        return outs, [axis_label(self.input_name, index, self.probes) for index in elements]
+        return outs, [self.input_axis.label(index) for index in elements]
 
     @property
     def excess(self) -> np.ndarray:
@@ -204,8 +195,8 @@ class Block:
         row, col = divmod(int(flat), self.autograd.shape[1])
         element = col if self.columns is None else int(self.columns[col])
         return Entry(
-            output_label=axis_label(self.output_name, _index(row, self.output_shape), self.probes),
-            input_label=axis_label(self.input_name, _index(element, self.input_shape), self.probes),
+            output_label=self.output_axis.label(_index(row, self.output_shape)),
+            input_label=self.input_axis.label(_index(element, self.input_shape)),
             autograd=float(self.autograd[row, col]),
             numerical={name: float(values[row, col]) for name, values in self.numerical.items()},
             reference=self.reference,

@@ -185,12 +185,13 @@ class Prober:
                     self.rule,
                     evidence,
                     estimates,
-                    output_name="v·out",
-                    input_name=f"{label}·u",
+                    output_name="out",
+                    input_name=label,
                     output_shape=(self.probes,),
                     input_shape=(),
                     mode=mode,
-                    probes=True,
+                    output_kind="probe",
+                    input_kind="probe",
                 )
             )
         return blocks

@@ -62,9 +62,9 @@ def _axes(call: Call, mode: str, k: int, i: int, count: int | None) -> dict[str,
         "input_shape": tuple(call.point[i].shape),
     }
     if count is not None and mode == "forward":
-        fields.update(input_name=f"{call.names[i]}·u", input_shape=(count,), probes=True)
+        fields.update(input_shape=(count,), input_kind="probe")
     if count is not None and mode == "reverse":
-        fields.update(output_name=f"v·{call.out_names[k]}", output_shape=(count,), probes=True)
+        fields.update(output_shape=(count,), output_kind="probe")
     return fields
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from gradcheck_cli.contract import Contract
 from gradcheck_cli.render.diagnosis_text import diagnosis_lines
+from gradcheck_cli.render.notes import detail as entry_detail
 from gradcheck_cli.render.notes import structured
 from gradcheck_cli.report import PointLabel, Report, TargetReport
 from gradcheck_cli.result import STATUSES, CheckResult, Status
@@ -77,7 +78,7 @@ def _entries(result: CheckResult) -> list[dict[str, Any]]:
                     }
                 )
                 if status[row][col] not in (Status.PASS.code, Status.FAIL.code) or block.left is not None:
-                    detail = block.entry(row * len(ins) + col).detail
+                    detail = entry_detail(block.entry(row * len(ins) + col))
                     if detail:
                         entries[-1]["detail"] = detail
     return entries

@@ -3,11 +3,12 @@ data (a kind and values); every renderer words them here, and only here."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from gradcheck_cli.render.text import call_notes
-from gradcheck_cli.result import CheckResult, Note
+from gradcheck_cli.result import CheckResult, Entry, Note, Status
 
 
 def _plural(count: int, one: str, many: str) -> str:
@@ -130,3 +131,34 @@ def structured(result: CheckResult) -> list[dict[str, Any]]:
     return called + [
         {"kind": note.kind, "values": dict(note.values), "text": word(note)} for note in result.notes
     ]
+
+
+def detail(entry: Entry) -> str:
+    """Why a status other than PASS or FAIL was given, and what to do about it."""
+    if entry.status is Status.KINK:
+        return (
+            f"not differentiable here: one-sided slopes {entry.left:.6g} (left) and {entry.right:.6g} "
+            f"(right); autograd {entry.autograd:.6g} lies between them (a subgradient)"
+        )
+    if entry.status is Status.NONDETERMINISTIC:
+        return (
+            f"two evaluations at the same point differ by {entry.jitter:.3g}: the function or its backward is "
+            "random (dropout, sampling) or nondeterministic; fix the seed or use eval mode"
+        )
+    if entry.status is Status.INCONCLUSIVE and not math.isfinite(entry.reference_error):
+        return (
+            "the reference is unusable: a perturbed point gave nan or inf (outside the function's domain?); "
+            "try a point further from the domain's edge, or a smaller --eps"
+        )
+    if entry.status is Status.INCONCLUSIVE:
+        return (
+            f"the reference is too uncertain to tell: error estimate {entry.reference_error:.3g} for a value "
+            f"of {entry.numerical.get(entry.reference, float('nan')):.6g}; try float64 inputs, "
+            "--method complex-step, or a smoother point"
+        )
+    if entry.status is Status.FAIL and not math.isnan(entry.left):
+        return (
+            f"not differentiable here, and autograd {entry.autograd:.6g} lies outside the one-sided slopes "
+            f"{entry.left:.6g} (left) and {entry.right:.6g} (right)"
+        )
+    return ""

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from gradcheck_cli.render.contracts import broken_lines, contracts_summary
 from gradcheck_cli.render.diagnosis_text import diagnosis_lines
-from gradcheck_cli.render.notes import worded
+from gradcheck_cli.render.notes import detail, worded
 from gradcheck_cli.render.text import error, method_column, method_label, number, select
 from gradcheck_cli.report import PointLabel, Report, TargetReport
 from gradcheck_cli.result import CheckResult, Status, Verdict
@@ -141,9 +141,9 @@ def point_renderable(
     ]
     # Each once: both autograd modes share the numerical side, so their entries give the same detail.
     details = {
-        f"{entry.output_label} {entry.input_label}: {entry.status.value}: {entry.detail}": entry.status
+        f"{entry.output_label} {entry.input_label}: {entry.status.value}: {detail(entry)}": entry.status
         for entry in select(result, max_rows).entries
-        if entry.detail
+        if detail(entry)
     }
     parts += [Text(text, style=STYLES[status]) for text, status in details.items()]
     parts += [Text(line, style=VERDICT_STYLES["FAIL"]) for line in broken_lines(result)]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import gradcheck_cli
-from gradcheck_cli.render.notes import worded
+from gradcheck_cli.render.notes import detail, worded
 from gradcheck_cli.result import Status
 
 
@@ -19,7 +19,7 @@ def test_relu_and_abs_at_zero_are_kinks_with_both_slopes(func) -> None:
     assert [(e.output_label, e.input_label) for e in kinks] == [("out[1]", "x0[1]")]
     (kink,) = kinks
     assert (kink.left, kink.right) == ((0.0, 1.0) if func is torch.relu else (-1.0, 1.0))
-    assert "one-sided slopes" in kink.detail and "between" in kink.detail
+    assert "one-sided slopes" in detail(kink) and "between" in detail(kink)
     strict = gradcheck_cli.check(func, torch.tensor([-1.0, 0.0, 2.0]), strict_kinks=True)
     assert not strict.passed and any("--strict-kinks" in note for note in worded(strict))
 
@@ -38,4 +38,4 @@ def test_a_kink_whose_autograd_lies_outside_the_slopes_fails() -> None:
     (block,) = result.blocks
     assert np.all(np.diag(block.status) == Status.FAIL.code)
     at_zero = block.entry(4)
-    assert "outside the one-sided slopes" in at_zero.detail
+    assert "outside the one-sided slopes" in detail(at_zero)

@@ -10,7 +10,7 @@ import gradcheck_cli
 from gradcheck_cli.numerics.evaluate import Evaluator
 from gradcheck_cli.numerics.reference import richardson
 from gradcheck_cli.numerics.stencils import SCHEMES, Samples
-from gradcheck_cli.render.notes import worded
+from gradcheck_cli.render.notes import detail, worded
 from gradcheck_cli.result import Status
 from sample_functions.tutorial import calc
 
@@ -100,4 +100,4 @@ def test_samples_outside_the_domain_make_the_reference_unusable_not_a_fail() -> 
         method="central",
     )
     (entry,) = fixed.entries()
-    assert entry.status is Status.INCONCLUSIVE and "nan or inf" in entry.detail, entry
+    assert entry.status is Status.INCONCLUSIVE and "nan or inf" in detail(entry), entry
