@@ -262,7 +262,7 @@ def prepare(
     _check_wrt(wrt, roots, parameters)
     given = sum(1 for path, _ in flat if path[0].idx < 2)
     reasons = _roles(flat, tops, wrt, given)
-    return _assemble(func, flat, spec, labels, reasons, module, train)
+    return _assemble(func, flat, spec, list(zip(labels, reasons)), module, train)
 
 
 def _check_wrt(wrt: Collection[str] | None, roots: list[str], parameters: Mapping[str, Any]) -> None:
@@ -280,14 +280,13 @@ def _assemble(
     func: Callable[..., Any],
     flat: list[tuple[Any, Any]],
     spec: pytree.TreeSpec,
-    labels: list[str],
-    reasons: list[str],
+    named: list[tuple[str, str]],
     module: torch.nn.Module | None,
     train: bool,
 ) -> Canonical:
     values = [value.detach() if isinstance(value, torch.Tensor) else value for _, value in flat]
     slots, leaves, names, arguments = [], [], [], []
-    for k, (value, label, reason) in enumerate(zip(values, labels, reasons)):
+    for k, (value, (label, reason)) in enumerate(zip(values, named)):
         arguments.append(Argument(label, not reason, reason, _short(value) if reason else ""))
         if reason:
             continue
