@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gradcheck_cli.render.text import call_notes
-from gradcheck_cli.result import CheckResult, Entry, Note, Status
+from gradcheck_cli.result import CheckResult, Entry, Note, Status, describe_bytes
 
 
 def _plural(count: int, one: str, many: str) -> str:
