@@ -3,7 +3,6 @@
 A :class:`CheckResult` is one point; it holds one :class:`Block` per (output, input) pair: the autograd
 Jacobian block, the numerical ones (one per finite-difference method), errors, tolerances and statuses, as
 numpy arrays of shape ``(output elements, input elements)``. :class:`Entry` is one element, for reading.
-
 Which statuses fail, and whether a point PASSes, FAILs (a wrong gradient) or is NOT VERIFIED (only entries
 the numbers could not tell), is decided here (:func:`entry_verdict`, :attr:`CheckResult.verdict`); the
 reports fold these verdicts and the renderers only print them.

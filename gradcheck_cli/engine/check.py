@@ -182,8 +182,7 @@ def check(
     notes: list[Note] = []
     canonical = prepare(func, inputs, kwargs, **how)
     call, lifted = _prepare(canonical, options.order, options.seed, notes)
-    dtype = str(call.point[0].dtype).removeprefix("torch.")
-    settings = _settings(options, dtype)
+    settings = _settings(options, str(call.point[0].dtype).removeprefix("torch."))
     chosen = _plan(call, options.mode, settings.budget, notes)
     with one_thread_if_small(largest_batch(call.m, call.n)):
         blocks, secondary, reference, reference_dtype = (_probe if chosen == "probe" else _full)(
@@ -193,7 +192,7 @@ def check(
         blocks=tuple(blocks),
         point=tuple(x.detach().double().cpu().numpy() for x in call.point),
         input_names=call.names,
-        dtype=dtype,
+        dtype=settings.dtype,
         method=reference,
         notes=tuple(notes),
         mode=chosen,

@@ -32,7 +32,7 @@ def test_constant_arguments_pass_and_are_listed(repo_cwd: Path) -> None:
     assert found["verdict"] == "PASS"
     constants = {a["name"]: a["reason"] for a in found["arguments"] if not a["differentiated"]}
     assert constants == {"n": "number", "idx": "integer", "scale": "number", "flag": "bool"}
-    assert any("held constant: n = 3" in note for note in found["notes"])
+    assert any("held constant: n = 3" in note for note in (n["text"] for n in found["notes"]))
 
 
 def test_an_int_exponent_given_as_x_is_perturbed_and_fails(repo_cwd: Path) -> None:
@@ -60,7 +60,7 @@ def test_structured_outputs_pass_with_a_note_per_skipped_output(repo_cwd: Path, 
     found = point(f"sample_functions/{target}", "--x", x)
     assert found["verdict"] == "PASS"
     assert {s["name"]: s["reason"] for s in found["skipped_outputs"]} == skipped
-    assert sum("not checked" in note for note in found["notes"]) == len(skipped)
+    assert sum("not checked" in note for note in (n["text"] for n in found["notes"])) == len(skipped)
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def test_structured_outputs_pass_with_a_note_per_skipped_output(repo_cwd: Path, 
 def test_complex_functions_pass_without_the_complex_step(repo_cwd: Path, args) -> None:
     found = point(f"sample_functions/{args[0]}", *args[1:])
     assert found["verdict"] == "PASS" and found["method"] != "complex-step"
-    assert any("real and imaginary parts" in note for note in found["notes"])
+    assert any("real and imaginary parts" in note for note in (n["text"] for n in found["notes"]))
 
 
 def test_a_wrong_complex_backward_names_the_part_and_the_entry(repo_cwd: Path) -> None:
@@ -90,7 +90,7 @@ def test_a_wrong_complex_backward_names_the_part_and_the_entry(repo_cwd: Path) -
 def test_an_embedding_model_checks_its_parameters_with_ids_constant(repo_cwd: Path) -> None:
     found = point("sample_functions/embedding.py:Tagger", "--arg", "ids=tensor([0,3,3,1])")
     assert found["verdict"] == "PASS" and list(found["values"]) == ["emb.weight", "head.weight", "head.bias"]
-    assert any("eval mode" in note for note in found["notes"])
+    assert any("eval mode" in note for note in (n["text"] for n in found["notes"]))
 
 
 @pytest.mark.parametrize("factory", ["make", "resnet_style"])
@@ -101,7 +101,9 @@ def test_factories_with_defaulted_parameters_are_models(repo_cwd: Path, factory:
 
 def test_train_keeps_training_mode(repo_cwd: Path) -> None:
     found = point("sample_functions/embedding.py:resnet_style", "--x-shape", "4,3", "--train")
-    assert found["verdict"] == "PASS" and any("training mode" in note for note in found["notes"])
+    assert found["verdict"] == "PASS" and any(
+        "training mode" in note for note in (n["text"] for n in found["notes"])
+    )
 
 
 def test_a_loss_closing_over_a_linear_layer_passes_with_forward_mode(write_module) -> None:
