@@ -78,7 +78,11 @@ def describe_point(point: Point, names: Sequence[str]) -> str:
         if value.size > 12:
             parts.append(f"{name}: shape {tuple(value.shape)}")
         else:
-            text = np.array2string(value, separator=", ", formatter={"float_kind": lambda v: f"{v:.6g}"})
+            text = np.array2string(
+                value,
+                separator=", ",
+                formatter={"float_kind": lambda v: f"{v:.6g}", "complex_kind": lambda v: f"{v:.6g}"},
+            )
             parts.append(f"{name}={' '.join(text.split())}")
     return ", ".join(parts)
 

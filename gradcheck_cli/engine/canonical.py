@@ -140,7 +140,8 @@ class CanonicalFunction:
         results: list[torch.Tensor] = []
         for k, is_complex in zip(plan.keep, plan.complex):
             out = leaves[k]
-            results += [out.real, out.imag] if is_complex and out.is_complex() else [out]
+            # resolve_neg: the imaginary part of a conjugate view carries a negative bit numpy() refuses
+            results += [out.real, out.imag.resolve_neg()] if is_complex and out.is_complex() else [out]
         if plan.zero:  # no output has history: autograd's Jacobian is zero, and so must the numerical one be
             link = sum(p.sum() for p in parts) * 0
             results = [r + link for r in results]

@@ -118,6 +118,7 @@ Z = torch.tensor([1 + 2j, 3 - 1j, -0.5 + 0.25j], dtype=torch.complex128)
         (lambda x: torch.polar(torch.ones(3, dtype=torch.float64), x), X),
         (torch.fft.fft, Z),
         (lambda z, x: (z * x).sum(), (Z, X)),
+        (lambda x: (x * (1 + 2j)).conj(), X),  # a conjugate view: its imaginary part has the negative bit
     ],
 )
 def test_complex_functions_pass_on_their_real_coordinates(func, inputs) -> None:
