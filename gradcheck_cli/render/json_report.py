@@ -25,7 +25,7 @@ from gradcheck_cli.report import PointLabel, Report, TargetReport
 from gradcheck_cli.result import STATUSES, CheckResult, Status
 
 SCHEMA_ID = "gradcheck-cli/report"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_FILE = "report.schema.json"
 
 
