@@ -44,7 +44,8 @@ OPTION_KEYS = tuple(spec.key for spec in specs(CheckOptions, "config"))
 POINT_KEYS = ("x", "points", "random", "shape")
 DISPLAY_KEYS = tuple(spec.key for spec in specs(RenderOptions, "config"))
 DEFAULT_KEYS = (*OPTION_KEYS, *DISPLAY_KEYS)
-CHECK_KEYS = ("target", "name", *OPTION_KEYS, *POINT_KEYS)
+CALL_KEYS = ("arg", "wrt")  # keyword arguments (--arg) and what is differentiated (--wrt), lists of strings
+CHECK_KEYS = ("target", "name", *OPTION_KEYS, *POINT_KEYS, *CALL_KEYS)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ class CheckConfig:
     random: int | None = None
     shape: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    arg: tuple[str, ...] = ()
+    """``arg = ["n=3", "flag=True"]``: keyword arguments, as ``--arg``."""
+    wrt: tuple[str, ...] = ()
+    """``wrt = ["x"]``: the arguments to differentiate, as ``--wrt``."""
 
     @property
     def seed(self) -> int | None:
@@ -209,7 +214,9 @@ def _check(path: Path, index: int, table: Any) -> CheckConfig:
     target, spec, name = _target(path, where, table)
     points = _points(path, where, table, spec)
     options = {key: _option(path, f"{where}.{key}", table[key]) for key in OPTION_KEYS if key in table}
-    return CheckConfig(target=target, name=name, spec=spec, options=options, **points)
+    examples = {"arg": '["n=3", "flag=True"]', "wrt": '["x", "w"]'}
+    call = {k: _strings(path, f"{where}.{k}", table[k], examples[k]) for k in CALL_KEYS if k in table}
+    return CheckConfig(target=target, name=name, spec=spec, options=options, **points, **call)
 
 
 def parse(path: Path, section: Any) -> Config:

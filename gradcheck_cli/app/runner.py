@@ -218,5 +218,11 @@ def source_for(check: CheckConfig, seed: int) -> PointSource:
     """The points of a configured check, as the command line would give them; ``seed`` is the resolved
     seed (the command line's, else the check's, else the defaults'), that is ``configured(...).seed``."""
     return PointSource(
-        x=check.x, points_file=check.points, random=check.random, shapes=check.shape, seed=seed
+        x=check.x,
+        points_file=check.points,
+        random=check.random,
+        shapes=check.shape,
+        seed=seed,
+        args=check.arg,
+        wrt=check.wrt,
     )

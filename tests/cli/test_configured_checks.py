@@ -270,3 +270,19 @@ def test_configured_check_options_are_validated(configure, option: str, message:
     configure(f'[[tool.gradcheck.checks]]\ntarget = "funcs/kink.py:absolute"\nx = ["1"]\n{option}\n')
     code, _, err = gradcheck("run")
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_a_configured_check_takes_keyword_arguments_and_wrt(project: Path) -> None:
+    shutil.copy(REPO / "sample_functions" / "arguments.py", project / "funcs" / "arguments.py")
+    add_check(
+        project,
+        '\n[[tool.gradcheck.checks]]\nname = "power"\ntarget = "funcs/arguments.py:power"\nx = ["0.5,1.5,2"]\n'
+        'arg = ["n=3", "flag=True"]\n'
+        '\n[[tool.gradcheck.checks]]\nname = "weighted"\ntarget = "funcs/arguments.py:weighted"\n'
+        'x = ["1,2,3", "0.5,0.5,2"]\nwrt = ["w"]\n',
+    )
+    code, out, _ = gradcheck("run", "power", "--format", "json")
+    found = json.loads(out)["targets"][0]["points"][0]
+    assert code == 0 and [a["name"] for a in found["arguments"] if not a["differentiated"]] == ["n", "flag"]
+    code, out, _ = gradcheck("run", "weighted", "--format", "json")
+    assert code == 0 and list(json.loads(out)["targets"][0]["points"][0]["values"]) == ["w"]
