@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+MAX_PERMUTATION_WORK = 2**28
+"""A permutation is looked for where columns**2 * rows is at most this (one pass of numpy per column)."""
+
 KINDS = ("zeroed", "sign flipped", "scaled", "transposed", "permuted", "conjugated", "single element", "none")
 """Every pattern kind, in the order they are tried; ``none``: no simple pattern fits."""
 
@@ -58,20 +61,20 @@ def _matching(autograd: np.ndarray, reference: np.ndarray, tolerance: np.ndarray
     """A permutation ``p`` of the columns with ``autograd[:, j] ~ reference[:, p[j]]``, keeping ``p[j] = j``
     where that fits, or None."""
     n = autograd.shape[1]
-    taken: set[int] = set()
+    free = np.ones(n, dtype=bool)
     chosen: list[int] = []
+    finite = np.isfinite(tolerance)
     for j in range(n):
         # The prediction is reference column i: its error bars are column i's, the comparison's column j's.
-        fits = [
-            i
-            for i in range(n)
-            if i not in taken
-            and _fits(reference[:, i], autograd[:, j], np.maximum(tolerance[:, j], tolerance[:, i]))
-        ]
-        if not fits:
+        with np.errstate(invalid="ignore"):
+            close = np.abs(reference - autograd[:, j : j + 1]) <= np.maximum(
+                tolerance[:, j : j + 1], tolerance
+            )
+        fits = np.all(close | ~finite | ~finite[:, j : j + 1], axis=0) & free
+        if not fits.any():
             return None
-        pick = j if j in fits else fits[0]
-        taken.add(pick)
+        pick = j if fits[j] else int(np.argmax(fits))
+        free[pick] = False
         chosen.append(pick)
     return chosen
 
@@ -82,7 +85,7 @@ def _permuted(autograd: np.ndarray, reference: np.ndarray, tolerance: np.ndarray
         ("input", autograd, reference, tolerance),
         ("output", autograd.T, reference.T, tolerance.T),
     ):
-        if a.shape[1] < 2 or a.shape[1] > 512:
+        if a.shape[1] < 2 or a.shape[1] ** 2 * a.shape[0] > MAX_PERMUTATION_WORK:
             continue
         order = _matching(a, r, t)
         if order is not None and order != list(range(len(order))):
