@@ -181,7 +181,16 @@ def main() -> None:
                 print(f"  {op.name}: sample inputs failed ({type(exc).__name__})", file=sys.stderr)
                 continue
             for case in found:
-                records.extend(run_case(c, args.timeout) for c in variants(case, bugs))
+                for variant in variants(case, bugs):
+                    record = run_case(variant, args.timeout)
+                    records.append(record)
+                    if counted(record) and wrong(record, record.ours):
+                        print(
+                            f"  ours wrong: {dtype} {record.kind} {record.name}: {record.ours} "
+                            f"{record.detail[:200]}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in records], indent=1))
     print(summary(records))

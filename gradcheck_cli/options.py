@@ -54,6 +54,8 @@ __all__ = [
 METHODS = ("auto", "central", "forward", "backward", "richardson", "complex-step", "central4", "central6")
 CLI_METHODS = tuple(m for m in METHODS if m not in ("central4", "central6"))
 MODES = ("auto", "full", "probe")
+# The autograd modes a check may count: reverse (VJPs, the backward) and forward (JVPs).
+AD_MODES = ("rev,fwd", "fwd,rev", "rev", "fwd")
 DISTRIBUTIONS = ("rademacher", "gaussian")
 FORMATS = ("table", "json", "junit", "markdown", "github", "html")
 BLAME = ("auto", "on", "off")
@@ -170,6 +172,12 @@ class CheckOptions(Validated):
         "points and tangents) agree with single calls, as torch's check_batched_grad and "
         "check_batched_forward_grad do.",
         kind=bool,
+    )
+    modes: str = option(
+        "rev,fwd",
+        "The autograd modes checked and counted in the verdict: rev (reverse mode: the backward, VJPs), fwd "
+        "(forward mode: JVPs), or both (--no-forward is rev).",
+        choices=AD_MODES,
     )
     progress: Any = field(default=None, compare=False, repr=False)
     """The CLI's progress bar (a ``ProgressCallback``), or None: not an option, a channel."""

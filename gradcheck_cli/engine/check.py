@@ -136,8 +136,9 @@ def _settings(options: CheckOptions, dtype: str) -> Settings:
         seed=options.seed,
         distribution=options.distribution,
         budget=budget,
-        forward=options.forward,
+        forward=options.forward and "fwd" in options.modes,
         progress=no_progress if options.progress is None else options.progress,
+        reverse="rev" in options.modes,
     )
 
 

@@ -15,7 +15,7 @@ from gradcheck_cli.engine.numerical import Numerical, central, references, site
 from gradcheck_cli.engine.secondary import secondary_blocks
 from gradcheck_cli.engine.settings import Settings
 from gradcheck_cli.engine.wide import autograd_roundoff, roundoff, wide_graph
-from gradcheck_cli.errors import GradcheckError
+from gradcheck_cli.errors import GradcheckError, UserFunctionError
 from gradcheck_cli.numerics.autodiff import Blocks, ForwardModeUnavailable, Graph, jacobian
 from gradcheck_cli.numerics.judge import Evidence
 from gradcheck_cli.numerics.nondeterminism import jacobian_jitter, output_jitter
@@ -47,6 +47,14 @@ def _jacobian(call: Call, settings: Settings, mode: str, graph: Graph | None = N
 
 def _primary(call: Call, settings: Settings, notes: list[Note]) -> tuple[str, Blocks, Settings]:
     """The Jacobian by the cheaper mode: forward mode for fewer inputs than outputs, where it works."""
+    if not settings.reverse:
+        try:
+            return "forward", _jacobian(call, settings, "forward"), settings
+        except ForwardModeUnavailable as exc:
+            raise UserFunctionError(
+                f"forward-mode AD is not available for this function ({exc}): --modes fwd cannot be "
+                "checked; use --modes rev"
+            ) from exc
     if call.n < call.m and settings.forward:
         try:
             return "forward", _jacobian(call, settings, "forward"), settings
@@ -147,7 +155,10 @@ def full_blocks(call: Call, settings: Settings, notes: list[Note]) -> tuple[list
     blocks = _jacobian_blocks(call, settings, autograd, numerical, notes)
     if settings.strict_kinks and numerical.kinks:
         notes.append(Note("strict-kinks", {"count": numerical.kinks}))
-    other = "reverse" if autograd.mode == "forward" else "forward" if settings.forward else None
+    if autograd.mode == "forward":
+        other = "reverse" if settings.reverse else None
+    else:
+        other = "forward" if settings.forward else None
     secondary: list[Block] = []
     if other is not None:
         spread = max(float(np.max(b.jitter)) for b in blocks)

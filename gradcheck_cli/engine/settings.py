@@ -28,6 +28,8 @@ class Settings:
     budget: Budget = dataclasses.field(default_factory=Budget)
     forward: bool = True
     progress: ProgressCallback = no_progress
+    reverse: bool = True
+    """Reverse mode counts (``modes`` has rev); without it forward mode gives the Jacobian."""
 
     def rule(self, reference_dtype: str) -> Rule:
         """The tolerance rule of a block whose reference was computed in ``reference_dtype``."""

@@ -183,9 +183,45 @@ def jvps(
         try:
             # detached: a closure's parameters that require grad (a loss calling a model) give the
             # tangents a history
-            return tuple(t.detach() for t in torch.func.vmap(one)(*(tangents[i] for i in given)))
+            found = tuple(t.detach() for t in torch.func.vmap(one)(*(tangents[i] for i in given)))
         except Exception:  # not vmappable, or raises: the loop tells which
-            return _jvp_loop(func, point, tangents, count)
+            found = _jvp_loop(func, point, tangents, count)
+    _check_tangents(func, point, tangents, [k for k, t in enumerate(found) if not bool(t.any())])
+    return found
+
+
+def _check_tangents(
+    func: Callable[..., Any],
+    point: Sequence[torch.Tensor],
+    tangents: Sequence[torch.Tensor | None],
+    zero: Sequence[int],
+) -> None:
+    """Forward mode returns no tangent (read as zero) both for an output that does not depend on the inputs
+    and for an operation whose forward derivative is not implemented (``scatter_reduce`` prod): for the
+    outputs in ``zero``, one call with inputs that also require grad tells them apart, and the second raises
+    :class:`ForwardModeUnavailable` (forward mode not supported: a note, not a wrong derivative)."""
+    if not zero:
+        return
+    with forward_ad.dual_level(), torch.enable_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            duals = [
+                x if t is None else forward_ad.make_dual(x.detach().requires_grad_(True), t[0])
+                for x, t in zip(point, tangents)
+            ]
+            outputs = as_outputs(func(*duals))
+            missing = [
+                k
+                for k in zero
+                if outputs[k].requires_grad and forward_ad.unpack_dual(outputs[k]).tangent is None
+            ]
+        except Exception:  # the products were computed; this is only a second look
+            return
+    if missing:
+        raise ForwardModeUnavailable(
+            f"output {missing[0]} depends on the input but its forward-mode tangent is None (the forward "
+            "derivative of an operation inside is not implemented)"
+        )
 
 
 def products(
