@@ -110,41 +110,66 @@ def run_case(case: OpCase, timeout: float) -> Record:
     return Record(case.name, case.dtype, kind, ours, ours_s, theirs, torch_s, case.effect[0], detail)
 
 
+ERRORS = ("ERROR", "CRASH", "TIMEOUT")
+
+
+def nothing(record: Record) -> bool:
+    """Our policy for a point with nothing to check (an empty output): a one-line error, exit 2."""
+    return record.ours == "ERROR" and "nothing to check" in record.detail
+
+
 def wrong(record: Record, verdict: str) -> bool:
-    """On a correct case anything but PASS; on a planted bug anything but FAIL."""
-    return verdict != ("PASS" if record.kind == "correct" else "FAIL")
+    """On a correct case a FAIL; on a planted bug anything but FAIL (NOT VERIFIED and errors included)."""
+    return verdict == "FAIL" if record.kind == "correct" else verdict != "FAIL"
 
 
 def counted(record: Record) -> bool:
     """Correct cases torch accepts; planted bugs that changed the backward by half their size or more."""
     if record.kind == "correct":
-        return record.torch == "PASS"
-    return record.effect >= 0.5 * BUGS[record.kind].size
+        return record.torch == "PASS" and not nothing(record)
+    return record.effect >= 0.5 * BUGS[record.kind].size and not nothing(record)
+
+
+def _row(dtype: str, kind: str, group: list[Record]) -> tuple[str, list[str]]:
+    good = [r for r in group if counted(r)]
+    ours_wrong = [r for r in good if wrong(r, r.ours)]
+    torch_wrong = [r for r in good if wrong(r, r.torch)]
+    ours_nv = [r for r in good if r.ours == "NOT VERIFIED"]
+    ours_err = [r for r in good if r.ours in ERRORS]
+    torch_err = sum(r.torch in ("ERROR", "TIMEOUT") for r in good)
+    ours_t, torch_t = sum(r.ours_s for r in group), sum(r.torch_s for r in group)
+    empty = sum(nothing(r) for r in group)
+    line = (
+        f"{dtype:10} {kind:16} {len(group):5} {empty:5} {len(good):7} | {len(ours_wrong):5} {len(ours_nv):4} "
+        f"{len(ours_err):4} {ours_t:7.1f}s | {len(torch_wrong):5} {torch_err:4} {torch_t:7.1f}s"
+    )
+    shown = ours_wrong + [r for r in ours_nv + ours_err if r not in ours_wrong]
+    names = [f"  ours  {dtype:10} {kind:16} {r.name}: {r.ours} {r.detail}" for r in shown]
+    if kind != "correct":
+        names += [f"  torch {dtype:10} {kind:16} {r.name}: {r.torch}" for r in torch_wrong[:5]]
+    return line, names
 
 
 def summary(records: list[Record]) -> str:
+    """Per tier: cases, nothing-to-check, counted; ours: wrong (a FAIL on a correct case, no FAIL on a
+    planted bug), NOT VERIFIED, errors, time; torch: wrong, errors, time."""
     tiers: dict[tuple[str, str], list[Record]] = defaultdict(list)
     for record in records:
         tiers[(record.dtype, record.kind)].append(record)
-    head = f"{'dtype':10} {'tier':16} {'cases':>5} {'counted':>7} | {'ours wrong':>10} {'err':>4} {'time':>7}"
-    lines = [head + f" | {'torch wrong':>11} {'err':>4} {'time':>7}", "-" * 92]
+    head = f"{'dtype':10} {'tier':16} {'cases':>5} {'empty':>5} {'counted':>7} | {'wrong':>5} {'n.v.':>4} "
+    lines = [
+        f"{'':48}| ours{'':23}| torch.autograd.gradcheck",
+        head + f"{'err':>4} {'time':>8} | {'wrong':>5} {'err':>4} {'time':>8}",
+        "-" * 96,
+    ]
     names: list[str] = []
     for (dtype, kind), group in tiers.items():
-        good = [r for r in group if counted(r)]
-        ours_wrong = [r for r in good if wrong(r, r.ours)]
-        torch_wrong = [r for r in good if wrong(r, r.torch)]
-        ours_err = sum(r.ours in ("ERROR", "CRASH", "TIMEOUT") for r in good)
-        torch_err = sum(r.torch in ("ERROR", "TIMEOUT") for r in good)
-        ours_t, torch_t = sum(r.ours_s for r in group), sum(r.torch_s for r in group)
-        lines.append(
-            f"{dtype:10} {kind:16} {len(group):5} {len(good):7} | {len(ours_wrong):10} {ours_err:4} "
-            f"{ours_t:6.1f}s | {len(torch_wrong):11} {torch_err:4} {torch_t:6.1f}s"
-        )
-        for r in ours_wrong:
-            names.append(f"  ours  {dtype:10} {kind:16} {r.name}: {r.ours} {r.detail}")
-        if kind != "correct":
-            names.extend(f"  torch {dtype:10} {kind:16} {r.name}: {r.torch}" for r in torch_wrong[:5])
-    return "\n".join([*lines, "", "wrong verdicts (torch: first 5 per tier):", *names])
+        line, found = _row(dtype, kind, group)
+        lines.append(line)
+        names += found
+    return "\n".join(
+        [*lines, "", "ours: wrong, NOT VERIFIED and errors by name; torch: first 5 wrong per tier", *names]
+    )
 
 
 def variants(case: OpCase, bugs: list[str]) -> Iterator[OpCase]:
@@ -184,7 +209,7 @@ def main() -> None:
                 for variant in variants(case, bugs):
                     record = run_case(variant, args.timeout)
                     records.append(record)
-                    if counted(record) and wrong(record, record.ours):
+                    if counted(record) and (wrong(record, record.ours) or record.ours != "PASS"):
                         print(
                             f"  ours wrong: {dtype} {record.kind} {record.name}: {record.ours} "
                             f"{record.detail[:200]}",

@@ -215,7 +215,10 @@ def _check_tangents(
                 for k in zero
                 if outputs[k].requires_grad and forward_ad.unpack_dual(outputs[k]).tangent is None
             ]
-        except Exception:  # the products were computed; this is only a second look
+        except Exception as exc:  # the products were computed; this is only a second look
+            cause = _forward_mode_missing(exc)
+            if cause is not None:
+                raise ForwardModeUnavailable(describe(cause)) from exc
             return
     if missing:
         raise ForwardModeUnavailable(
