@@ -186,6 +186,10 @@ def jvps(
             found = tuple(t.detach() for t in torch.func.vmap(one)(*(tangents[i] for i in given)))
         except Exception:  # not vmappable, or raises: the loop tells which
             found = _jvp_loop(func, point, tangents, count)
+    # torch's ZeroTensor (slogdet's sign has one) cannot be read by numpy: a plain zero tensor instead
+    found = tuple(
+        torch.zeros(t.shape, dtype=t.dtype, device=t.device) if t._is_zerotensor() else t for t in found
+    )
     _check_tangents(func, point, tangents, [k for k, t in enumerate(found) if not bool(t.any())])
     return found
 
