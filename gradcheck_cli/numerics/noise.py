@@ -23,10 +23,15 @@ CURVATURE_STEP = 2.0**-6
 PROBE_LIMIT = 2.0**-6  # absolute: the widest probe at any |x|
 
 
+def probe_step(k: int) -> float:
+    """The probe step ``c * 2**-k`` (relative to ``max(1, |x|)``) of exponent ``k``."""
+    return (0.71 if PROBE_EXPONENTS.index(k) % 2 == 0 else 0.59) * 2.0**-k
+
+
 def _probes(samples: Samples) -> list[np.ndarray | None]:
     """The probe steps ``d`` per exponent; ``None`` for those wider than PROBE_LIMIT everywhere (skipped)."""
     mag = magnitude(samples.x)
-    probes = [(0.71 if n % 2 == 0 else 0.59) * 2.0**-k * mag for n, k in enumerate(PROBE_EXPONENTS)]
+    probes = [probe_step(k) * mag for k in PROBE_EXPONENTS]
     return [d if np.any(d <= PROBE_LIMIT) else None for d in probes]
 
 
@@ -72,3 +77,23 @@ def measured_noise(samples: Samples) -> np.ndarray:
     # Round-off of the values, and of the points x + d themselves (about eps |x| |f'|).
     resolution = ROUNDOFF_ULPS * samples.eps * (float(np.max(np.abs(base), initial=0.0)) + 4 * mag * slope)
     return np.where(noise > 4 * resolution, noise, 0.0)
+
+
+# Probes at which a function that does not move at all is flat: far above float32's grid (2**-23 |x|), far
+# below the step of any step function worth the name.
+FLAT_EXPONENTS = (17, 20, 23)
+
+
+def flat_columns(samples: Samples) -> np.ndarray:
+    """Per input element: the function's values are exactly equal at ``x``, ``x + d`` and ``x + 2d`` and at
+    ``x - d`` for every probe ``d`` of :data:`FLAT_EXPONENTS` (2**-17 to 2**-23 of ``max(1, |x|)``). Such a
+    function is a step function there (``round``, integer-valued targets): its derivative is exactly 0.
+    A jump at the point itself is not flat (the kink test sees it)."""
+    mag = magnitude(samples.x)
+    base = samples.base.cpu().numpy().reshape(1, -1)
+    flat = np.ones(samples.numel, dtype=bool)
+    for k in FLAT_EXPONENTS:
+        d = probe_step(k) * mag  # the noise probes' own steps: their values are cached
+        for offsets in (d, 2 * d, -d):
+            flat &= np.all(samples.at(offsets).cpu().numpy() == base, axis=1)
+    return flat

@@ -25,8 +25,14 @@ import torch
 from gradcheck_cli.numerics.complex_step import complex_step
 from gradcheck_cli.numerics.evaluate import Evaluator
 from gradcheck_cli.numerics.kinks import OneSided, one_sided
-from gradcheck_cli.numerics.noise import measured_noise, noise_offsets
-from gradcheck_cli.numerics.precision import COMPLEX_STEP_ULPS, ERROR_SAFETY
+from gradcheck_cli.numerics.noise import (
+    FLAT_EXPONENTS,
+    flat_columns,
+    measured_noise,
+    noise_offsets,
+    probe_step,
+)
+from gradcheck_cli.numerics.precision import COMPLEX_STEP_ULPS, ERROR_SAFETY, ROUNDOFF_ULPS
 from gradcheck_cli.numerics.stencils import (
     SCHEMES,
     Samples,
@@ -230,7 +236,34 @@ def input_reference(
         found, reason = _complex(evaluate, samples, base, estimates["richardson"], kink)
         if found is not None:
             estimates["complex-step"] = found
+    if not request.lean and eps is None:
+        estimates = _flat(estimates, samples)
     return InputReference(estimates, sides, reason, noise)
+
+
+def _flat(estimates: dict[str, Estimate], samples: Samples) -> dict[str, Estimate]:
+    """Columns where the function is exactly flat at small steps (:func:`flat_columns`) have a derivative
+    of 0, to within what flatness at the widest flat step ``d`` resolves (``eps |f| / d``). Where it is
+    also noisy at larger steps (a step function on a grid, as a function computing in float16 inside is)
+    the differences at those steps bound the error instead: they cannot tell. The complex step, which
+    resolves derivatives below the values' round-off (sigmoid at 30), is kept."""
+    flat = flat_columns(samples)
+    if not np.any(flat):
+        return estimates
+    widest = 2 * probe_step(FLAT_EXPONENTS[0]) * magnitude(samples.x)
+    values = samples.base.abs().cpu().numpy().reshape(-1, 1)
+    resolved = ROUNDOFF_ULPS * samples.eps * values / widest.reshape(1, -1)
+    grid = flat & (samples.floor > 0)
+    found = dict(estimates)
+    for name, estimate in estimates.items():
+        if name == "complex-step":
+            continue
+        value, error = estimate.value.copy(), estimate.error.copy()
+        error[:, flat] = np.maximum(error[:, flat], resolved[:, flat])
+        error[:, grid] = np.maximum(error[:, grid], np.abs(value[:, grid]))
+        value[:, flat] = 0.0
+        found[name] = Estimate(value, error, estimate.steps)
+    return found
 
 
 def resolve(method: str, available: Sequence[str], eps: float | None = None) -> str:
