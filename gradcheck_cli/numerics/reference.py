@@ -237,33 +237,41 @@ def input_reference(
         if found is not None:
             estimates["complex-step"] = found
     if not request.lean and eps is None:
-        estimates = _flat(estimates, samples)
+        estimates, sides = _flat(estimates, sides, samples)
     return InputReference(estimates, sides, reason, noise)
 
 
-def _flat(estimates: dict[str, Estimate], samples: Samples) -> dict[str, Estimate]:
+def _flat(
+    estimates: dict[str, Estimate], sides: OneSided | None, samples: Samples
+) -> tuple[dict[str, Estimate], OneSided | None]:
     """Columns where the function is exactly flat at small steps (:func:`flat_columns`) have a derivative
     of 0, to within what flatness at the widest flat step ``d`` resolves (``eps |f| / d``). Where it is
-    also noisy at larger steps (a step function on a grid, as a function computing in float16 inside is)
-    the differences at those steps bound the error instead: they cannot tell. The complex step, which
-    resolves derivatives below the values' round-off (sigmoid at 30), is kept."""
+    also noisy at larger steps it is a step function on a grid (``round(x, 3)``; a function computing in
+    float16 inside; a straight-through estimator): 0 at small scale, the slope of the larger steps at large
+    scale. Both are read as one-sided slopes, a KINK: autograd passes at either and between, and fails
+    outside. The complex step, which resolves derivatives below the values' round-off (sigmoid at 30), is
+    kept."""
     flat = flat_columns(samples)
-    if not np.any(flat):
-        return estimates
+    if not np.any(flat) or sides is None:
+        return estimates, sides
+    grid = flat & (samples.floor > 0)
+    smooth = flat & ~grid
     widest = 2 * probe_step(FLAT_EXPONENTS[0]) * magnitude(samples.x)
     values = samples.base.abs().cpu().numpy().reshape(-1, 1)
     resolved = ROUNDOFF_ULPS * samples.eps * values / widest.reshape(1, -1)
-    grid = flat & (samples.floor > 0)
     found = dict(estimates)
     for name, estimate in estimates.items():
         if name == "complex-step":
             continue
         value, error = estimate.value.copy(), estimate.error.copy()
-        error[:, flat] = np.maximum(error[:, flat], resolved[:, flat])
-        error[:, grid] = np.maximum(error[:, grid], np.abs(value[:, grid]))
-        value[:, flat] = 0.0
+        error[:, smooth] = np.maximum(error[:, smooth], resolved[:, smooth])
+        value[:, smooth] = 0.0
         found[name] = Estimate(value, error, estimate.steps)
-    return found
+    left, right = sides.left.copy(), sides.right.copy()
+    left_error, right_error = sides.left_error.copy(), sides.right_error.copy()
+    left[:, grid], right[:, grid] = 0.0, estimates["central"].value[:, grid]
+    left_error[:, grid], right_error[:, grid] = 0.0, 0.0
+    return found, OneSided(left, left_error, right, right_error)
 
 
 def resolve(method: str, available: Sequence[str], eps: float | None = None) -> str:
