@@ -85,10 +85,15 @@ def grad_metadata(
 
 
 def _nonzero(grads: Sequence[torch.Tensor | None], names: Sequence[str]) -> tuple[str, float] | None:
-    """The first input whose gradient is not all zero, and its largest magnitude."""
+    """The first input whose gradient is not all zero, and its largest magnitude. nan is not counted: a zero
+    output gradient times an infinite derivative (sqrt at 0) is nan by IEEE arithmetic, not a backward that
+    ignores its gradient (the Jacobian comparison judges those entries)."""
     for name, grad in zip(names, grads):
-        if grad is not None and not bool((grad == 0).all()):
-            return name, float(grad.detach().abs().max())
+        if grad is None:
+            continue
+        found = grad.detach().nan_to_num(nan=0.0)
+        if not bool((found == 0).all()):
+            return name, float(found.abs().max())
     return None
 
 
