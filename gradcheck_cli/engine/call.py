@@ -20,28 +20,15 @@ from gradcheck_cli.user_code import argument_names, call_user, check_arity
 
 
 @dataclass(frozen=True)
-class Call:
-    """The function at the point, with its graph and the names of its inputs and outputs."""
+class Call(Graph):
+    """The function at the point (a :class:`Graph`), with the names of its inputs and outputs."""
 
-    graph: Graph
-    names: tuple[str, ...]
-    out_names: tuple[str, ...]
-
-    @property
-    def func(self) -> Callable[..., Any]:
-        return self.graph.func
+    names: tuple[str, ...] = ()
+    out_names: tuple[str, ...] = ()
 
     @property
-    def point(self) -> tuple[torch.Tensor, ...]:
-        return self.graph.point
-
-    @property
-    def leaves(self) -> tuple[torch.Tensor, ...]:
-        return self.graph.leaves
-
-    @property
-    def outputs(self) -> tuple[torch.Tensor, ...]:
-        return self.graph.outputs
+    def graph(self) -> Graph:
+        return self
 
     @property
     def base(self) -> tuple[torch.Tensor, ...]:

@@ -49,9 +49,9 @@ def _prepare(canonical: Canonical, order: int, seed: int, notes: list[Note]) -> 
     lifted = lift(func, originals, in_names, order, seed)
     graph = record(lifted.func, lifted.inputs, lifted.names)
     if lifted.output_names is None:
-        return Call(graph, in_names, canonical.func.output_names), lifted
+        return Call(**vars(graph), names=in_names, out_names=canonical.func.output_names), lifted
     notes.append(Note("order", {"order": order, "unit": lifted.scalar and order == 2}))
-    return Call(graph, lifted.names, lifted.output_names), lifted
+    return Call(**vars(graph), names=lifted.names, out_names=lifted.output_names), lifted
 
 
 def _contracts(contracts: Sequence[str] | None, batched: bool) -> tuple[str, ...]:
