@@ -2,4 +2,5 @@
 
 from gradcheck_cli.cli import main
 
-main()
+if __name__ == "__main__":  # not when a worker process re-imports the parent's main module
+    main()

@@ -11,24 +11,26 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from gradcheck_cli.app.config import CheckConfig, Config
+from gradcheck_cli.cli_options import click_options
 from gradcheck_cli.errors import GradcheckError, UsageError, UserFunctionError
-from gradcheck_cli.options import CheckOptions, PointOptions, RenderOptions, Spec, specs
+from gradcheck_cli.options import CheckOptions, PointOptions, RenderOptions, RunOptions
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from gradcheck_cli.app.runner import PointSource
+    from gradcheck_cli.app.worker import Job
     from gradcheck_cli.report import Report
 
 EXIT_CODES = (
     "Exit codes: 0 every gradient matches, 1 a gradient is wrong or could not be verified (INCONCLUSIVE, "
-    "NONDETERMINISTIC), 2 usage, load or input error."
+    "NONDETERMINISTIC), 2 usage, load or input error, or a check could not be run (and none is wrong), "
+    "130 interrupted."
 )
 
 
@@ -70,42 +72,6 @@ def cli() -> None:
     """Check the gradients of a PyTorch function against finite differences."""
 
 
-def _click_option(spec: Spec) -> Callable[[Any], Any]:
-    """The click option of one :mod:`gradcheck_cli.options` declaration: ``--strict-kinks`` for a flag that
-    is off by default, ``--forward/--no-forward`` for one that is on, a choice, a range or a plain value."""
-    flag = f"--{spec.key}"
-    settings: dict[str, Any] = {"help": spec.help, "metavar": spec.metavar}
-    if spec.kind is bool:
-        names = f"{flag}/--no-{spec.key}" if spec.default else flag
-        return click.option(
-            names, spec.name, is_flag=True, default=spec.default, show_default=spec.default, help=spec.help
-        )
-    if spec.multiple:
-        return click.option(flag, spec.name, multiple=True, **settings)
-    if spec.choices:
-        settings["type"] = click.Choice(spec.public_choices())
-        settings.pop("metavar")
-    elif spec.kind is int:
-        settings["type"] = click.IntRange(spec.low, spec.high)
-    elif spec.kind is float:
-        settings["type"] = float
-    return click.option(
-        flag, spec.name, default=spec.default, show_default=spec.default is not None, **settings
-    )
-
-
-def click_options(cls: type, *names: str) -> Callable[[Any], Any]:
-    """Decorate a command with the command-line options of ``cls`` (all of them, or those ``names``)."""
-    chosen = [s for s in specs(cls, "cli") if not names or s.name in names]
-
-    def decorate(command: Any) -> Any:
-        for spec in reversed(chosen):
-            command = _click_option(spec)(command)
-        return command
-
-    return decorate
-
-
 CONFIG_OPTION = click.option(
     "--config",
     "config_file",
@@ -121,6 +87,7 @@ CONFIG_OPTION = click.option(
 @click_options(PointOptions)
 @click_options(CheckOptions)
 @click_options(RenderOptions)
+@click_options(RunOptions)
 @CONFIG_OPTION
 @click.pass_context
 @reports_errors
@@ -145,39 +112,45 @@ def run(
       gradcheck run --format junit --output gradcheck.xml
     """
     from gradcheck_cli.app.config import load
-    from gradcheck_cli.app.runner import configured, run_safely, source_for
-    from gradcheck_cli.options import layered
-    from gradcheck_cli.render.progress_bar import ProgressBar
-    from gradcheck_cli.report import Report
+    from gradcheck_cli.app.worker import jobs_for
+    from gradcheck_cli.option_spec import layered, specs
 
     config = load(config_file)
     given = {name: value for name, value in options.items() if _explicit(ctx, name)}
     shown = layered(RenderOptions, given, config.defaults)
     if shown.format == "html":
         _needs_plotly()
-    bar = ProgressBar()
+    workers = layered(RunOptions, given, config.defaults).workers()
     direct = _direct_points(PointOptions(**{s.name: options.pop(s.name) for s in specs(PointOptions)}))
     checks = _configured_checks(target, direct, config)
     if checks and config.root is not None and str(config.root) not in sys.path:
         sys.path.insert(0, str(config.root))  # configured module targets are relative to the project
-    jobs: list[tuple[str, PointSource, CheckOptions, str | None]] = []  # (target, points, options, name)
-    for check in checks:
-        each = configured(given, check, config.defaults, bar)
-        jobs.append((check.target, source_for(check, each.seed), each, check.name))
-    if not checks:  # TARGET (never None here) at the command line's points
-        each = configured(given, None, config.defaults, bar)
-        jobs.append((target or "", replace(direct, seed=each.seed), each, None))
-    # A progress bar on stderr for long checks (on a terminal only); what the user's code prints goes to
-    # stderr too, so that stdout holds the report alone (valid JSON/XML with --format).
-    with bar, contextlib.redirect_stdout(sys.stderr):
-        report = Report(tuple(run_safely(t, points, each, name=name) for t, points, each, name in jobs))
+    jobs = jobs_for(target, checks, direct, given, config.defaults)
+    report, interrupted = _execute(jobs, workers)
     _echo_errors(report, named=bool(checks))
-    if shown.repro is not None:
+    if shown.repro is not None and not interrupted:
         _write_repro(report, jobs, shown)
-    if report.errors and not checks and shown.format == "table" and shown.output is None:
+    if not interrupted and report.errors and not checks and shown.format == "table" and shown.output is None:
         sys.exit(2)  # one target on the terminal that could not be checked: the message is the whole output
     _write(report, shown)
-    sys.exit(report.exit_code)
+    sys.exit(130 if interrupted else report.exit_code)
+
+
+def _execute(jobs: list[Job], workers: int) -> tuple[Report, bool]:
+    """Run the jobs (a progress bar on stderr for long checks, on a terminal, one check at a time); what
+    the user's code prints goes to stderr, so that stdout holds the report alone (valid JSON/XML). On
+    Ctrl-C: the report of what finished, and True."""
+    from gradcheck_cli.app.worker import execute
+    from gradcheck_cli.render.progress_bar import ProgressBar
+    from gradcheck_cli.report import Report
+
+    with contextlib.redirect_stdout(sys.stderr):
+        reports, interrupted = execute(jobs, workers, ProgressBar if workers == 1 else None)
+    if interrupted and not reports:
+        raise KeyboardInterrupt  # nothing finished: nothing to write
+    if interrupted:
+        click.echo(f"gradcheck: interrupted: {len(reports)} of {len(jobs)} check(s) finished", err=True)
+    return Report(tuple(reports)), interrupted
 
 
 def _needs_plotly() -> None:
@@ -190,9 +163,7 @@ def _needs_plotly() -> None:
         )
 
 
-def _write_repro(
-    report: Report, jobs: list[tuple[str, Any, CheckOptions, str | None]], shown: RenderOptions
-) -> None:
+def _write_repro(report: Report, jobs: list[Job], shown: RenderOptions) -> None:
     """``--repro DIR``: the script and point of the first failing check (a line on stderr says where)."""
     from gradcheck_cli.app.repro import first_failure, write_repro
 
@@ -201,7 +172,8 @@ def _write_repro(
         click.echo(f"gradcheck: every check passed: no reproducer written to {shown.repro}", err=True)
         return
     display = {"digits": shown.digits, "max_rows": shown.max_rows}
-    script = write_repro(str(shown.repro), jobs[where[0]][0], report, jobs[where[0]][2], where, display)
+    job = jobs[where[0]]
+    script = write_repro(str(shown.repro), job.target, report, job.options, where, display)
     click.echo(f"gradcheck: reproducer written: python {script}", err=True)
 
 

@@ -39,6 +39,8 @@ class Spec:
     metavar: str | None = None
     expected: str = ""
     surfaces: tuple[str, ...] = EVERYWHERE
+    words: tuple[str, ...] = ()
+    """Words accepted besides a value of ``kind`` (``auto`` for ``jobs``)."""
     name: str = ""
     default: Any = None
 
@@ -72,6 +74,8 @@ class Spec:
         return None if self._valid(value, choices or self.choices) else self.describe(choices)
 
     def _valid(self, value: Any, choices: tuple[str, ...]) -> bool:
+        if value in self.words:
+            return True
         if choices:
             return value in choices
         if self.multiple:

@@ -26,6 +26,7 @@ How a declaration is read (:class:`~gradcheck_cli.option_spec.Spec`) lives in
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ __all__ = [
     "CheckOptions",
     "PointOptions",
     "RenderOptions",
+    "RunOptions",
     "Spec",
     "layered",
     "option",
@@ -179,6 +181,16 @@ class CheckOptions(Validated):
         "(forward mode: JVPs), or both (--no-forward is rev).",
         choices=AD_MODES,
     )
+    timeout: float | None = option(
+        None,
+        "Stop a check that runs longer than SECONDS and report it as ERROR; the run goes on [default: no "
+        "limit].",
+        kind=float,
+        positive=True,
+        metavar="SECONDS",
+        expected="a positive number of seconds",
+        surfaces=("cli", "config"),
+    )
     progress: Any = field(default=None, compare=False, repr=False)
     """The CLI's progress bar (a ``ProgressCallback``), or None: not an option, a channel."""
 
@@ -188,6 +200,31 @@ class CheckOptions(Validated):
         if self.progress is not None:
             options["progress"] = self.progress
         return options
+
+
+@dataclass(frozen=True)
+class RunOptions(Validated):
+    """How a run of several checks is carried out, never what a check finds."""
+
+    jobs: int | str = option(
+        1,
+        "Run the checks in N worker processes at once (auto: one per core); the report is the same as with "
+        "1.",
+        kind=int,
+        low=1,
+        words=("auto",),
+        metavar="N|auto",
+        expected='a number of worker processes >= 1, or "auto" (one per core)',
+        surfaces=("cli", "config"),
+    )
+
+    def workers(self) -> int:
+        """``jobs`` as a number: ``auto`` is the cores this process may run on."""
+        if self.jobs != "auto":
+            return int(self.jobs)
+        if hasattr(os, "sched_getaffinity"):
+            return len(os.sched_getaffinity(0))
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from gradcheck_cli.report import TargetReport
     from gradcheck_cli.result import CheckResult
 
-_RECORDS = pytest.StashKey[list["TargetReport"]]()
+_RECORDS = pytest.StashKey[list[tuple[str, "TargetReport"]]]()  # (test node id, its check)
 _DEFAULTS = pytest.StashKey[dict[str, Any]]()
 
 
@@ -95,6 +95,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "in this test",
     )
     config.stash[_RECORDS] = []
+    if config.pluginmanager.hasplugin("xdist") and getattr(config, "workerinput", None) is None:
+        from gradcheck_cli.pytest_xdist import Merger
+
+        config.pluginmanager.register(Merger(config.stash[_RECORDS]), "gradcheck-xdist")
     patch = config.getoption("--gradcheck-patch-torch", default=None)
     if patch or (patch is None and config.getini("gradcheck_patch_torch")):
         from gradcheck_cli.compat import patch_torch  # imports torch: only when asked
@@ -138,7 +142,7 @@ class GradChecker:
 
     name: str
     options: dict[str, Any]
-    records: list[TargetReport]
+    records: list[tuple[str, TargetReport]]
 
     def __repr__(self) -> str:
         return f"<grad_checker of {self.name} {self.options}>"
@@ -181,9 +185,10 @@ class GradChecker:
             report = _check(func, list(points), merged, self.name, arguments)
         except GradcheckError as exc:  # bad input, or the function raised: its traceback, not ours
             trace = getattr(exc, "user_traceback", "")
+            self.records.append((self.name, _error_report(func, self.name, str(exc), trace)))
             message = f"gradcheck: {exc}\n{trace}".rstrip()
             raise pytest.fail.Exception(message, pytrace=False) from None  # no chained traceback
-        self.records.append(report)
+        self.records.append((self.name, report))
         failing = [
             (label, result) for label, result in zip(report.labels, report.results) if not result.passed
         ]
@@ -257,6 +262,16 @@ def _check(
     return check_points(target, tensors, check_options, arguments=arguments)
 
 
+def _error_report(func: Callable[..., Any], test: str, error: str, trace: str) -> TargetReport:
+    """A check that could not be run: ERROR in ``--gradcheck-report``, with its reason."""
+    from gradcheck_cli.app.target import source_location
+    from gradcheck_cli.report import TargetReport
+
+    file, line = source_location(func)
+    target = f"{test}::{_qualname(func)}"
+    return TargetReport(target=target, file=file, line=line, error=error, error_traceback=trace)
+
+
 def _qualname(func: Callable[..., Any]) -> str:
     return getattr(func, "__qualname__", type(func).__name__)
 
@@ -294,12 +309,18 @@ def grad_checker(request: pytest.FixtureRequest) -> GradChecker:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Write ``--gradcheck-report``; a path that cannot be written is a message and exit code 4."""
     path = session.config.getoption("--gradcheck-report", default=None)
-    if not path or getattr(session.config, "workerinput", None) is not None:
+    if not path:
+        return
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller writes the file
+        from gradcheck_cli.pytest_xdist import send
+
+        send(workeroutput, session.config.stash.get(_RECORDS, []))
         return
     from gradcheck_cli.render.formats import format_for, render
     from gradcheck_cli.report import Report
 
-    report = Report(tuple(session.config.stash.get(_RECORDS, [])))
+    report = Report(tuple(report for _, report in session.config.stash.get(_RECORDS, [])))
     try:
         with open(path, "w", encoding="utf-8") as file:
             file.write(render(report, format_for(path)))

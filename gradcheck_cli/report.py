@@ -15,6 +15,11 @@ import numpy as np
 from gradcheck_cli.diagnosis import TaylorCurve
 from gradcheck_cli.result import CheckResult, Verdict, worst_verdict
 
+RUN_SEVERITY: tuple[Verdict, ...] = ("PASS", "ERROR", "NOT VERIFIED", "FAIL")
+"""A run's verdict is the worst of its targets' in this order: an error in one check (it could not be run)
+ranks below a wrong or unverified gradient in another, so that the exit code says 1 whenever a gradient is
+wrong, and 2 only when every check that ran passed."""
+
 
 @dataclass(frozen=True)
 class PointLabel:
@@ -88,8 +93,10 @@ class Report:
 
     @property
     def verdict(self) -> Verdict:
-        """The worst target verdict: ERROR, then FAIL, then NOT VERIFIED, then PASS (as the exit code)."""
-        return worst_verdict(target.verdict for target in self.targets)
+        """FAIL if any gradient is wrong, else NOT VERIFIED if any could not be verified, else ERROR if any
+        target could not be checked, else PASS: a wrong gradient is never hidden behind another check's
+        error (the order of the exit code)."""
+        return max((t.verdict for t in self.targets), key=RUN_SEVERITY.index, default="PASS")
 
     @property
     def passed(self) -> bool:
@@ -98,8 +105,8 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """2 if any target could not be checked, else 1 if any gradient is wrong or not verified, else 0."""
-        return max((target.exit_code for target in self.targets), default=0)
+        """1 if any gradient is wrong or not verified, else 2 if any target could not be checked, else 0."""
+        return {"PASS": 0, "ERROR": 2, "NOT VERIFIED": 1, "FAIL": 1}[self.verdict]
 
     @property
     def points(self) -> int:

@@ -13,7 +13,7 @@ import gradcheck_cli
 from gradcheck_cli.app.config import DEFAULT_KEYS, OPTION_KEYS, load
 from gradcheck_cli.cli import run
 from gradcheck_cli.errors import ConfigError, UsageError
-from gradcheck_cli.options import CheckOptions, PointOptions, RenderOptions, layered, specs
+from gradcheck_cli.options import CheckOptions, PointOptions, RenderOptions, RunOptions, layered, specs
 from gradcheck_cli.pytest_plugin import _keywords
 from sample_functions.tutorial import calc
 
@@ -62,10 +62,13 @@ def test_layered_takes_the_first_layer_that_sets_an_option_by_either_spelling() 
 
 def test_every_surface_derives_from_the_one_list() -> None:
     cli_names = {param.name for param in run.params} - {"target", "config_file"}
-    declared = [s.name for cls in (CheckOptions, RenderOptions, PointOptions) for s in specs(cls, "cli")]
+    declared = [
+        s.name for cls in (CheckOptions, RenderOptions, PointOptions, RunOptions) for s in specs(cls, "cli")
+    ]
     assert sorted(cli_names) == sorted(declared)
     assert set(OPTION_KEYS) == {s.key for s in specs(CheckOptions, "config")}
-    assert set(DEFAULT_KEYS) == set(OPTION_KEYS) | {s.key for s in specs(RenderOptions, "config")}
+    run_keys = {s.key for cls in (RenderOptions, RunOptions) for s in specs(cls, "config")}
+    assert set(DEFAULT_KEYS) == set(OPTION_KEYS) | run_keys
     assert set(_keywords()) == {s.name for cls in (CheckOptions, RenderOptions) for s in specs(cls, "plugin")}
     engine = set(CheckOptions().engine_options())
     assert engine == {s.name for s in specs(CheckOptions, "engine")} and "dtype" not in engine

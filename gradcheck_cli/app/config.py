@@ -32,18 +32,21 @@ from pathlib import Path
 from typing import Any
 
 from gradcheck_cli.errors import ConfigError
-from gradcheck_cli.options import CheckOptions, RenderOptions, specs
+from gradcheck_cli.options import CheckOptions, RenderOptions, RunOptions, specs
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-_SPECS = {spec.key: spec for cls in (CheckOptions, RenderOptions) for spec in specs(cls, "config")}
+_SPECS = {
+    spec.key: spec for cls in (CheckOptions, RenderOptions, RunOptions) for spec in specs(cls, "config")
+}
 OPTION_KEYS = tuple(spec.key for spec in specs(CheckOptions, "config"))
 POINT_KEYS = ("x", "points", "random", "shape")
 DISPLAY_KEYS = tuple(spec.key for spec in specs(RenderOptions, "config"))
-DEFAULT_KEYS = (*OPTION_KEYS, *DISPLAY_KEYS)
+RUN_KEYS = tuple(spec.key for spec in specs(RunOptions, "config"))
+DEFAULT_KEYS = (*OPTION_KEYS, *DISPLAY_KEYS, *RUN_KEYS)
 CALL_KEYS = ("arg", "wrt")  # keyword arguments (--arg) and what is differentiated (--wrt), lists of strings
 CHECK_KEYS = ("target", "name", *OPTION_KEYS, *POINT_KEYS, *CALL_KEYS)
 

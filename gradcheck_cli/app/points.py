@@ -18,19 +18,49 @@ from gradcheck_cli.errors import InputError
 
 Point = tuple[np.ndarray, ...]
 
+MAX_DIMENSIONS = 32
+"""The deepest nesting of one argument's values (torch's own limit is 64 dimensions): deeper text is refused
+before it is parsed, since parsing it recurses."""
+
+
+def nesting(text: str) -> int:
+    """How deep the brackets of ``text`` nest (``[[1], [2]]`` -> 2), counted without parsing it."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "])":
+            depth -= 1
+    return deepest
+
+
+def _too_deep(what: str, depth: int, limit: int, form: str) -> InputError:
+    return InputError(f"{what} is nested {depth} levels deep: expected at most {limit} ({form})")
+
 
 def point_from_texts(texts: Sequence[str]) -> Point:
     """One point from the ``--x`` texts, one per positional argument, in order."""
+    for text in texts:
+        depth = nesting(text)
+        if depth > MAX_DIMENSIONS:
+            form = f"one level of brackets per dimension, at most {MAX_DIMENSIONS} dimensions"
+            raise _too_deep(f"--x {text[:20]}...", depth, MAX_DIMENSIONS, form)
     return tuple(parse_values(text) for text in texts)
 
 
 def points_from_file(path: str) -> list[Point]:
     """Points from a JSON file: ``[[arg0, arg1, ...], ...]`` where each arg is a number or nested list."""
     try:
-        data = json.loads(Path(path).read_text())
+        text = Path(path).read_text()
+        depth = nesting(text)
+        if depth > MAX_DIMENSIONS + 2:
+            form = f"a list of points, each a list of arguments of at most {MAX_DIMENSIONS} dimensions"
+            raise _too_deep(f"points file {path!r}", depth, MAX_DIMENSIONS + 2, form)
+        data = json.loads(text)
     except FileNotFoundError:
         raise InputError(f"points file not found: {path!r}") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise InputError(
             f"cannot read points file {path!r}: {exc}; expected JSON like [[[1,2,3]], [[4,5,6]]]"
         ) from None

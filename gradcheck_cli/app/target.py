@@ -52,11 +52,31 @@ def _is_path(where: str) -> bool:
     return where.endswith(".py") or "/" in where or os.sep in where
 
 
-def _import_file(path_text: str) -> ModuleType:
+def _package_module(path: Path) -> tuple[Path, str] | None:
+    """For a file inside a package (its directory has an ``__init__.py``): the directory above the top
+    package and the file's dotted module name (``pkg/core.py`` -> ``pkg.core``); else None."""
+    parts = [path.stem]
+    directory = path.parent
+    while (directory / "__init__.py").is_file() and directory.name.isidentifier():
+        parts.insert(0, directory.name)
+        directory = directory.parent
+    if len(parts) == 1 or not path.stem.isidentifier():
+        return None
+    return directory, ".".join(parts)
+
+
+def _import_file(path_text: str, qualname: str = "NAME") -> ModuleType:
     path = Path(path_text)
     if not path.is_file():
         raise TargetError(f"file not found: {path_text!r} (expected an existing .py file)")
     path = path.resolve()
+    if str(path.parent) not in sys.path:  # sibling imports work, as with `python file.py`
+        sys.path.insert(0, str(path.parent))
+    package = _package_module(path)
+    if package is not None:  # imported as pkg.core, so that its relative imports work
+        module = _import_in_package(path, *package, path_text)
+        if module is not None:
+            return module
     name = f"_gradcheck_target_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
     if name in sys.modules:
         return sys.modules[name]
@@ -64,14 +84,36 @@ def _import_file(path_text: str) -> ModuleType:
     if spec is None or spec.loader is None:
         raise TargetError(f"cannot load {path_text!r} as Python source (expected a .py file)")
     module = importlib.util.module_from_spec(spec)
-    if str(path.parent) not in sys.path:  # sibling imports work, as with `python file.py`
-        sys.path.insert(0, str(path.parent))
     sys.modules[name] = module
     try:
         _exec_user_module(lambda: spec.loader.exec_module(module), path_text)  # type: ignore[union-attr]
+    except UserFunctionError as exc:
+        del sys.modules[name]
+        if isinstance(exc.__cause__, ImportError) and "relative import" in str(exc.__cause__):
+            raise TargetError(
+                f"{path_text} uses a relative import but its directory {path.parent.name}/ is not a package "
+                f"(no __init__.py): name it as a module, {path.parent.name}.{path.stem}:{qualname}, run from "
+                f"{path.parent.parent}, or add an __init__.py"
+            ) from None
+        raise
     except BaseException:
         del sys.modules[name]
         raise
+    return module
+
+
+def _import_in_package(path: Path, root: Path, dotted: str, path_text: str) -> ModuleType | None:
+    """Import ``dotted`` with ``root`` on ``sys.path``; None when that name is taken by another module
+    already imported (the file is then loaded on its own, as a file)."""
+    top = dotted.split(".", 1)[0]
+    loaded = sys.modules.get(top)
+    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve().parent != root / top:
+        return None
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    module = _exec_user_module(lambda: importlib.import_module(dotted), path_text)
+    if Path(getattr(module, "__file__", "") or "").resolve() != path:
+        return None
     return module
 
 
@@ -121,7 +163,7 @@ def _resolve(module: ModuleType, qualname: str, spec: str, where: str) -> Any:
 def load_target(spec: str) -> Target:
     """Import the module or file named by ``spec`` and return the callable it names."""
     where, qualname = _split(spec.strip())
-    module = _import_file(where) if _is_path(where) else _import_module(where)
+    module = _import_file(where, qualname) if _is_path(where) else _import_module(where)
     func = _resolve(module, qualname, spec, where)
     if not callable(func):
         raise TargetError(

@@ -126,6 +126,8 @@ class Evaluator:
 
     def _loop(self, index: int, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
         rows = [self._call(index, row) for row in batch]
+        for row in rows[1:]:
+            _same_shapes(rows[0], row)
         return tuple(torch.stack([r[k] for r in rows]) for k in range(len(rows[0])))
 
     def _vmap(self, index: int, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -170,7 +172,9 @@ class Evaluator:
         while start < rows.count:
             stop = min(rows.count, start + size)
             began = time.perf_counter()
-            yield start, stop, self._chunk(index, rows.make(start, stop))
+            part = self._chunk(index, rows.make(start, stop))
+            _fits(part, output_numel)
+            yield start, stop, part
             per_row = (time.perf_counter() - began) / (stop - start)
             if growing and stop - start == size:
                 if per_row < best:
@@ -229,3 +233,31 @@ class Evaluator:
 
 class _VmapMismatch(Exception):
     pass
+
+
+def _shapes(outputs: Any) -> str:
+    return " and ".join(str(tuple(out.shape)) for out in outputs)
+
+
+def _same_shapes(first: Sequence[torch.Tensor], other: Sequence[torch.Tensor]) -> None:
+    if len(first) != len(other) or any(a.shape != b.shape for a, b in zip(first, other)):
+        raise changing_shape(f"shape {_shapes(first)}", _shapes(other))
+
+
+def _fits(part: Sequence[torch.Tensor], output_numel: int) -> None:
+    """The rows of a chunk hold as many output elements as the output at the point (complex ones counted
+    once or as two reals)."""
+    plain = sum(p[0].numel() for p in part)
+    real = sum(p[0].numel() * (2 if p.is_complex() else 1) for p in part)
+    if output_numel not in (plain, real):
+        raise changing_shape(f"{output_numel} output elements", _shapes(p[0] for p in part))
+
+
+def changing_shape(at_point: str, perturbed: str) -> UserFunctionError:
+    """The function's outputs differ in shape between nearby inputs (``x[x > 1]``, ``nonzero``, randomness):
+    no Jacobian exists there."""
+    return UserFunctionError(
+        f"the function's output shape is not fixed: {at_point} at one input, {perturbed} at a nearby "
+        "(perturbed) one (an output like x[x > 1] or nonzero that depends on the values, or one that changes "
+        "between calls); a gradient needs a fixed output shape"
+    )

@@ -41,7 +41,8 @@ def output_jitter(
 def jacobian_jitter(
     first: Sequence[Sequence[np.ndarray | None]], second: Sequence[Sequence[np.ndarray | None]]
 ) -> list[list[np.ndarray | None]]:
-    """``|J - J|`` per block between two autograd Jacobians of the same point."""
+    """``|J - J|`` per block between two autograd Jacobians of the same point (inf throughout a block whose
+    shape changed: the function's output shape changes between calls)."""
     return [
         [None if a is None or b is None else _difference(a, b) for a, b in zip(row_a, row_b)]
         for row_a, row_b in zip(first, second)
@@ -49,7 +50,10 @@ def jacobian_jitter(
 
 
 def _difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``|a - b|``, 0 where both are the same (inf and inf, nan and nan: an infinite derivative twice)."""
+    """``|a - b|``, 0 where both are the same (inf and inf, nan and nan: an infinite derivative twice); inf
+    throughout when the shapes differ (the function's output shape changes between calls)."""
+    if a.shape != b.shape:
+        return np.full(a.shape, np.inf)
     with np.errstate(invalid="ignore"):
         diff = np.abs(a - b)
     diff[(a == b) | (np.isnan(a) & np.isnan(b))] = 0.0

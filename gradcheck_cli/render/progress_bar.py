@@ -14,7 +14,8 @@ DELAY_S = 1.0
 
 class ProgressBar:
     """A context manager and a ``(task, done, total)`` callback. Nothing is drawn before ``delay`` seconds
-    have passed since entering, nor ever when stderr is not a terminal."""
+    have passed since the check's first step (its first callback: loading the target and importing torch
+    do not count), nor ever when stderr is not a terminal; a check that ends sooner shows no bar."""
 
     def __init__(self, *, delay: float = DELAY_S, stream: Any = None, enabled: bool | None = None) -> None:
         self.stream = stream if stream is not None else sys.stderr
@@ -22,12 +23,12 @@ class ProgressBar:
             enabled if enabled is not None else bool(getattr(self.stream, "isatty", lambda: False)())
         )
         self.delay = delay
-        self.started = 0.0
+        self.started: float | None = None
         self.progress: Any = None
         self.tasks: dict[str, Any] = {}
 
     def __enter__(self) -> ProgressBar:
-        self.started = time.monotonic()
+        self.started = None
         return self
 
     def __exit__(
@@ -38,7 +39,11 @@ class ProgressBar:
             self.progress = None
 
     def __call__(self, task: str, done: int, total: int) -> None:
-        if not self.enabled or time.monotonic() - self.started < self.delay:
+        if not self.enabled:
+            return
+        if self.started is None:
+            self.started = time.monotonic()
+        if time.monotonic() - self.started < self.delay:
             return
         if self.progress is None:
             from rich.console import Console

@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradcheck_cli.app.points import parse_shape, points_from_file, random_points
+from gradcheck_cli.app.points import (
+    MAX_DIMENSIONS,
+    nesting,
+    parse_shape,
+    point_from_texts,
+    points_from_file,
+    random_points,
+)
 from gradcheck_cli.errors import InputError
 
 
@@ -60,3 +67,33 @@ def test_parse_shape(text: str, shape: tuple[int, ...]) -> None:
 def test_parse_shape_rejects_non_positive_integers(text: str) -> None:
     with pytest.raises(InputError, match="shape"):
         parse_shape(text)
+
+
+def test_nesting_counts_brackets_without_parsing() -> None:
+    assert (nesting("1"), nesting("[1, 2]"), nesting("[[[1]], [[2]]]"), nesting("([1], [2])")) == (0, 1, 3, 2)
+
+
+@pytest.mark.parametrize("depth", [200, 100_000])
+def test_an_over_deep_points_file_is_one_line(tmp_path: Path, depth: int) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * depth + "1" + "]" * depth)
+    with pytest.raises(InputError) as info:
+        points_from_file(str(path))
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 300
+    assert f"is nested {depth} levels deep: expected at most {MAX_DIMENSIONS + 2}" in message
+
+
+def test_a_points_file_as_deep_as_allowed_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "ok.json"
+    depth = MAX_DIMENSIONS + 2
+    path.write_text("[" * depth + "1.5" + "]" * depth)
+    (point,) = points_from_file(str(path))
+    assert point[0].ndim == MAX_DIMENSIONS and point[0].item() == 1.5
+
+
+def test_an_over_deep_x_is_one_line() -> None:
+    with pytest.raises(InputError) as info:
+        point_from_texts(["[" * 5000 + "1" + "]" * 5000])
+    assert "is nested 5000 levels deep: expected at most 32" in str(info.value)
+    assert len(str(info.value)) < 300

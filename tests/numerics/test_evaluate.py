@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import pytest
 import torch
 
 import gradcheck_cli
+from gradcheck_cli.errors import UserFunctionError
 from gradcheck_cli.numerics.budget import Budget
 from gradcheck_cli.numerics.evaluate import Evaluator, Rows
 from gradcheck_cli.render.notes import worded
@@ -38,3 +42,37 @@ def test_evaluator_chunks_stay_within_the_budget_and_match_a_loop() -> None:
     assert torch.allclose(out, torch.sin(rows).sum(1))
     assert sum(made) == 300 and max(made) <= Budget(2**20).rows(501)
     assert evaluate.strategy is not None and evaluate.strategy.strategy == "vmap"
+
+
+def masked(x: torch.Tensor) -> torch.Tensor:
+    return x[x > 1] * 2
+
+
+def nonzero_rows(x: torch.Tensor) -> torch.Tensor:
+    return x[torch.nonzero(x > 1.0).flatten()] ** 2
+
+
+class Growing:
+    """Returns one more element on every call."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return x.repeat(self.calls)[: self.calls + 2]
+
+
+@pytest.mark.parametrize("func", [masked, nonzero_rows, Growing()], ids=["mask", "nonzero", "growing"])
+def test_a_changing_output_shape_is_one_line(func) -> None:
+    x = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    with pytest.raises(UserFunctionError) as info:
+        gradcheck_cli.check(func, x)
+    message = str(info.value)
+    assert message.startswith("the function's output shape is not fixed: ")
+    assert "\n" not in message and re.search(r"shape \(\d+,\) at one input, \(\d+,\) at a nearby", message)
+
+
+def test_a_mask_away_from_its_threshold_is_checked() -> None:
+    x = torch.tensor([0.5, 1.5, 2.0], dtype=torch.float64)
+    assert gradcheck_cli.check(masked, x).passed

@@ -20,7 +20,7 @@ CALC = f"{REPO / 'sample_functions' / 'tutorial.py'}:calc"
 def test_markdown_summary_table_and_failing_entries(report: Report) -> None:
     text = render(report, "markdown")
     lines = text.splitlines()
-    assert lines[0] == "### gradcheck: ERROR"
+    assert lines[0] == "### gradcheck: FAIL"
     assert "| target | points | failed | worst rel err | verdict |" in lines
     assert f"| `{CALC}` | 1 | 0 | " in text and "| **PASS** |" in text
     assert "| `wrong\\|one` | 2 | 2 | inf | **FAIL** |" in lines
@@ -41,4 +41,4 @@ def test_step_summary_is_appended_when_the_variable_is_set(
     assert append_step_summary(report) == summary
     append_step_summary(report)
     text = summary.read_text()
-    assert text.startswith("earlier step\n") and text.count("### gradcheck: ERROR") == 2
+    assert text.startswith("earlier step\n") and text.count("### gradcheck: FAIL") == 2
