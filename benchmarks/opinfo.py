@@ -209,7 +209,9 @@ def main() -> None:
                 for variant in variants(case, bugs):
                     record = run_case(variant, args.timeout)
                     records.append(record)
-                    if counted(record) and (wrong(record, record.ours) or record.ours != "PASS"):
+                    if counted(record) and (
+                        wrong(record, record.ours) or (record.kind == "correct" and record.ours != "PASS")
+                    ):
                         print(
                             f"  ours wrong: {dtype} {record.kind} {record.name}: {record.ours} "
                             f"{record.detail[:200]}",
