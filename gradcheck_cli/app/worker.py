@@ -87,10 +87,15 @@ def _warm_up() -> None:
         pass
 
 
-def _serve(conn: Connection, progress: ProgressFactory | None) -> None:
-    """A worker's life: import torch once, say ready, then run jobs until told to stop (None)."""
+def _serve(conn: Connection, progress: ProgressFactory | None, threads: int | None = None) -> None:
+    """A worker's life: import torch once, say ready, then run jobs until told to stop (None). ``threads``:
+    torch's intra-op threads, so that N workers share the cores instead of each taking all of them."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops us
     sys.stdout = sys.stderr  # what the user's code prints never reaches the report on stdout
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     _warm_up()
     conn.send(_READY)
     while (message := conn.recv()) is not None:
@@ -126,9 +131,9 @@ class _Worker:
     deadline: float | None = None
 
 
-def _start(context: Any, progress: ProgressFactory | None) -> _Worker:
+def _start(context: Any, progress: ProgressFactory | None, threads: int | None = None) -> _Worker:
     parent, child = context.Pipe()
-    process = context.Process(target=_serve, args=(child, progress), daemon=True)
+    process = context.Process(target=_serve, args=(child, progress, threads), daemon=True)
     process.start()
     child.close()
     return _Worker(process, parent)
@@ -171,7 +176,10 @@ class Pool:
         ``done`` then holds what finished."""
         context = _context()
         pending = deque(range(len(self.jobs)))
-        workers = [_start(context, self.progress) for _ in range(max(1, min(self.size, len(self.jobs))))]
+        workers = [
+            _start(context, self.progress, self._threads())
+            for _ in range(max(1, min(self.size, len(self.jobs))))
+        ]
         try:
             while len(self.done) < len(self.jobs):
                 for worker in workers:
@@ -180,11 +188,15 @@ class Pool:
                 self._wait(workers)
                 for i, worker in enumerate(workers):
                     if self._settle(worker):
-                        workers[i] = _start(context, self.progress)
+                        workers[i] = _start(context, self.progress, self._threads())
         finally:
             for worker in workers:
                 _stop(worker)
         return [self.done[i] for i in range(len(self.jobs))]
+
+    def _threads(self) -> int | None:
+        """Each of several workers gets its share of the cores."""
+        return max(1, (os.cpu_count() or 1) // self.size) if self.size > 1 else None
 
     def _hand(self, worker: _Worker, index: int) -> None:
         worker.job = index
