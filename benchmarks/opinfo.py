@@ -188,16 +188,40 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per case and tool")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write every record to this file")
+    parser.add_argument(
+        "--jsonl",
+        type=Path,
+        help="append each record to this file as it is made; cases already in it are skipped",
+    )
+    parser.add_argument(
+        "--summary", type=Path, nargs="*", help="only print the summary of these --jsonl files"
+    )
     return parser.parse_args()
+
+
+def saved(paths: list[Path]) -> list[Record]:
+    """The records of ``--jsonl`` files (a line cut short by a crash is left out)."""
+    records = []
+    for path in paths:
+        for line in path.read_text().splitlines() if path.exists() else []:
+            try:
+                records.append(Record(**json.loads(line)))
+            except (ValueError, TypeError):
+                continue
+    return records
 
 
 def main() -> None:
     args = parse()
+    if args.summary:
+        print(summary(saved(args.summary)))
+        return
     bugs = {"all": list(BUGS), "none": []}.get(args.bugs, args.bugs.split(","))
     ops = select_ops(args.ops.split(",") if args.ops else None, args.sample, args.seed)
     dtypes = [d for d in args.dtype.split(",") if d in DTYPES]
     print(f"{len(ops)} ops, dtypes {', '.join(dtypes)}, {args.limit or 'all'} samples per op, bugs: {bugs}")
     records: list[Record] = []
+    seen = {(r.name, r.dtype, r.kind) for r in saved([args.jsonl])} if args.jsonl else set()
     for op in ops:
         for dtype in dtypes:
             try:
@@ -207,8 +231,13 @@ def main() -> None:
                 continue
             for case in found:
                 for variant in variants(case, bugs):
+                    if (variant.name, dtype, variant.bug or "correct") in seen:
+                        continue
                     record = run_case(variant, args.timeout)
                     records.append(record)
+                    if args.jsonl:
+                        with args.jsonl.open("a") as stream:
+                            stream.write(json.dumps(asdict(record)) + "\n")
                     if counted(record) and (
                         wrong(record, record.ours) or (record.kind == "correct" and record.ours != "PASS")
                     ):
