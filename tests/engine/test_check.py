@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from functions import elementwise
 
 import gradcheck_cli
 from gradcheck_cli.errors import InputError, UsageError, UserFunctionError
@@ -77,18 +78,8 @@ def test_an_output_independent_of_an_input_is_a_zero_block_said_so() -> None:
 
 
 def test_wrong_backward_fails_exactly_the_wrong_entries() -> None:
-    class Cube(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x**3
-
-        @staticmethod
-        def backward(ctx, grad):
-            (x,) = ctx.saved_tensors
-            return grad * 3 * x
-
-    result = gradcheck_cli.check(Cube.apply, torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64))
+    cube = elementwise(lambda x: x**3, lambda x: 3 * x)  # should be 3 * x**2
+    result = gradcheck_cli.check(cube, torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64))
     assert not result.passed
     (block,) = result.blocks
     assert np.argwhere(block.status == Status.FAIL.code).tolist() == [[0, 0], [2, 2]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from functions import elementwise
 
 import gradcheck_cli
 from gradcheck_cli.render.notes import detail, worded
@@ -25,16 +26,8 @@ def test_relu_and_abs_at_zero_are_kinks_with_both_slopes(func) -> None:
 
 
 def test_a_kink_whose_autograd_lies_outside_the_slopes_fails() -> None:
-    class Leaky(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return torch.relu(x)
-
-        @staticmethod
-        def backward(ctx, grad):
-            return grad * 2.0  # wrong everywhere: 2 is outside [0, 1] at 0 too
-
-    result = gradcheck_cli.check(Leaky.apply, torch.tensor([-1.0, 0.0, 2.0], dtype=torch.float64))
+    leaky = elementwise(torch.relu, lambda x: torch.full_like(x, 2.0))  # 2 is outside [0, 1] at 0 too
+    result = gradcheck_cli.check(leaky, torch.tensor([-1.0, 0.0, 2.0], dtype=torch.float64))
     (block,) = result.blocks
     assert np.all(np.diag(block.status) == Status.FAIL.code)
     at_zero = block.entry(4)

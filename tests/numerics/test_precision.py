@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from corpus import CORRECT, buggy
+from functions import elementwise
 
 import gradcheck_cli
 from gradcheck_cli.render.notes import worded
@@ -59,18 +60,8 @@ def test_a_function_that_stays_in_float32_gets_a_float32_reference_and_passes() 
 
 
 def test_a_one_percent_bug_in_float32_is_caught() -> None:
-    class Sin(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return torch.sin(x)
-
-        @staticmethod
-        def backward(ctx, grad):
-            (x,) = ctx.saved_tensors
-            return grad * torch.cos(x) * 1.01
-
-    result = gradcheck_cli.check(Sin.apply, torch.tensor([0.3, 1.2, -0.9]))
+    sin = elementwise(torch.sin, lambda x: torch.cos(x) * 1.01)
+    result = gradcheck_cli.check(sin, torch.tensor([0.3, 1.2, -0.9]))
     assert not result.passed
     assert all(
         e.status is Status.FAIL
