@@ -39,41 +39,40 @@ def noise_offsets(samples: Samples) -> list[np.ndarray]:
     """Every offset vector :func:`measured_noise` evaluates (to be evaluated in one batched call)."""
     curvature_step = np.full(samples.numel, CURVATURE_STEP)
     wanted = [d for d in _probes(samples) if d is not None]
-    return [curvature_step, -curvature_step, *wanted, *(2 * d for d in wanted)]
+    # flat_columns' points on the other side ride along (its d and 2d are probes).
+    flat = [-probe_step(k) * magnitude(samples.x) for k in FLAT_EXPONENTS]
+    return [curvature_step, -curvature_step, *wanted, *(2 * d for d in wanted), *flat]
 
 
 def measured_noise(samples: Samples) -> np.ndarray:
     """Per input element, the size of the function's evaluation error (0 where within round-off)."""
     mag = magnitude(samples.x)
-    curvature_step = np.full(samples.numel, CURVATURE_STEP)
-    probes = _probes(samples)
     samples.prefetch(noise_offsets(samples))
-    curvature, _ = samples.quotient(SECOND, curvature_step)
-    curvature = np.abs(curvature)
-    base = samples.base.cpu().numpy().reshape(1, -1)
-    noise = np.zeros(samples.numel)
-    slope = np.zeros(samples.numel)
-    seen = np.zeros(samples.numel, dtype=bool)
-    for n, d in enumerate(probes):
-        # A probe wider than PROBE_LIMIT leaves the Taylor region of a function of x's scale 1 (sin at 300,
-        # max over entries 0.1 apart at 1000): what it sees there is the function's shape, not noise.
-        if d is None:
-            continue
-        allowed = d <= PROBE_LIMIT
-        one = samples.at(d).cpu().numpy()
-        two = samples.at(2 * d).cpu().numpy()
-        second = np.abs(
-            two - 2 * one + base
-        ).T  # (outputs, elements): smooth part f'' d**2 + O(d**3), + noise
-        first = allowed & ~seen
-        if n == 0 or np.any(first):
-            slope = np.where(first, np.max(np.abs(one - base).T / d, axis=0, initial=0.0), slope)
-            # The widest probe bounds the smooth part at the narrower ones.
-            curvature = np.where(first, np.maximum(curvature, second / d**2), curvature)
-            seen |= allowed
-        excess = second - 4 * curvature * d**2
-        excess = np.where(np.isfinite(excess) & allowed, excess, 0.0)
-        noise = np.maximum(noise, np.max(excess, axis=0, initial=0.0) / 4)
+    curvature, _ = samples.quotient(SECOND, np.full(samples.numel, CURVATURE_STEP))
+    curvature = np.abs(curvature)  # (outputs, elements)
+    base = samples.base
+    used = [d for d in _probes(samples) if d is not None]
+    if not used:
+        return np.zeros(samples.numel)
+    d = np.stack(used)  # (probes, elements)
+    one = np.stack([samples.at(p) for p in used])  # (probes, elements, outputs)
+    two = np.stack([samples.at(2 * p) for p in used])
+    # (probes, outputs, elements): smooth part f'' d**2 + O(d**3), + noise
+    second = np.abs(two - 2 * one + base).transpose(0, 2, 1)
+    # A probe wider than PROBE_LIMIT leaves the Taylor region of a function of x's scale 1 (sin at 300,
+    # max over entries 0.1 apart at 1000): what it sees there is the function's shape, not noise.
+    allowed = d <= PROBE_LIMIT
+    seen = np.any(allowed, axis=0)
+    first = np.argmax(allowed, axis=0)  # per element, its widest allowed probe
+    columns = np.arange(samples.numel)
+    d_first = d[first, columns]
+    slope = np.max(np.abs(one[first, columns] - base).T / d_first, axis=0, initial=0.0)
+    slope = np.where(seen, slope, 0.0)
+    # The widest probe bounds the smooth part at the narrower ones.
+    curvature = np.where(seen, np.maximum(curvature, second[first, :, columns].T / d_first**2), curvature)
+    excess = second - 4 * curvature * (d**2)[:, None, :]
+    excess = np.where(np.isfinite(excess) & allowed[:, None, :], excess, 0.0)
+    noise = np.maximum(0.0, np.max(excess, axis=(0, 1), initial=0.0) / 4)
     # Round-off of the values, and of the points x + d themselves (about eps |x| |f'|).
     resolution = ROUNDOFF_ULPS * samples.eps * (float(np.max(np.abs(base), initial=0.0)) + 4 * mag * slope)
     return np.where(noise > 4 * resolution, noise, 0.0)
@@ -90,10 +89,10 @@ def flat_columns(samples: Samples) -> np.ndarray:
     function is a step function there (``round``, integer-valued targets): its derivative is exactly 0.
     A jump at the point itself is not flat (the kink test sees it)."""
     mag = magnitude(samples.x)
-    base = samples.base.cpu().numpy().reshape(1, -1)
+    base = samples.base
     flat = np.ones(samples.numel, dtype=bool)
     for k in FLAT_EXPONENTS:
         d = probe_step(k) * mag  # the noise probes' own steps: their values are cached
         for offsets in (d, 2 * d, -d):
-            flat &= np.all(samples.at(offsets).cpu().numpy() == base, axis=1)
+            flat &= np.all(samples.at(offsets) == base, axis=1)
     return flat

@@ -257,7 +257,7 @@ def _flat(
     grid = flat & (samples.floor > 0)
     smooth = flat & ~grid
     widest = 2 * probe_step(FLAT_EXPONENTS[0]) * magnitude(samples.x)
-    values = samples.base.abs().cpu().numpy().reshape(-1, 1)
+    values = np.abs(samples.base).reshape(-1, 1)
     resolved = ROUNDOFF_ULPS * samples.eps * values / widest.reshape(1, -1)
     found = dict(estimates)
     for name, estimate in estimates.items():

@@ -9,7 +9,6 @@ that schemes sharing points (central, forward, backward, Richardson's ladder) sh
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -118,16 +117,12 @@ def apply(scheme: Scheme, accumulate: Accumulate, steps: torch.Tensor) -> torch.
     return total.div_(steps**scheme.derivative)
 
 
-def magnitudes(scheme: Scheme) -> Scheme:
-    """The scheme with its weights' magnitudes: how errors in the values add up in the quotient."""
-    return dataclasses.replace(scheme, weights=tuple(abs(w) for w in scheme.weights))
-
-
 class Samples:
     """The function at ``x + t_j e_j`` (input ``index``) for offset vectors ``t``, cached.
 
-    Values are float64 tensors of shape ``(input numel, total output numel)``: all outputs flattened and
-    concatenated. ``t = 0`` is the base point.
+    Values are float64 numpy arrays of shape ``(input numel, total output numel)``: all outputs flattened
+    and concatenated (numpy, not torch: a small check does thousands of tiny operations on them, each
+    several times cheaper in numpy). ``t = 0`` is the base point.
     """
 
     def __init__(
@@ -138,17 +133,20 @@ class Samples:
         self.x = x
         self.numel = x.numel()
         self.output_numel = sum(out.numel() for out in base)
-        self.base = torch.cat([out.detach().double().reshape(-1) for out in base]).reshape(1, -1)
+        self.base = np.concatenate([out.detach().double().reshape(-1).cpu().numpy() for out in base]).reshape(
+            1, -1
+        )
         self.eps = epsilon(dtype_name(x))
-        self._cache: dict[bytes, torch.Tensor] = {}
+        self._cache: dict[bytes, np.ndarray] = {}
         # The function's measured evaluation error per element, where it exceeds round-off (noise.py).
         self.floor = np.zeros(self.numel)
         self._magnitude = np.abs(x.detach().double().cpu().numpy().ravel())
 
-    def at(self, offsets: np.ndarray) -> torch.Tensor:
-        if not np.any(offsets):
-            return self.base.expand(self.numel, -1)
-        key = np.asarray(offsets, dtype=np.float64).tobytes()
+    def at(self, offsets: np.ndarray) -> np.ndarray:
+        offsets = np.asarray(offsets, dtype=np.float64)
+        if not offsets.any():
+            return np.broadcast_to(self.base, (self.numel, self.output_numel))
+        key = offsets.tobytes()
         if key not in self._cache:
             self.prefetch([offsets])
         return self._cache[key]
@@ -160,15 +158,15 @@ class Samples:
         for t in offsets:
             t = np.asarray(t, dtype=np.float64)
             key = t.tobytes()
-            if np.any(t) and key not in self._cache:
+            if key not in self._cache and t.any():
                 wanted.setdefault(key, t)
         if not wanted:
             return
         columns = np.tile(np.arange(self.numel), len(wanted))
         batch = perturbed(self.x, np.concatenate(list(wanted.values())), columns)
         values = self.evaluate(self.index, batch, self.output_numel)
-        flat = torch.cat([v.double().reshape(batch.count, -1) for v in values], dim=1)
-        for key, part in zip(wanted, flat.split(self.numel)):
+        flat = torch.cat([v.double().reshape(batch.count, -1) for v in values], dim=1).cpu().numpy()
+        for key, part in zip(wanted, np.split(flat, len(wanted))):
             self._cache[key] = part
 
     def prefetch_schemes(self, stencils: Sequence[tuple[Scheme, np.ndarray]]) -> None:
@@ -183,28 +181,28 @@ class Samples:
         cancellation is off relative to the largest output, not to itself); the weights carry that into the
         quotient, divided by ``h**derivative``.
         """
-        floor = torch.as_tensor(self.floor, dtype=torch.float64, device=self.base.device).reshape(-1, 1)
-        column = torch.as_tensor(steps, dtype=torch.float64, device=self.base.device).reshape(-1, 1)
-
-        def values(offset: float) -> torch.Tensor:
-            return self.at(offset * steps)
-
-        def noise(offset: float) -> torch.Tensor:
-            per_value = ROUNDOFF_ULPS * self.eps * values(offset).abs().amax(dim=1, keepdim=True)
-            return torch.maximum(per_value, floor).expand(self.numel, self.output_numel)
-
-        value = apply(scheme, summing(values), column)
+        steps = np.asarray(steps, dtype=np.float64)
+        scale = (steps**scheme.derivative).reshape(-1, 1)
+        value: np.ndarray | None = None
+        roundoff = np.zeros((self.numel, 1))
+        for offset, weight in zip(scheme.offsets, scheme.weights):
+            values = self.at(offset * steps)
+            value = weight * values if value is None else value + weight * values
+            per_value = ROUNDOFF_ULPS * self.eps * np.abs(values).max(axis=1, initial=0.0, keepdims=True)
+            roundoff = roundoff + abs(weight) * np.maximum(per_value, self.floor.reshape(-1, 1))
+        assert value is not None
+        value = value / scale
+        roundoff = np.broadcast_to(roundoff / scale, value.shape)
         # x + h is rounded too: the step taken is off by ~eps |x| per perturbed value, the quotient by that
         # times the derivative (approximated by the quotient itself) over h.
         moved = (
             sum(abs(w) for o, w in zip(scheme.offsets, scheme.weights) if o) if scheme.derivative == 1 else 0
         )
-        inputs = torch.as_tensor(self._magnitude, dtype=torch.float64, device=value.device).reshape(-1, 1)
-        roundoff = apply(magnitudes(scheme), summing(noise), column)
-        roundoff += ROUNDOFF_ULPS * self.eps * moved * inputs * value.abs() / column**scheme.derivative
+        inputs = self._magnitude.reshape(-1, 1)
+        roundoff = roundoff + ROUNDOFF_ULPS * self.eps * moved * inputs * np.abs(value) / scale
         # A perturbed point outside the function's domain (nan, inf): this estimate is unusable.
-        roundoff = torch.where(torch.isfinite(value), roundoff, torch.inf)
-        return value.T.cpu().numpy(), roundoff.T.cpu().numpy()
+        roundoff = np.where(np.isfinite(value), roundoff, np.inf)
+        return value.T, roundoff.T
 
 
 def split_rows(array: np.ndarray, sizes: Sequence[int]) -> list[np.ndarray]:

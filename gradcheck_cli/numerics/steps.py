@@ -23,7 +23,7 @@ _DOWN, _UP = 16.0, 8.0
 def effective_eps(samples: Samples) -> np.ndarray:
     """Per element, the relative precision of the function's values: its dtype's epsilon, or its measured
     noise relative to ``max |f|`` where that is larger (a function computing in lower precision inside)."""
-    scale = max(float(samples.base.abs().max()), np.finfo(float).tiny) if samples.base.numel() else 1.0
+    scale = max(float(np.abs(samples.base).max()), np.finfo(float).tiny) if samples.base.size else 1.0
     with np.errstate(over="ignore"):  # a nondeterministic function's "noise" can be huge: inf is right
         return np.maximum(samples.eps, samples.floor / scale)
 
@@ -46,7 +46,7 @@ def adaptive_steps(samples: Samples, order: int) -> np.ndarray:
     higher, noise = samples.quotient(*higher_derivatives(samples)[order - 1])
     resolved = np.abs(higher) > 4 * noise
     derivative = np.where(resolved, np.abs(higher), 0.0)  # (outputs, elements)
-    f_scale = np.maximum(samples.base.abs().cpu().numpy().reshape(-1, 1), np.finfo(float).tiny)
+    f_scale = np.maximum(np.abs(samples.base).reshape(-1, 1), np.finfo(float).tiny)
     c_round = np.maximum(ROUNDOFF_ULPS * samples.eps * f_scale, samples.floor.reshape(1, -1))
     c_round = c_round * (1.0 if order == 2 else 2.0)
     with np.errstate(divide="ignore", over="ignore"):
