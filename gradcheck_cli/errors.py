@@ -38,3 +38,15 @@ class UserFunctionError(GradcheckError):
     def __init__(self, message: str, user_traceback: str = "") -> None:
         super().__init__(message)
         self.user_traceback = user_traceback
+
+
+class NothingToCheck(UserFunctionError):
+    """The point has no Jacobian entry: every output, or every differentiable argument, is empty.
+
+    Not an error of the check: the engine turns it into a PASS with 0 entries and a ``nothing-to-check``
+    note (torch's gradcheck passes such a point vacuously). ``where`` is ``"outputs"`` or ``"inputs"``,
+    ``names`` the empty ones, ``dtype`` the dtype of the first of them."""
+
+    def __init__(self, message: str, where: str, names: tuple[str, ...], dtype: str) -> None:
+        super().__init__(message)
+        self.where, self.names, self.dtype = where, names, dtype

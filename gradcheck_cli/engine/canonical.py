@@ -31,7 +31,7 @@ import torch
 import torch.utils._pytree as pytree
 
 from gradcheck_cli.engine.outputs import OutputPlan, constant_reason, path_name, plan_outputs
-from gradcheck_cli.errors import InputError, UsageError, UserFunctionError
+from gradcheck_cli.errors import InputError, NothingToCheck, UsageError, UserFunctionError
 from gradcheck_cli.result import Argument, CallSummary
 from gradcheck_cli.user_code import argument_names, describe_signature
 
@@ -49,11 +49,19 @@ _REFUSED = (
 def _short(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         dtype = str(value.dtype).removeprefix("torch.")
+        if value.layout != torch.strided:
+            return f"{str(value.layout).removeprefix('torch.')} {dtype} tensor of shape {tuple(value.shape)}"
         if value.numel() <= 6:
             return f"{dtype} tensor {value.detach().cpu().tolist()}"
         return f"{dtype} tensor of shape {tuple(value.shape)}"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+_SPARSE = (
+    "{} is a {} tensor: sparse and other non-strided layouts are not supported (finite differences perturb "
+    "every element of a dense tensor); pass a dense tensor (x.to_dense()) or hold it constant"
+)
 
 
 @contextlib.contextmanager
@@ -291,6 +299,8 @@ def _assemble(
         arguments.append(Argument(label, not reason, reason, _short(value) if reason else ""))
         if reason:
             continue
+        if value.layout != torch.strided:
+            raise InputError(_SPARSE.format(label, str(value.layout).removeprefix("torch.")))
         slots.append(_Slot(k, value.is_complex()))
         if value.is_complex():
             leaves += [value.real.clone(), value.imag.clone()]
@@ -299,11 +309,22 @@ def _assemble(
             leaves.append(value)
             names.append(label)
     if not leaves:
-        constants = ", ".join(f"{a.name}: {a.reason}" for a in arguments)
-        raise InputError(
-            f"nothing to differentiate: every argument is held constant ({constants}); give a floating-point "
-            "or complex tensor argument"
-        )
+        _no_leaves(values, arguments)
     function = CanonicalFunction(func, values, spec, tuple(slots), module, train)
     mode = "" if module is None else "train" if train else "eval"
     return Canonical(function, tuple(leaves), tuple(names), tuple(arguments), mode)
+
+
+def _no_leaves(values: list[Any], arguments: list[Argument]) -> None:
+    """Raise why nothing is differentiated: :class:`NothingToCheck` where the differentiable arguments are
+    all empty (a PASS with 0 entries), else an :class:`InputError`."""
+    constants = ", ".join(f"{a.name}: {a.reason}" for a in arguments)
+    empty = [k for k, a in enumerate(arguments) if a.reason == "empty"]
+    if empty:
+        dtype = str(values[empty[0]].dtype).removeprefix("torch.")
+        names = tuple(arguments[k].name for k in empty)
+        raise NothingToCheck(f"every differentiable argument is empty ({constants})", "inputs", names, dtype)
+    raise InputError(
+        f"nothing to differentiate: every argument is held constant ({constants}); give a floating-point "
+        "or complex tensor argument"
+    )

@@ -30,7 +30,7 @@ from gradcheck_cli.engine.full import full_blocks
 from gradcheck_cli.engine.probe import probe_blocks, probe_scheme
 from gradcheck_cli.engine.second_order import Lifted, lift
 from gradcheck_cli.engine.settings import Settings
-from gradcheck_cli.errors import UsageError
+from gradcheck_cli.errors import NothingToCheck, UsageError
 from gradcheck_cli.numerics.budget import Budget, describe_bytes, parse_memory
 from gradcheck_cli.numerics.precision import default_tolerance
 from gradcheck_cli.numerics.progress import no_progress
@@ -111,13 +111,16 @@ def _full(call: Call, settings: Settings, notes: list[Note]) -> tuple[list[Block
 _CALL_KEYWORDS = ("wrt", "train", "names")
 
 
-def _options(keywords: Mapping[str, Any]) -> CheckOptions:
-    """The check's options from the library's keywords (validated by :class:`CheckOptions`)."""
+def _options(keywords: dict[str, Any]) -> tuple[CheckOptions, dict[str, Any], Sequence[str] | None]:
+    """The check's options from the library's keywords (validated by :class:`CheckOptions`), the keywords
+    that say how to call the function, and the contracts named (library only)."""
+    contracts = keywords.pop("contracts", None)
     offered = {spec.name for spec in specs(CheckOptions, "engine")} | {"progress"}
     for name in keywords:
-        if name not in offered:
+        if name not in offered and name not in _CALL_KEYWORDS:
             raise TypeError(f"check() got an unexpected keyword argument {name!r}")
-    return CheckOptions(**keywords)
+    options = CheckOptions(**{k: v for k, v in keywords.items() if k not in _CALL_KEYWORDS})
+    return options, {k: v for k, v in keywords.items() if k in _CALL_KEYWORDS}, contracts
 
 
 def _settings(options: CheckOptions, dtype: str) -> Settings:
@@ -147,6 +150,22 @@ def _probe(call: Call, settings: Settings, notes: list[Note]) -> tuple[list[Bloc
     return probe_blocks(call, settings, notes), [], probe_scheme(settings.method), settings.dtype
 
 
+def _nothing(empty: NothingToCheck, options: CheckOptions) -> CheckResult:
+    """A point without a Jacobian entry (every output, or every differentiable argument, empty): a PASS with
+    0 entries and a ``nothing-to-check`` note, as torch's gradcheck passes it vacuously."""
+    note = Note("nothing-to-check", {"where": empty.where, "names": list(empty.names)})
+    return CheckResult(
+        blocks=(),
+        point=(),
+        input_names=(),
+        dtype=empty.dtype,
+        method=options.method,
+        notes=(note,),
+        order=options.order,
+        strict_kinks=options.strict_kinks,
+    )
+
+
 def check(
     func: Callable[..., Any], inputs: Any, kwargs: Mapping[str, Any] | None = None, **keywords: Any
 ) -> CheckResult:
@@ -171,18 +190,18 @@ def check(
     also checks forward-mode AD (JVPs), and the report says which mode is wrong. ``order=N``: the backward
     differentiated N-1 times; ``batched``, ``contracts``: :func:`_contracts`. ``names`` names the inputs.
     ``blame`` (``auto``, ``on``, ``off``): on a failure, check each submodule or custom Function on its
-    own (:mod:`gradcheck_cli.engine.diagnose`; ``auto`` within a bound). ``progress`` is called with
-    (task, done, total) as the check advances.
+    own (:mod:`gradcheck_cli.engine.diagnose`; ``auto`` within a bound). ``progress(task, done, total)``.
 
     The options (every keyword but ``wrt``, ``train`` and ``names``) are those of
     :class:`gradcheck_cli.options.CheckOptions` offered to the library, validated there.
     """
-    contracts = keywords.pop("contracts", None)
-    options = _options({k: v for k, v in keywords.items() if k not in _CALL_KEYWORDS})
-    how = {k: v for k, v in keywords.items() if k in _CALL_KEYWORDS}
+    options, how, contracts = _options(keywords)
     notes: list[Note] = []
-    canonical = prepare(func, inputs, kwargs, **how)
-    call, lifted = _prepare(canonical, options.order, options.seed, notes)
+    try:
+        canonical = prepare(func, inputs, kwargs, **how)
+        call, lifted = _prepare(canonical, options.order, options.seed, notes)
+    except NothingToCheck as empty:
+        return _nothing(empty, options)
     settings = _settings(options, str(call.point[0].dtype).removeprefix("torch."))
     chosen = _plan(call, options.mode, settings.budget, notes)
     with one_thread_if_small(largest_batch(call.m, call.n)):

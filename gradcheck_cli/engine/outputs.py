@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.utils._pytree as pytree
 
-from gradcheck_cli.errors import UserFunctionError
+from gradcheck_cli.errors import NothingToCheck, UserFunctionError
 from gradcheck_cli.result import SkippedOutput
 
 
@@ -96,6 +96,7 @@ def plan_outputs(value: Any, tracked: bool) -> OutputPlan:
     else:
         skipped += [SkippedOutput(names[k], "no-history") for k in quiet]
     if not candidates:
+        _raise_empty(leaves, names, skipped)
         raise UserFunctionError(_nothing_to_check(value, skipped))
     keep = tuple(candidates)
     is_complex = tuple(bool(leaves[k][1].is_complex()) for k in keep)
@@ -103,6 +104,20 @@ def plan_outputs(value: Any, tracked: bool) -> OutputPlan:
     for k, c in zip(keep, is_complex):
         out_names += [f"{names[k]}.real", f"{names[k]}.imag"] if c else [names[k]]
     return OutputPlan(len(leaves), keep, is_complex, zero, tuple(out_names), tuple(skipped))
+
+
+def _raise_empty(leaves: list[Any], names: list[str], skipped: list[SkippedOutput]) -> None:
+    """A :class:`NothingToCheck` where the floating outputs are all empty (the others skipped as usual)."""
+    empty = [k for k, (_path, leaf) in enumerate(leaves) if constant_reason(leaf) == "empty"]
+    if empty:
+        dtype = str(leaves[empty[0]][1].dtype).removeprefix("torch.")
+        listed = ", ".join(f"{s.name} ({s.reason})" for s in skipped)
+        raise NothingToCheck(
+            f"every floating output is empty: nothing to check ({listed})",
+            "outputs",
+            tuple(names[k] for k in empty),
+            dtype,
+        )
 
 
 def _nothing_to_check(value: Any, skipped: list[SkippedOutput]) -> str:

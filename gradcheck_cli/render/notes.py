@@ -85,6 +85,13 @@ def _order(v: Mapping[str, Any]) -> str:
     )
 
 
+def _nothing(v: Mapping[str, Any]) -> str:
+    names = ", ".join(v["names"])
+    if v["where"] == "inputs":
+        return f"nothing to check: every differentiable argument is empty ({names}); 0 entries, PASS"
+    return f"nothing to check: every floating output is empty ({names}); 0 entries, PASS"
+
+
 _WORDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "order": _order,
     "probe-mode-chosen": _probe_chosen,
@@ -111,6 +118,7 @@ _WORDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "loop": lambda v: f"finite differences ran one point at a time (not vmapped: {v['reason']})",
     "localised": _localised,
     "probes": _probes,
+    "nothing-to-check": _nothing,
 }
 
 

@@ -104,6 +104,10 @@ def summary_line(result: CheckResult) -> Text:
         else ""
     )
     extra = ""
+    if not result.all_blocks:
+        text = Text(f"0 entries checked; {result.dtype}: ")
+        text.append(result.verdict, style=VERDICT_STYLES[result.verdict])
+        return text
     if result.secondary:
         other = ", ".join(f"{n} {s.value}" for s, n in result.secondary_counts().items() if n)
         extra = f"; {result.secondary[0].mode} mode also checked ({other})"
@@ -136,9 +140,8 @@ def point_renderable(
     result: CheckResult, label: PointLabel, target: str, *, digits: int, max_rows: int, ascii: bool
 ) -> RenderableType:
     """One point: its table, the details of unusual statuses, the notes and the summary line."""
-    parts: list[RenderableType] = [
-        check_table(result, title=label.title(target), digits=digits, max_rows=max_rows, ascii=ascii)
-    ]
+    table = check_table(result, title=label.title(target), digits=digits, max_rows=max_rows, ascii=ascii)
+    parts: list[RenderableType] = [table if result.all_blocks else Text(label.title(target))]
     # Each once: both autograd modes share the numerical side, so their entries give the same detail.
     details = {
         f"{entry.output_label} {entry.input_label}: {entry.status.value}: {detail(entry)}": entry.status

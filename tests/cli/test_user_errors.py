@@ -78,15 +78,15 @@ USER_ERRORS = {
 }
 
 
-def test_the_cli_reports_an_empty_output_with_exit_2(write_module) -> None:
+def test_the_cli_passes_an_empty_output_with_a_note_but_sweep_has_nothing_to_study(write_module) -> None:
     write_module("empty", "def empty_out(x):\n    return x[:0]\n")
-    for command in (
-        ["run", "empty.py:empty_out", "--x", "1,2,3"],
-        ["sweep", "empty.py:empty_out", "--x", "1,2"],
-    ):
-        result = CliRunner().invoke(cli, command, catch_exceptions=False)
-        assert result.exit_code == 2
-        assert "empty tensor" in result.stderr and "Traceback" not in result.stderr
+    result = CliRunner().invoke(cli, ["run", "empty.py:empty_out", "--x", "1,2,3"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "nothing to check: every floating output is empty (out)" in result.stdout
+    assert "0 entries checked; float64: PASS" in result.stdout
+    result = CliRunner().invoke(cli, ["sweep", "empty.py:empty_out", "--x", "1,2"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "empty tensor" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_the_cli_reports_in_place_modification_with_exit_2(write_module) -> None:

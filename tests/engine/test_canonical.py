@@ -74,6 +74,14 @@ def test_nothing_to_differentiate_is_an_input_error() -> None:
         gradcheck_cli.check(lambda idx, n: idx * n, (torch.tensor([1, 2]), 3))
 
 
+def test_a_sparse_argument_is_refused_in_one_line_and_a_constant_one_is_described() -> None:
+    sparse = torch.eye(3, dtype=torch.float64).to_sparse_csr()
+    with pytest.raises(InputError, match=r"a is a sparse_csr tensor: .* not supported"):
+        gradcheck_cli.check(lambda a: a.to_dense().sin(), (sparse,))
+    result = gradcheck_cli.check(lambda x, a: (a @ x).sin(), (X.clone().requires_grad_(), sparse))
+    assert result.passed and result.call.constants[0].value == "sparse_csr float64 tensor of shape (3, 3)"
+
+
 Pair = collections.namedtuple("Pair", "value count")
 
 
