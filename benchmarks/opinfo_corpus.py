@@ -178,6 +178,13 @@ def _differentiable(x: Any) -> bool:
     return isinstance(x, torch.Tensor) and (x.is_floating_point() or x.is_complex())
 
 
+def _round_off(cotangents: Sequence[torch.Tensor]) -> float:
+    """The size below which a vector-Jacobian product along ``cotangents`` is round-off of a zero gradient."""
+    sizes = [float(c.abs().max()) for c in cotangents if c.numel()]
+    eps = max((torch.finfo(c.real.dtype).eps for c in cotangents), default=0.0)
+    return 64 * eps * max(sizes, default=0.0)
+
+
 def planted(case: OpCase, bug: str) -> OpCase:
     """``case`` whose backward is the true VJP corrupted by ``BUGS[bug]`` (forward unchanged)."""
     corrupt = BUGS[bug].corrupt
@@ -202,13 +209,14 @@ def planted(case: OpCase, bug: str) -> OpCase:
             pairs = [(o, c) for o, c in zip(outputs, cotangents) if _differentiable(o) and o.requires_grad]
             true = torch.autograd.grad([o for o, _ in pairs], saved, [c for _, c in pairs], allow_unused=True)
             grads = []
+            floor = _round_off([c for _, c in pairs])
             for g in true:
                 if g is None:
                     grads.append(None)
                     continue
                 bad = corrupt(g)
                 scale = float(g.abs().max()) if g.numel() else 0.0
-                if scale > 0:
+                if scale > floor:  # a gradient that is round-off (corrcoef of 2 numbers is 1) changes nothing
                     effect[0] = max(effect[0], float((bad - g).abs().max()) / scale)
                 grads.append(bad)
             return tuple(grads)
