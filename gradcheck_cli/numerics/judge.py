@@ -46,23 +46,27 @@ class Comparison:
 
 def relative_error(abs_err: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """``abs_err / |reference|``, with 0/0 = 0 and x/0 = inf."""
+    return _relative(abs_err, np.abs(reference))
+
+
+def _relative(abs_err: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
+    """:func:`relative_error` from ``|reference|`` (overwritten: Jacobians of millions of entries)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.abs(reference)
-        np.divide(abs_err, rel, out=rel)  # in place: Jacobians of millions of entries
-    rel[abs_err == 0] = 0.0
-    return rel
+        np.divide(abs_err, magnitude, out=magnitude)
+    magnitude[abs_err == 0] = 0.0
+    return magnitude
 
 
 def compare(autograd: np.ndarray, reference: np.ndarray, *, atol: float, rtol: float) -> Comparison:
     """Entry ``ok`` iff ``|autograd - reference| <= atol + rtol * |reference|``."""
     abs_err = np.subtract(autograd, reference)
     np.abs(abs_err, out=abs_err)
-    tolerance = np.abs(reference)
-    tolerance *= rtol
+    magnitude = np.abs(reference)
+    tolerance = magnitude * rtol
     tolerance += atol
     status = np.full(abs_err.shape, Status.FAIL.code, dtype=np.int8)
     status[abs_err <= tolerance] = Status.PASS.code
-    return Comparison(abs_err, relative_error(abs_err, reference), tolerance, status)
+    return Comparison(abs_err, _relative(abs_err, magnitude), tolerance, status)
 
 
 def finite_scale(*arrays: np.ndarray) -> float:
@@ -175,18 +179,33 @@ def judge(evidence: Evidence, rule: Rule) -> Comparison:
     # A reference outside the function's domain; and an infinite or nan derivative w.r.t. an input element
     # where the function leaves its domain (sqrt at 0, and the 0 * inf of its VJP along the other outputs):
     # nothing finite differences can confirm. A nan derivative where the function is smooth stays a FAIL.
-    unusable = ~np.isfinite(evidence.reference)
-    if evidence.error is not None:
-        unusable |= ~np.isfinite(evidence.error)
-    if unusable.size:
-        unusable |= ~np.isfinite(autograd) & np.any(unusable, axis=0, keepdims=True)
-    status[unusable] = Status.INCONCLUSIVE.code
+    if not _all_finite(evidence.reference, evidence.error):
+        unusable = ~np.isfinite(evidence.reference)
+        if evidence.error is not None:
+            unusable |= ~np.isfinite(evidence.error)
+        if unusable.size:
+            unusable |= ~np.isfinite(autograd) & np.any(unusable, axis=0, keepdims=True)
+        status[unusable] = Status.INCONCLUSIVE.code
     kink, left, right = evidence.kink, evidence.left, evidence.right
     if kink is not None and left is not None and right is not None and np.any(kink):
         low, high = np.minimum(left, right), np.maximum(left, right)
         between = (autograd >= low - tolerance) & (autograd <= high + tolerance)
         status[kink] = np.where(between[kink], Status.KINK.code, Status.FAIL.code)
     jitter = evidence.jitter
-    if jitter is not None and np.any(jitter > 0):
+    if jitter is not None and _any_positive(jitter):
         status[np.broadcast_to(jitter > 0, status.shape)] = Status.NONDETERMINISTIC.code
     return comparison
+
+
+def _all_finite(*arrays: np.ndarray | None) -> bool:
+    """Every value of ``arrays`` finite, by one sum each (no temporary of their size): a sum is finite only
+    if every term is (else, or where it overflows, an elementwise look)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return all(a is None or np.isfinite(np.sum(a)) or bool(np.isfinite(a).all()) for a in arrays)
+
+
+def _any_positive(array: np.ndarray) -> bool:
+    """``np.any(array > 0)``; for one value broadcast to a block's shape (the usual jitter), that value."""
+    if array.size and not any(array.strides):
+        return bool(array.flat[0] > 0)
+    return bool(np.any(array > 0))

@@ -138,9 +138,21 @@ class Samples:
         )
         self.eps = epsilon(dtype_name(x))
         self._cache: dict[bytes, np.ndarray] = {}
-        # The function's measured evaluation error per element, where it exceeds round-off (noise.py).
-        self.floor = np.zeros(self.numel)
+        # Quotients already taken, by scheme and steps (schemes share them: Richardson's ladder, the kinks'
+        # one-sided slopes); valid for the current floor.
+        self._quotients: dict[tuple[Scheme, bytes], tuple[np.ndarray, np.ndarray]] = {}
+        self._floor = np.zeros(self.numel)
         self._magnitude = np.abs(x.detach().double().cpu().numpy().ravel())
+
+    @property
+    def floor(self) -> np.ndarray:
+        """The function's measured evaluation error per element, where it exceeds round-off (noise.py)."""
+        return self._floor
+
+    @floor.setter
+    def floor(self, value: np.ndarray) -> None:
+        self._floor = value
+        self._quotients.clear()  # their round-off estimates used the old floor
 
     def at(self, offsets: np.ndarray) -> np.ndarray:
         offsets = np.asarray(offsets, dtype=np.float64)
@@ -166,8 +178,8 @@ class Samples:
         batch = perturbed(self.x, np.concatenate(list(wanted.values())), columns)
         values = self.evaluate(self.index, batch, self.output_numel)
         flat = torch.cat([v.double().reshape(batch.count, -1) for v in values], dim=1).cpu().numpy()
-        for key, part in zip(wanted, np.split(flat, len(wanted))):
-            self._cache[key] = part
+        for k, key in enumerate(wanted):
+            self._cache[key] = flat[k * self.numel : (k + 1) * self.numel]
 
     def prefetch_schemes(self, stencils: Sequence[tuple[Scheme, np.ndarray]]) -> None:
         """:meth:`prefetch` the points of every ``(scheme, steps)`` that :meth:`quotient` will ask for."""
@@ -179,9 +191,18 @@ class Samples:
         Round-off: each value is off by about ``ROUNDOFF_ULPS * eps * max |f|``, or by the measured
         ``floor`` where the function is noisier than its dtype (an element computed with
         cancellation is off relative to the largest output, not to itself); the weights carry that into the
-        quotient, divided by ``h**derivative``.
+        quotient, divided by ``h**derivative``. The arrays are shared between callers: read-only.
         """
         steps = np.asarray(steps, dtype=np.float64)
+        key = (scheme, steps.tobytes())
+        if key not in self._quotients:
+            value, roundoff = self._quotient(scheme, steps)
+            value.setflags(write=False)
+            roundoff.setflags(write=False)
+            self._quotients[key] = (value, roundoff)
+        return self._quotients[key]
+
+    def _quotient(self, scheme: Scheme, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scale = (steps**scheme.derivative).reshape(-1, 1)
         value: np.ndarray | None = None
         roundoff = np.zeros((self.numel, 1))

@@ -62,3 +62,17 @@ def test_a_high_frequency_wiggle_finite_differences_cannot_see_is_not_passed() -
         lambda x: torch.sin(x) + 1e-9 * torch.sin(1e9 * x), torch.tensor([1.3, 0.7], dtype=torch.float64)
     )
     assert not result.passed
+
+
+def test_unusable_references_and_jitter_are_found_in_blocks_whose_sums_overflow() -> None:
+    """Finite entries whose sum overflows are usable; an infinite reference is not; a jitter broadcast from
+    one value marks the whole block."""
+    rule = Rule("float64", "float64", atol=1e-5, rtol=1e-3)
+    huge = np.array([[1e308, 1e308, 1.0]])
+    assert judge(Evidence(huge, huge, np.zeros((1, 3))), rule).status.tolist() == [[Status.PASS.code] * 3]
+    ref = np.array([[1e308, 1e308, np.inf]])
+    status = judge(Evidence(huge, ref, np.zeros((1, 3))), rule).status.tolist()
+    assert status == [[Status.PASS.code, Status.PASS.code, Status.INCONCLUSIVE.code]]
+    jitter = np.broadcast_to(np.float64(1e-9), (1, 3))
+    status = judge(Evidence(huge, huge, np.zeros((1, 3)), jitter=jitter), rule).status.tolist()
+    assert status == [[Status.NONDETERMINISTIC.code] * 3]

@@ -66,3 +66,14 @@ def test_each_scheme_has_the_order_its_table_entry_claims(name: str, order: int)
     assert scheme.order == order
     errors = [abs(samples.quotient(scheme, np.array([h]))[0][0, 0] - np.exp(0.7)) for h in (1e-1, 5e-2)]
     assert 0.8 * 2**order < errors[0] / errors[1] < 1.25 * 2**order
+
+
+def test_a_quotient_is_taken_once_per_scheme_and_steps_until_the_noise_floor_changes() -> None:
+    samples = _samples(torch.exp, torch.tensor([0.7], dtype=torch.float64))
+    h = np.array([2.0**-10])
+    first = samples.quotient(SCHEMES["central"], h)
+    assert samples.quotient(SCHEMES["central"], h)[0] is first[0]
+    assert not first[0].flags.writeable  # shared between callers
+    samples.floor = np.array([1e-3])
+    value, roundoff = samples.quotient(SCHEMES["central"], h)
+    assert value[0, 0] == first[0][0, 0] and roundoff[0, 0] > 100 * first[1][0, 0]
