@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradcheck_cli.numerics.precision import ROUNDOFF_ULPS
-from gradcheck_cli.numerics.stencils import SECOND, Samples, magnitude
+from gradcheck_cli.numerics.stencils import SECOND, Samples
 
 # Probe steps d = c * 2**-k * max(1, |x|) (c alternating 0.71, 0.59): bfloat16/half grids (k ~ 7-11),
 # float32 (~23); dense enough that a quantised function cannot look smooth at every one by chance.
@@ -30,7 +30,7 @@ def probe_step(k: int) -> float:
 
 def _probes(samples: Samples) -> list[np.ndarray | None]:
     """The probe steps ``d`` per exponent; ``None`` for those wider than PROBE_LIMIT everywhere (skipped)."""
-    mag = magnitude(samples.x)
+    mag = samples.scale
     probes = [probe_step(k) * mag for k in PROBE_EXPONENTS]
     return [d if np.any(d <= PROBE_LIMIT) else None for d in probes]
 
@@ -40,13 +40,13 @@ def noise_offsets(samples: Samples) -> list[np.ndarray]:
     curvature_step = np.full(samples.numel, CURVATURE_STEP)
     wanted = [d for d in _probes(samples) if d is not None]
     # flat_columns' points on the other side ride along (its d and 2d are probes).
-    flat = [-probe_step(k) * magnitude(samples.x) for k in FLAT_EXPONENTS]
+    flat = [-probe_step(k) * samples.scale for k in FLAT_EXPONENTS]
     return [curvature_step, -curvature_step, *wanted, *(2 * d for d in wanted), *flat]
 
 
 def measured_noise(samples: Samples) -> np.ndarray:
     """Per input element, the size of the function's evaluation error (0 where within round-off)."""
-    mag = magnitude(samples.x)
+    mag = samples.scale
     samples.prefetch(noise_offsets(samples))
     curvature, _ = samples.quotient(SECOND, np.full(samples.numel, CURVATURE_STEP))
     curvature = np.abs(curvature)  # (outputs, elements)
@@ -88,7 +88,7 @@ def flat_columns(samples: Samples) -> np.ndarray:
     ``x - d`` for every probe ``d`` of :data:`FLAT_EXPONENTS` (2**-20 and 2**-23 of ``max(1, |x|)``). Such a
     function is a step function there (``round``, integer-valued targets): its derivative is exactly 0.
     A jump at the point itself is not flat (the kink test sees it)."""
-    mag = magnitude(samples.x)
+    mag = samples.scale
     base = samples.base
     flat = np.ones(samples.numel, dtype=bool)
     for k in FLAT_EXPONENTS:

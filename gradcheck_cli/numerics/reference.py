@@ -37,7 +37,6 @@ from gradcheck_cli.numerics.stencils import (
     SCHEMES,
     Samples,
     Scheme,
-    magnitude,
     power_of_two,
     stencil_offsets,
 )
@@ -179,7 +178,7 @@ def _adaptive(samples: Samples, request: Request) -> tuple[dict[str, Estimate], 
         estimates["backward"] = fixed(samples, SCHEMES["backward"], onesided_steps, 0.5)
     if method in ("central4", "central6"):
         scheme = SCHEMES[method]
-        nominal = power_of_two(samples.eps ** (1.0 / (scheme.order + 1)) * magnitude(samples.x))
+        nominal = power_of_two(samples.eps ** (1.0 / (scheme.order + 1)) * samples.scale)
         estimates[method] = fixed(samples, scheme, nominal, 0.5)
     return estimates, central_steps, onesided_steps
 
@@ -256,7 +255,7 @@ def _flat(
         return estimates, sides
     grid = flat & (samples.floor > 0)
     smooth = flat & ~grid
-    widest = 2 * probe_step(FLAT_EXPONENTS[0]) * magnitude(samples.x)
+    widest = 2 * probe_step(FLAT_EXPONENTS[0]) * samples.scale
     values = np.abs(samples.base).reshape(-1, 1)
     resolved = ROUNDOFF_ULPS * samples.eps * values / widest.reshape(1, -1)
     found = dict(estimates)

@@ -143,6 +143,9 @@ class Samples:
         self._quotients: dict[tuple[Scheme, bytes], tuple[np.ndarray, np.ndarray]] = {}
         self._floor = np.zeros(self.numel)
         self._magnitude = np.abs(x.detach().double().cpu().numpy().ravel())
+        # max(1, |x_j|) per element (magnitude()): the scale steps are relative to, computed once.
+        self.scale = np.maximum(1.0, self._magnitude)
+        self.scale.setflags(write=False)
 
     @property
     def floor(self) -> np.ndarray:

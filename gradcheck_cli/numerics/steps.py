@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradcheck_cli.numerics.precision import ROUNDOFF_ULPS
-from gradcheck_cli.numerics.stencils import SECOND, THIRD, Samples, Scheme, magnitude, power_of_two
+from gradcheck_cli.numerics.stencils import SECOND, THIRD, Samples, Scheme, power_of_two
 
 # Truncation constants of the schemes: forward/backward |f''| h / 2, central |f'''| h**2 / 6.
 _TRUNCATION = {1: 0.5, 2: 1.0 / 6.0}
@@ -29,20 +29,20 @@ def effective_eps(samples: Samples) -> np.ndarray:
 
 
 def nominal_steps(samples: Samples, order: int) -> np.ndarray:
-    return power_of_two(effective_eps(samples) ** (1.0 / (order + 1)) * magnitude(samples.x))
+    return power_of_two(effective_eps(samples) ** (1.0 / (order + 1)) * samples.scale)
 
 
 def higher_derivatives(samples: Samples) -> list[tuple[Scheme, np.ndarray]]:
     """The stencils and steps :func:`adaptive_steps` estimates the second (order 1) and third (order 2)
     derivatives with, in that order (for :meth:`Samples.prefetch_schemes`)."""
-    coarse = power_of_two(np.minimum(effective_eps(samples) ** 0.2, 2.0**-3) * magnitude(samples.x))
+    coarse = power_of_two(np.minimum(effective_eps(samples) ** 0.2, 2.0**-3) * samples.scale)
     return [(SECOND, coarse), (THIRD, coarse)]
 
 
 def adaptive_steps(samples: Samples, order: int) -> np.ndarray:
     """One step per element of the input, for a first-derivative scheme of accuracy ``order`` (1 or 2)."""
     order = 1 if order < 2 else 2
-    nominal = np.minimum(nominal_steps(samples, order), 2.0**-3 * magnitude(samples.x))
+    nominal = np.minimum(nominal_steps(samples, order), 2.0**-3 * samples.scale)
     higher, noise = samples.quotient(*higher_derivatives(samples)[order - 1])
     resolved = np.abs(higher) > 4 * noise
     derivative = np.where(resolved, np.abs(higher), 0.0)  # (outputs, elements)
@@ -55,6 +55,4 @@ def adaptive_steps(samples: Samples, order: int) -> np.ndarray:
     best = np.min(optimal, axis=0) if optimal.size else np.full(samples.numel, np.inf)
     best = np.where(np.isfinite(best), best, nominal * _UP)
     # Never more than 2**-3 of the input's scale: Richardson's ladder goes to 4h, and domains end.
-    return power_of_two(
-        np.minimum(np.clip(best, nominal / _DOWN, nominal * _UP), 2.0**-3 * magnitude(samples.x))
-    )
+    return power_of_two(np.minimum(np.clip(best, nominal / _DOWN, nominal * _UP), 2.0**-3 * samples.scale))
