@@ -24,6 +24,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from gradcheck_cli.app.config import CheckConfig
+from gradcheck_cli.app.lazy_dynamo import defer_dynamo_import
 from gradcheck_cli.app.runner import PointSource, run_safely
 from gradcheck_cli.errors import GradcheckError
 from gradcheck_cli.options import CheckOptions
@@ -96,6 +97,7 @@ def _serve(conn: Connection, progress: ProgressFactory | None, threads: int | No
         import torch
 
         torch.set_num_threads(threads)
+    defer_dynamo_import()  # forward mode of ``a * 2`` would import torch._dynamo (2 s) for nothing
     _warm_up()
     conn.send(_READY)
     while (message := conn.recv()) is not None:

@@ -1,4 +1,5 @@
-"""The installed gradcheck script: it runs, --help imports no torch, errors are one line."""
+"""The installed gradcheck script: it runs, --help imports no torch, a small check no torch._dynamo, errors are
+one line."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+TUTORIAL = ("sample_functions/tutorial.py:calc", "--x", "1,2,3")
 
 
 def test_installed_script_runs_the_tutorial_sample() -> None:
@@ -36,6 +38,23 @@ def test_help_imports_no_torch() -> None:
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert "click" in imported  # the importtime listing is really there
     assert not {name for name in imported if name == "torch" or name.startswith("torch.")}
+
+
+def test_a_small_check_does_forward_mode_without_importing_torch_dynamo() -> None:
+    """``2 * a + 1`` in forward mode runs torch's Python meta kernels, whose wrapper would import
+    ``torch._dynamo`` (2 s of start-up); the worker process does without, and forward mode is still checked."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "gradcheck_cli", "run", *TUTORIAL],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "forward mode also checked (3 PASS)" in proc.stdout
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "torch._functorch.eager_transforms" in imported  # the worker's imports are listed too
+    assert "torch._dynamo" not in imported
 
 
 def test_user_error_from_the_script_is_one_line_without_traceback(tmp_path: Path) -> None:
