@@ -1,6 +1,7 @@
 """Running checks in worker processes, so that one check cannot take the others down with it.
 
-A worker imports torch once, tells the parent it is ready, then serves checks one after another. The parent
+A worker imports torch once, tells the parent it is ready, then serves checks one after another (the command
+line imports torch and warms up once, before forking its workers, so that they start warm). The parent
 hands out the checks in order (``--jobs N`` workers at a time) and gathers their reports by index, so the
 report is the same as a serial run's. A check that outlives its ``timeout`` has its worker killed and is
 ERROR "timed out after N s"; a worker that dies (``os._exit``, a segfault in an extension) makes its check
@@ -75,29 +76,52 @@ def _safe_report(job: Job, progress: ProgressFactory | None) -> TargetReport | s
         return TargetReport(target=job.label, error=f"the check raised {type(exc).__name__}: {text[:300]}")
 
 
+_warm = False
+"""True in a process that has run :func:`_warm_up` (and in the workers forked from it)."""
+
+
 def _warm_up() -> None:
     """Import torch and check ``sum(x * x)`` at one element, so that what a first check imports (torch's
-    modules, loaded on first use) is not counted against the first job's timeout."""
+    modules, loaded on first use) is not counted against the first job's timeout; once per process."""
+    global _warm
+    if _warm:
+        return
     import torch
 
     from gradcheck_cli.engine.check import check
 
+    defer_dynamo_import()  # forward mode of ``a * 2`` would import torch._dynamo (2 s) for nothing
     try:
         check(lambda x: (x * x).sum(), torch.ones(1, dtype=torch.float64))
     except Exception:  # the real check will say what is wrong
         pass
+    _warm = True
+
+
+def _warm_parent(context: Any) -> int | None:
+    """Where the workers are forked from a parent without torch (the command line), import torch and warm
+    up once, here, on one thread (forking a process whose torch has run threads is unsafe; one thread runs
+    no thread pool), so that every worker starts warm instead of each importing torch itself; returns
+    torch's default number of threads, for the workers (None where nothing was done)."""
+    if context.get_start_method() != "fork" or "torch" in sys.modules:
+        return None
+    import torch
+
+    default = torch.get_num_threads()
+    torch.set_num_threads(1)
+    _warm_up()
+    return default
 
 
 def _serve(conn: Connection, progress: ProgressFactory | None, threads: int | None = None) -> None:
-    """A worker's life: import torch once, say ready, then run jobs until told to stop (None). ``threads``:
-    torch's intra-op threads, so that N workers share the cores instead of each taking all of them."""
+    """A worker's life: warm up (unless forked warm), say ready, then run jobs until told to stop (None).
+    ``threads``: torch's intra-op threads, so that N workers share the cores instead of each taking all."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops us
     sys.stdout = sys.stderr  # what the user's code prints never reaches the report on stdout
     if threads is not None:
         import torch
 
         torch.set_num_threads(threads)
-    defer_dynamo_import()  # forward mode of ``a * 2`` would import torch._dynamo (2 s) for nothing
     _warm_up()
     conn.send(_READY)
     while (message := conn.recv()) is not None:
@@ -177,10 +201,11 @@ class Pool:
         """Every job's report, in the jobs' order. A KeyboardInterrupt stops the workers and propagates;
         ``done`` then holds what finished."""
         context = _context()
+        default = _warm_parent(context)
+        threads = self._threads(default)
         pending = deque(range(len(self.jobs)))
         workers = [
-            _start(context, self.progress, self._threads())
-            for _ in range(max(1, min(self.size, len(self.jobs))))
+            _start(context, self.progress, threads) for _ in range(max(1, min(self.size, len(self.jobs))))
         ]
         try:
             while len(self.done) < len(self.jobs):
@@ -190,15 +215,19 @@ class Pool:
                 self._wait(workers)
                 for i, worker in enumerate(workers):
                     if self._settle(worker):
-                        workers[i] = _start(context, self.progress, self._threads())
+                        workers[i] = _start(context, self.progress, threads)
         finally:
             for worker in workers:
                 _stop(worker)
+            if default is not None:
+                import torch
+
+                torch.set_num_threads(default)
         return [self.done[i] for i in range(len(self.jobs))]
 
-    def _threads(self) -> int | None:
-        """Each of several workers gets its share of the cores."""
-        return max(1, (os.cpu_count() or 1) // self.size) if self.size > 1 else None
+    def _threads(self, default: int | None) -> int | None:
+        """Each of several workers gets its share of the cores; one gets torch's ``default`` back."""
+        return max(1, (os.cpu_count() or 1) // self.size) if self.size > 1 else default
 
     def _hand(self, worker: _Worker, index: int) -> None:
         worker.job = index

@@ -210,3 +210,20 @@ def test_the_command_line_runs_even_one_check_in_a_worker(project) -> None:
     )
     assert result.returncode == 2
     assert result.stderr == "gradcheck: error: the worker process died (exit code 0)\n"
+
+
+def test_the_command_line_imports_torch_once_for_all_its_workers(project) -> None:
+    """The console script imports torch and warms up before forking its workers: two workers, one import
+    (``-X importtime`` lists every process's imports on the shared stderr)."""
+    root = project(check("good"), check("wrong"), check("good"))
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "gradcheck_cli", "run", "--jobs", "2", "--format", "json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert [t["verdict"] for t in json.loads(result.stdout)["targets"]] == ["PASS", "FAIL", "PASS"]
+    imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
+    assert imported.count("torch") == 1 and imported.count("gradcheck_cli.engine.check") == 1
