@@ -11,8 +11,8 @@ Nothing can be compiling while ``torch._dynamo`` is not imported (only it instal
 until then calling the reference itself is the same thing. :func:`defer_dynamo_import` caches, on each
 reference wrapped so far, a stand-in that does exactly that, and hands over to torch's wrapper (which imports
 ``torch._dynamo`` and caches the real thing) once something else has imported it -- the user's
-``torch.compile``, say. Used in worker processes, which this package owns; a library caller's process is
-left as it is. Where torch's wrapper has another shape, nothing is changed and torch imports as before.
+``torch.compile``, say. Used by the command line and its worker processes, which this package owns; a
+library caller's process is left as it is. Where torch's wrapper has another shape, nothing is changed and torch imports as before.
 """
 
 from __future__ import annotations
