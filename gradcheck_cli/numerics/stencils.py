@@ -246,7 +246,9 @@ def central_jacobian(
         return evaluate.accumulate(index, perturbed(x, offset * steps), total, weight)
 
     column = torch.as_tensor(steps, dtype=torch.float64, device=x.device).reshape(-1, 1)
-    return apply(SCHEMES["central"], accumulate, column).T.cpu().numpy()
+    # In the autograd Jacobian's (row-major) layout: the comparison of a transposed view with it takes about
+    # three times as long as this copy (3000x3000: 0.3 s against 0.07 s per pass).
+    return apply(SCHEMES["central"], accumulate, column).T.contiguous().cpu().numpy()
 
 
 def stencil_offsets(stencils: Sequence[tuple[Scheme, np.ndarray]]) -> list[np.ndarray]:
