@@ -137,7 +137,10 @@ class Evaluator:
             return as_outputs(self.func(*args), complex_outputs=self.complex_outputs)
 
         self.calls += len(batch)
-        return torch.func.vmap(wrapped, in_dims=in_dims)(
+        # randomness="same": a function that seeds its own randomness (PyTorch's dropout tests wrap the op
+        # in torch.manual_seed) vmaps like a plain call; an unseeded random one disagrees with a plain call
+        # (_confirm) and is evaluated one row at a time, as before.
+        return torch.func.vmap(wrapped, in_dims=in_dims, randomness="same")(
             *(batch if i == index else p for i, p in enumerate(self.point))
         )
 

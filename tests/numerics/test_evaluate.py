@@ -44,6 +44,24 @@ def test_evaluator_chunks_stay_within_the_budget_and_match_a_loop() -> None:
     assert evaluate.strategy is not None and evaluate.strategy.strategy == "vmap"
 
 
+def test_a_function_that_seeds_its_own_dropout_is_vmapped_and_an_unseeded_one_runs_in_a_loop() -> None:
+    # PyTorch's own dropout tests wrap the op in torch.manual_seed: every call is the same function, and
+    # vmap (randomness "same") computes it as a plain call does; an unseeded one disagrees with a plain call.
+    def seeded(x: torch.Tensor) -> torch.Tensor:
+        torch.manual_seed(0)
+        return torch.nn.functional.dropout(x, 0.5) * x
+
+    point = (torch.linspace(0.5, 1.5, 6, dtype=torch.float64),)
+    rows = point[0] + torch.randn(5, 6, dtype=torch.float64)
+    evaluate = Evaluator(seeded, point)
+    (out,) = evaluate(0, rows, 6)
+    assert evaluate.strategy is not None and evaluate.strategy.strategy == "vmap"
+    assert torch.equal(out, torch.stack([seeded(row) for row in rows]))
+    unseeded = Evaluator(lambda x: torch.nn.functional.dropout(x, 0.5), point)
+    unseeded(0, rows, 6)
+    assert unseeded.strategy is not None and unseeded.strategy.strategy == "loop"
+
+
 def masked(x: torch.Tensor) -> torch.Tensor:
     return x[x > 1] * 2
 
