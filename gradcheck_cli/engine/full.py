@@ -131,8 +131,7 @@ def _jacobian_blocks(
     blocks = []
     for k in range(len(call.outputs)):
         scale = max(
-            max(largest(numerical.reference(i, k)) for i in range(len(call.point))),
-            max((largest(a) for a in autograd.blocks[k] if a is not None), default=0.0),
+            numerical.scale(k), max((largest(a) for a in autograd.blocks[k] if a is not None), default=0.0)
         )
         for i in range(len(call.point)):
             if autograd.blocks[k][i] is None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gradcheck_cli.engine.blocks import Estimates
+from gradcheck_cli.engine.blocks import Estimates, largest
 from gradcheck_cli.engine.call import Call
 from gradcheck_cli.engine.settings import Settings
 from gradcheck_cli.engine.wide import evaluation_point
@@ -53,6 +53,10 @@ class Numerical:
 
     def reference(self, i: int, k: int) -> np.ndarray:
         return self.values[self.chosen][i][k]
+
+    def scale(self, k: int) -> float:
+        """The largest reference derivative of output ``k``, over every input."""
+        return max(largest(block[k]) for block in self.values[self.chosen])
 
     def kinked(self, i: int, k: int) -> dict[str, np.ndarray]:
         """The ``kink``/``left``/``right`` of block ``(k, i)`` (empty where not looked for)."""
