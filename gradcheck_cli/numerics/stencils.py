@@ -132,7 +132,8 @@ class Samples:
         self.index = index
         self.x = x
         self.numel = x.numel()
-        self.output_numel = sum(out.numel() for out in base)
+        self.sizes = [out.numel() for out in base]
+        self.output_numel = sum(self.sizes)
         self.base = np.concatenate([out.detach().double().reshape(-1).cpu().numpy() for out in base]).reshape(
             1, -1
         )
@@ -191,7 +192,8 @@ class Samples:
     def quotient(self, scheme: Scheme, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The scheme's estimate at ``steps`` and its round-off error estimate, both ``(out numel, in numel)``.
 
-        Round-off: each value is off by about ``ROUNDOFF_ULPS * eps * max |f|``, or by the measured
+        Round-off: each value is off by about ``ROUNDOFF_ULPS * eps * max |f|`` over its own output (a
+        softmax's weights are not off by the ulps of a large output returned beside them), or by the measured
         ``floor`` where the function is noisier than its dtype (an element computed with
         cancellation is off relative to the largest output, not to itself); the weights carry that into the
         quotient, divided by ``h**derivative``. The arrays are shared between callers: read-only.
@@ -208,11 +210,11 @@ class Samples:
     def _quotient(self, scheme: Scheme, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scale = (steps**scheme.derivative).reshape(-1, 1)
         value: np.ndarray | None = None
-        roundoff = np.zeros((self.numel, 1))
+        roundoff = np.zeros((self.numel, 1 if len(self.sizes) == 1 else self.output_numel))
         for offset, weight in zip(scheme.offsets, scheme.weights):
             values = self.at(offset * steps)
             value = weight * values if value is None else value + weight * values
-            per_value = ROUNDOFF_ULPS * self.eps * np.abs(values).max(axis=1, initial=0.0, keepdims=True)
+            per_value = ROUNDOFF_ULPS * self.eps * _largest_per_output(np.abs(values), self.sizes)
             roundoff = roundoff + abs(weight) * np.maximum(per_value, self.floor.reshape(-1, 1))
         assert value is not None
         value = value / scale
@@ -227,6 +229,17 @@ class Samples:
         # A perturbed point outside the function's domain (nan, inf): this estimate is unusable.
         roundoff = np.where(np.isfinite(value), roundoff, np.inf)
         return value.T, roundoff.T
+
+
+def _largest_per_output(values: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
+    """``(rows, 1)``: the largest of each row of ``values`` ``(rows, total output numel)``; with several
+    outputs ``(rows, total output numel)``: each value replaced by the largest of its own output's."""
+    if len(sizes) == 1:
+        return values.max(axis=1, initial=0.0, keepdims=True)
+    parts = np.split(values, np.cumsum(sizes)[:-1], axis=1)
+    return np.concatenate(
+        [np.broadcast_to(p.max(axis=1, initial=0.0, keepdims=True), p.shape) for p in parts], 1
+    )
 
 
 def split_rows(array: np.ndarray, sizes: Sequence[int]) -> list[np.ndarray]:

@@ -77,3 +77,20 @@ def test_a_quotient_is_taken_once_per_scheme_and_steps_until_the_noise_floor_cha
     samples.floor = np.array([1e-3])
     value, roundoff = samples.quotient(SCHEMES["central"], h)
     assert value[0, 0] == first[0][0, 0] and roundoff[0, 0] > 100 * first[1][0, 0]
+
+
+def test_round_off_is_scaled_by_the_largest_value_of_each_output_not_of_all_outputs() -> None:
+    # multi_head_attention_forward returns its output (values ~1000) and its saturated softmax weights
+    # (values <= 1): the weights' round-off is eps * 1 / h, not eps * 1000 / h.
+    x = torch.tensor([0.5, 1.5], dtype=torch.float64)
+
+    def both(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return 1000 * x.exp(), x.sigmoid()
+
+    samples = Samples(Evaluator(both, (x,)), 0, x, both(x))
+    steps = np.full(2, 2.0**-20)
+    _, roundoff = samples.quotient(SCHEMES["central"], steps)
+    eps = 2.0**-52
+    big, small = roundoff[:2], roundoff[2:]
+    assert np.all(big > 1000 * eps / 2.0**-20) and np.all(big < 4 * 1000 * np.e**1.6 * eps / 2.0**-20)
+    assert np.all(small < 4 * eps / 2.0**-20)
