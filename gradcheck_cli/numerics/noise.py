@@ -75,7 +75,8 @@ def measured_noise(samples: Samples) -> np.ndarray:
     noise = np.maximum(0.0, np.max(excess, axis=(0, 1), initial=0.0) / 4)
     # Round-off of the values, and of the points x + d themselves (about eps |x| |f'|).
     resolution = ROUNDOFF_ULPS * samples.eps * (float(np.max(np.abs(base), initial=0.0)) + 4 * mag * slope)
-    return np.where(noise > 4 * resolution, noise, 0.0)
+    # A jump at the point itself is seen by every probe: it is no noise (jump_columns).
+    return np.where((noise > 4 * resolution) & ~jump_columns(samples), noise, 0.0)
 
 
 # Probes at which a function that does not move at all is flat: far above float32's grid (2**-23 |x|), far
@@ -96,3 +97,39 @@ def flat_columns(samples: Samples) -> np.ndarray:
         for offsets in (d, 2 * d, -d):
             flat &= np.all(samples.at(offsets) == base, axis=1)
     return flat
+
+
+def _sides(samples: Samples) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The values at ``x + d``, ``x + 2d`` (right) and ``x - d`` (left) for the probes of FLAT_EXPONENTS."""
+    mag = samples.scale
+    right = [samples.at(m * probe_step(k) * mag) for k in FLAT_EXPONENTS for m in (1, 2)]
+    left = [samples.at(-probe_step(k) * mag) for k in FLAT_EXPONENTS]
+    return right, left
+
+
+def jump_columns(samples: Samples) -> np.ndarray:
+    """Per input element: a jump at the point itself, the function constant on either side of it. Its values
+    at every ``x + d`` and ``x + 2d`` (``d`` of :data:`FLAT_EXPONENTS`) are exactly equal, and so are those at
+    every ``x - d``, and both sides differ from ``f(x)``: an integer-valued argument tested for equality
+    (hinge_embedding_loss's ``target == 1``), ``sign`` at 0. Not differentiable: a kink, not noise."""
+    right, left = _sides(samples)
+    constant = np.ones(samples.numel, dtype=bool)
+    for side in (right, left):
+        for values in side[1:]:
+            constant &= np.all(values == side[0], axis=1)
+    # f(x) itself is the odd one out (an equality test): a step edge continuous from one side (int(n) at an
+    # integer) is not, and stays what the steps make of it.
+    isolated = np.any(right[0] != samples.base, axis=1) & np.any(left[0] != samples.base, axis=1)
+    return constant & isolated
+
+
+def jump_slopes(samples: Samples) -> tuple[np.ndarray, np.ndarray]:
+    """``(outputs, elements)``: the lowest and highest of 0 (the slope on either side of a jump) and the
+    one-sided difference quotients across it at the narrowest flat probe: autograd between them is a KINK."""
+    d = probe_step(FLAT_EXPONENTS[-1]) * samples.scale
+    right, left = _sides(samples)
+    across_right = ((right[-2] - samples.base) / d.reshape(-1, 1)).T
+    across_left = ((samples.base - left[-1]) / d.reshape(-1, 1)).T
+    low = np.minimum(0.0, np.minimum(across_left, across_right))
+    high = np.maximum(0.0, np.maximum(across_left, across_right))
+    return low, high

@@ -28,6 +28,8 @@ from gradcheck_cli.numerics.kinks import OneSided, one_sided
 from gradcheck_cli.numerics.noise import (
     FLAT_EXPONENTS,
     flat_columns,
+    jump_columns,
+    jump_slopes,
     measured_noise,
     noise_offsets,
     probe_step,
@@ -248,10 +250,11 @@ def _flat(
     also noisy at larger steps it is a step function on a grid (``round(x, 3)``; a function computing in
     float16 inside; a straight-through estimator): 0 at small scale, the slope of the larger steps at large
     scale. Both are read as one-sided slopes, a KINK: autograd passes at either and between, and fails
-    outside. The complex step, which resolves derivatives below the values' round-off (sigmoid at 30), is
+    outside. A jump at the point itself (:func:`jump_columns`) is a KINK between 0 and the quotients across
+    it. The complex step, which resolves derivatives below the values' round-off (sigmoid at 30), is
     kept."""
-    flat = flat_columns(samples)
-    if not np.any(flat) or sides is None:
+    flat, jump = flat_columns(samples), jump_columns(samples)
+    if not (np.any(flat) or np.any(jump)) or sides is None:
         return estimates, sides
     grid = flat & (samples.floor > 0)
     smooth = flat & ~grid
@@ -269,7 +272,9 @@ def _flat(
     left, right = sides.left.copy(), sides.right.copy()
     left_error, right_error = sides.left_error.copy(), sides.right_error.copy()
     left[:, grid], right[:, grid] = 0.0, estimates["central"].value[:, grid]
-    left_error[:, grid], right_error[:, grid] = 0.0, 0.0
+    low, high = jump_slopes(samples)
+    left[:, jump], right[:, jump] = low[:, jump], high[:, jump]
+    left_error[:, grid | jump], right_error[:, grid | jump] = 0.0, 0.0
     return found, OneSided(left, left_error, right, right_error)
 
 

@@ -26,6 +26,7 @@ CASES: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], list[float]]] = {
     "acos at 0.9999999": (torch.acos, [0.9999999, -0.9999999, 0.5]),
     "hardsigmoid (float32 1/6 inside)": (F.hardsigmoid, [0.3, -1.2, 2.0]),
     "round": (torch.round, [0.3, 1.7, -2.2]),
+    "sign at 0 (a jump at the point)": (torch.sign, [0.0, 0.7, -1.3]),
 }
 
 
@@ -76,6 +77,42 @@ def test_a_step_function_on_a_grid_is_no_false_fail() -> None:
     result = _checked(lambda t: torch.round(t, decimals=3), x)
     assert result.counts()[Status.FAIL] == 0 and result.verdict != "FAIL"
     assert all(s in (Status.PASS.code, Status.KINK.code) for s in result.blocks[0].status.diagonal())
+
+
+def _hinge(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """hinge_embedding_loss as torch computes it: the target is compared with 1 and -1."""
+    return F.hinge_embedding_loss(x, target, reduction="none")
+
+
+def test_an_integer_valued_target_tested_for_equality_is_a_jump_a_kink_not_noise() -> None:
+    # Any step off target == 1 adds the margin term: a jump at the point itself, flat on either side.
+    x, target = torch.tensor([0.3, -0.4, 1.5], dtype=D), torch.tensor([1.0, -1.0, 1.0], dtype=D)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = gradcheck_cli.check(_hinge, (x, target))
+    assert result.verdict == "PASS", (result.counts(), result.notes)
+    assert not any(note.kind == "noisy" for note in result.notes), result.notes
+    # At x = 1.5 the margin term max(0, 1 - x) is 0: no jump, flat, a derivative of 0.
+    assert result.blocks[1].status.diagonal().tolist() == [
+        Status.KINK.code,
+        Status.KINK.code,
+        Status.PASS.code,
+    ]
+
+
+def test_a_derivative_outside_a_jump_still_fails() -> None:
+    class Steep(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):  # type: ignore[no-untyped-def]
+            return torch.sign(x)
+
+        @staticmethod
+        def backward(ctx, grad):  # type: ignore[no-untyped-def]
+            return grad * -1e3  # sign rises across 0: its one-sided quotients are >= 0
+
+    assert (
+        gradcheck_cli.check(Steep.apply, torch.tensor([0.0, 0.5], dtype=D), forward=False).verdict == "FAIL"
+    )
 
 
 def test_sqrt_at_zero_flags_the_zero_and_passes_the_one() -> None:
