@@ -40,8 +40,9 @@ from gradcheck_cli.errors import GradcheckError  # noqa: E402
 from gradcheck_cli.render.notes import worded  # noqa: E402
 
 
-class Timeout(Exception):
-    pass
+class Timeout(BaseException):
+    """Raised by the alarm, often inside the checked function: not an ``Exception``, so that our check does
+    not report it as the function raising (an ERROR) but the case is counted as a TIMEOUT."""
 
 
 @contextlib.contextmanager
