@@ -65,8 +65,15 @@ def steps_for(x: torch.Tensor, scheme: Scheme, eps: float | None) -> np.ndarray:
 
 
 def magnitude(x: torch.Tensor) -> np.ndarray:
-    """``max(1, |x_j|)`` per element: the scale steps are relative to."""
-    return np.maximum(1.0, np.abs(x.detach().double().cpu().numpy().ravel()))
+    """``max(1, |x_j|)`` per element: the scale steps are relative to; 1 for an infinite element (a masked
+    ``-inf`` logit: ``-inf + h`` is ``-inf``, and a step of inf would make it nan)."""
+    return np.maximum(1.0, _finite_abs(x))
+
+
+def _finite_abs(x: torch.Tensor) -> np.ndarray:
+    """``|x_j|`` per element, 0 where infinite or nan."""
+    values = np.abs(x.detach().double().cpu().numpy().ravel())
+    return np.where(np.isfinite(values), values, 0.0)
 
 
 def power_of_two(steps: np.ndarray) -> np.ndarray:
@@ -143,7 +150,7 @@ class Samples:
         # one-sided slopes); valid for the current floor.
         self._quotients: dict[tuple[Scheme, bytes], tuple[np.ndarray, np.ndarray]] = {}
         self._floor = np.zeros(self.numel)
-        self._magnitude = np.abs(x.detach().double().cpu().numpy().ravel())
+        self._magnitude = _finite_abs(x)
         # max(1, |x_j|) per element (magnitude()): the scale steps are relative to, computed once.
         self.scale = np.maximum(1.0, self._magnitude)
         self.scale.setflags(write=False)

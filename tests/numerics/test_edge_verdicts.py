@@ -27,6 +27,7 @@ CASES: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], list[float]]] = {
     "hardsigmoid (float32 1/6 inside)": (F.hardsigmoid, [0.3, -1.2, 2.0]),
     "round": (torch.round, [0.3, 1.7, -2.2]),
     "sign at 0 (a jump at the point)": (torch.sign, [0.0, 0.7, -1.3]),
+    "softmax with a masked -inf logit": (lambda x: torch.softmax(x, 0), [0.5, float("-inf"), 1.0]),
 }
 
 
