@@ -26,6 +26,13 @@ def largest(array: np.ndarray) -> float:
     return max(abs(float(array.max())), abs(float(array.min()))) if array.size else 0.0
 
 
+def largest_value(output: Any) -> float:
+    """``max |output|`` of an output tensor (its finite values; 0 for none)."""
+    values = output.detach().double().abs()
+    finite = values[values.isfinite()]
+    return float(finite.max()) if finite.numel() else 0.0
+
+
 def build_block(rule: Rule, evidence: Evidence, estimates: Estimates, **fields: Any) -> Block:
     """Judge ``evidence`` under ``rule`` and hold the result with the estimates; ``fields`` name the axes
     and the mode (see :class:`~gradcheck_cli.result.Block`)."""

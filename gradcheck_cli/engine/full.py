@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck_cli.engine.blocks import build_block, largest
+from gradcheck_cli.engine.blocks import build_block, largest, largest_value
 from gradcheck_cli.engine.call import Call
 from gradcheck_cli.engine.numerical import Numerical, central, references, site
 from gradcheck_cli.engine.secondary import secondary_blocks
@@ -104,6 +104,7 @@ def _block(
         numerical.errors[i][k],
         jitter=np.broadcast_to(np.float64(spread), block.shape),
         scale=scale,
+        values=largest_value(output),
         roundoff=autograd_roundoff(
             settings.dtype,
             output,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gradcheck_cli.engine.blocks import Estimates, build_block, largest
+from gradcheck_cli.engine.blocks import Estimates, build_block, largest, largest_value
 from gradcheck_cli.engine.call import Call
 from gradcheck_cli.engine.numerical import Numerical
 from gradcheck_cli.engine.probe import random_directions
@@ -103,6 +103,7 @@ def secondary_blocks(
                 jitter=np.full(autograd.shape, spread),
                 # As the Jacobian's blocks: an entry is resolved relative to its output's largest derivative.
                 scale=max(numerical.scale(k), largest(autograd)),
+                values=largest_value(call.outputs[k]),
                 roundoff=projected(
                     autograd_roundoff(settings.dtype, call.outputs[k], call.point[i], None),
                     None if basis else u,

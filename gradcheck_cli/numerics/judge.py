@@ -91,12 +91,18 @@ def estimated_tolerance(
 
 
 def uncertain(
-    autograd: np.ndarray, reference: np.ndarray, error: np.ndarray, scale: float, reference_dtype: str
+    autograd: np.ndarray,
+    reference: np.ndarray,
+    error: np.ndarray,
+    scale: float,
+    reference_dtype: str,
+    values: float = 0.0,
 ) -> np.ndarray:
     """Entries whose reference error exceeds ``UNCERTAIN_FRACTION`` of their magnitude. The magnitude is
-    floored at ``BLOCK_FLOOR * scale`` (the largest derivative of the output) and at ``sqrt(eps)`` (absolute):
-    an error bar far below either resolves a zero derivative as well as it can be resolved."""
-    floor = max(BLOCK_FLOOR * scale, float(np.sqrt(epsilon(reference_dtype))))
+    floored at ``BLOCK_FLOOR * scale`` (the largest derivative of the output) and at ``sqrt(eps)`` times the
+    output's largest value ``values`` (at least 1): an error bar far below either resolves a zero derivative
+    as well as it can be resolved (an output of 25 that does not move is known flat only to ``eps * 25 / h``)."""
+    floor = max(BLOCK_FLOOR * scale, float(np.sqrt(epsilon(reference_dtype))) * max(1.0, values))
     size = np.maximum(np.maximum(np.abs(autograd), np.abs(reference)), floor)
     return error > UNCERTAIN_FRACTION * size
 
@@ -126,7 +132,8 @@ class Evidence:
     low-precision autograd's difference from the same autograd in float64), allowed for in the tolerance;
     INCONCLUSIVE where it is too large to tell. ``error`` is None for a reference without an error estimate
     (judged by the fixed rule only). ``kink``/``left``/``right``: where the one-sided slopes
-    disagree, and the slopes. ``jitter``: how much two evaluations differ."""
+    disagree, and the slopes. ``jitter``: how much two evaluations differ. ``values``: the output's largest
+    ``|value|``."""
 
     autograd: np.ndarray
     reference: np.ndarray
@@ -137,6 +144,7 @@ class Evidence:
     jitter: np.ndarray | None = None
     scale: float | None = None
     roundoff: np.ndarray | None = None
+    values: float = 0.0
 
 
 def _estimated(evidence: Evidence, rule: Rule) -> Comparison:
@@ -154,9 +162,12 @@ def _estimated(evidence: Evidence, rule: Rule) -> Comparison:
     scale = evidence.scale
     if scale is None or not np.isfinite(scale):
         scale = finite_scale(autograd, reference)
-    status[uncertain(autograd, reference, error, scale, rule.reference_dtype)] = Status.INCONCLUSIVE.code
+    values = evidence.values
+    status[uncertain(autograd, reference, error, scale, rule.reference_dtype, values)] = (
+        Status.INCONCLUSIVE.code
+    )
     if evidence.roundoff is not None:
-        status[uncertain(autograd, reference, evidence.roundoff, scale, rule.reference_dtype)] = (
+        status[uncertain(autograd, reference, evidence.roundoff, scale, rule.reference_dtype, values)] = (
             Status.INCONCLUSIVE.code
         )
     return Comparison(abs_err, relative_error(abs_err, reference), tolerance, status)

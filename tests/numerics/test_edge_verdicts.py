@@ -28,6 +28,11 @@ CASES: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], list[float]]] = {
     "round": (torch.round, [0.3, 1.7, -2.2]),
     "sign at 0 (a jump at the point)": (torch.sign, [0.0, 0.7, -1.3]),
     "softmax with a masked -inf logit": (lambda x: torch.softmax(x, 0), [0.5, float("-inf"), 1.0]),
+    # An output of 25 that does not move: flat to eps * 25 / h, a zero derivative as well as resolvable.
+    "norm p=0 (a count of 25, a zero block)": (
+        lambda x: torch.norm(x, p=0),
+        (torch.linspace(-3, 4, 25, dtype=torch.float64) + 0.01).tolist(),
+    ),
 }
 
 
