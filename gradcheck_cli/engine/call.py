@@ -25,6 +25,19 @@ class Call(Graph):
 
     names: tuple[str, ...] = ()
     out_names: tuple[str, ...] = ()
+    partners: tuple[int, ...] = ()
+    """Per output, the other part of its complex output (``.real`` and ``.imag``); empty: none is complex."""
+
+    def magnitudes(self, k: int) -> torch.Tensor:
+        """``|f|`` of output ``k``: of the complex output it is a part of (a backward's round-off in the
+        imaginary part follows the complex value's size, not the imaginary part's)."""
+        output = self.outputs[k].detach()
+        other = self.partners[k] if self.partners else k
+        return output.abs() if other == k else torch.hypot(output, self.outputs[other].detach())
+
+    def shared(self, k: int) -> tuple[int, ...]:
+        """The outputs that share output ``k``'s scale: ``k`` and the other part of its complex output."""
+        return (k,) if not self.partners or self.partners[k] == k else (k, self.partners[k])
 
     @property
     def graph(self) -> Graph:

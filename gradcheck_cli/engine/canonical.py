@@ -159,6 +159,15 @@ class CanonicalFunction:
     def output_names(self) -> tuple[str, ...]:
         return self.plan.names if self.plan is not None else ()
 
+    @property
+    def partners(self) -> tuple[int, ...]:
+        """Per real output, the index of the other part of its complex output (its own index if real)."""
+        found: list[int] = []
+        for is_complex in () if self.plan is None else self.plan.complex:
+            k = len(found)
+            found += [k + 1, k] if is_complex else [k]
+        return tuple(found)
+
 
 @dataclass(frozen=True)
 class Canonical:

@@ -49,7 +49,8 @@ def _prepare(canonical: Canonical, order: int, seed: int, notes: list[Note]) -> 
     lifted = lift(func, originals, in_names, order, seed)
     graph = record(lifted.func, lifted.inputs, lifted.names)
     if lifted.output_names is None:
-        return Call(**vars(graph), names=in_names, out_names=canonical.func.output_names), lifted
+        out_names, partners = canonical.func.output_names, canonical.func.partners
+        return Call(**vars(graph), names=in_names, out_names=out_names, partners=partners), lifted
     notes.append(Note("order", {"order": order, "unit": lifted.scalar and order == 2}))
     return Call(**vars(graph), names=lifted.names, out_names=lifted.output_names), lifted
 

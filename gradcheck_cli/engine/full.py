@@ -104,10 +104,10 @@ def _block(
         numerical.errors[i][k],
         jitter=np.broadcast_to(np.float64(spread), block.shape),
         scale=scale,
-        values=largest_value(output),
+        values=largest_value(call.magnitudes(k)),
         roundoff=autograd_roundoff(
             settings.dtype,
-            output,
+            call.magnitudes(k),
             x,
             None if wide is None else roundoff(autograd.blocks[k][i], wide[k][i], block.shape),
         ),
@@ -131,8 +131,12 @@ def _jacobian_blocks(
 ) -> list[Block]:
     blocks = []
     for k in range(len(call.outputs)):
+        # The real and imaginary parts of a complex output share its scale.
         scale = max(
-            numerical.scale(k), max((largest(a) for a in autograd.blocks[k] if a is not None), default=0.0)
+            max(numerical.scale(j) for j in call.shared(k)),
+            max(
+                (largest(a) for j in call.shared(k) for a in autograd.blocks[j] if a is not None), default=0.0
+            ),
         )
         for i in range(len(call.point)):
             if autograd.blocks[k][i] is None:

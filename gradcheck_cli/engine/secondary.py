@@ -102,10 +102,10 @@ def secondary_blocks(
                 error,
                 jitter=np.full(autograd.shape, spread),
                 # As the Jacobian's blocks: an entry is resolved relative to its output's largest derivative.
-                scale=max(numerical.scale(k), largest(autograd)),
-                values=largest_value(call.outputs[k]),
+                scale=max(max(numerical.scale(j) for j in call.shared(k)), largest(autograd)),
+                values=largest_value(call.magnitudes(k)),
                 roundoff=projected(
-                    autograd_roundoff(settings.dtype, call.outputs[k], call.point[i], None),
+                    autograd_roundoff(settings.dtype, call.magnitudes(k), call.point[i], None),
                     None if basis else u,
                     mode,
                     None if wide_autograd is None else np.abs(autograd - wide_autograd),
