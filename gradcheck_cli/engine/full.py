@@ -11,7 +11,7 @@ import numpy as np
 
 from gradcheck_cli.engine.blocks import build_block, largest, largest_value
 from gradcheck_cli.engine.call import Call
-from gradcheck_cli.engine.numerical import Numerical, central, references, site
+from gradcheck_cli.engine.numerical import Numerical, Site, central, references, site
 from gradcheck_cli.engine.secondary import secondary_blocks
 from gradcheck_cli.engine.settings import Settings
 from gradcheck_cli.engine.wide import autograd_roundoff, roundoff, wide_graph
@@ -20,11 +20,14 @@ from gradcheck_cli.numerics.autodiff import Blocks, ForwardModeUnavailable, Grap
 from gradcheck_cli.numerics.judge import Evidence
 from gradcheck_cli.numerics.nondeterminism import jacobian_jitter, output_jitter
 from gradcheck_cli.numerics.precision import autograd_ulps, epsilon
-from gradcheck_cli.result import Block, Note
+from gradcheck_cli.result import Block, Note, Status
 
 # A full check is lean (no forward column, no kink search) past this many Jacobian entries or input elements.
 BOTH_SCHEMES_ENTRIES = 2**16
 BOTH_SCHEMES_INPUTS = 1024
+# A lean check judged by the fixed rule whose Jacobian has at most this many entries is judged again with
+# error bars where the fixed rule FAILs (tan near its pole: central differences' truncation error is real).
+ESCALATE_ENTRIES = 2**20
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,29 @@ def _block(
     )
 
 
+def _judged(
+    call: Call, settings: Settings, autograd: Autograd, at: Site, lean: bool, notes: list[Note]
+) -> tuple[Numerical, Settings, list[Block]]:
+    """The numerical reference, the settings it is judged by and the judged blocks. A lean check is judged by
+    the fixed rule on central differences; where that FAILs (and the Jacobian is not huge) it is judged again
+    with error bars, so only a failure pays for them."""
+    mark = len(notes)
+    if lean and settings.method in ("auto", "central"):
+        numerical = central(call, settings, at, notes)
+        fixed = settings.fixed()
+        blocks = _jacobian_blocks(call, fixed, autograd, numerical, notes)
+        if not (_failed(blocks) and call.m * call.n <= ESCALATE_ENTRIES):
+            return numerical, fixed, blocks
+        del notes[mark:]
+    random = any(np.any(j > 0) for j in autograd.jitter_out)  # its noise is its randomness
+    numerical = references(call, settings, at, lean, random, notes)
+    return numerical, settings, _jacobian_blocks(call, settings, autograd, numerical, notes)
+
+
+def _failed(blocks: list[Block]) -> bool:
+    return any(bool(np.any(block.status == Status.FAIL.code)) for block in blocks)
+
+
 def _jacobian_blocks(
     call: Call, settings: Settings, autograd: Autograd, numerical: Numerical, notes: list[Note]
 ) -> list[Block]:
@@ -150,13 +176,7 @@ def full_blocks(call: Call, settings: Settings, notes: list[Note]) -> tuple[list
     lean = call.m * call.n > BOTH_SCHEMES_ENTRIES or call.n > BOTH_SCHEMES_INPUTS
     autograd, settings = _autograd(call, settings, notes, lean)
     at = site(call, settings, notes)
-    if lean and settings.method in ("auto", "central"):
-        numerical = central(call, settings, at, notes)
-        settings = settings.fixed()
-    else:
-        random = any(np.any(j > 0) for j in autograd.jitter_out)  # its noise is its randomness
-        numerical = references(call, settings, at, lean, random, notes)
-    blocks = _jacobian_blocks(call, settings, autograd, numerical, notes)
+    numerical, settings, blocks = _judged(call, settings, autograd, at, lean, notes)
     if settings.strict_kinks and numerical.kinks:
         notes.append(Note("strict-kinks", {"count": numerical.kinks}))
     if autograd.mode == "forward":

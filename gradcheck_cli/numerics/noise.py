@@ -72,11 +72,38 @@ def measured_noise(samples: Samples) -> np.ndarray:
     curvature = np.where(seen, np.maximum(curvature, second[first, :, columns].T / d_first**2), curvature)
     excess = second - 4 * curvature * (d**2)[:, None, :]
     excess = np.where(np.isfinite(excess) & allowed[:, None, :], excess, 0.0)
-    noise = np.maximum(0.0, np.max(excess, axis=(0, 1), initial=0.0) / 4)
     # Round-off of the values, and of the points x + d themselves (about eps |x| |f'|).
     resolution = ROUNDOFF_ULPS * samples.eps * (float(np.max(np.abs(base), initial=0.0)) + 4 * mag * slope)
+    moved = np.stack([np.any(o != base, axis=1) | np.any(t != base, axis=1) for o, t in zip(one, two)])
+    excess = np.where(_persists(second, excess, moved, slope * d > 16 * resolution), excess, 0.0)
+    noise = np.maximum(0.0, np.max(excess, axis=(0, 1), initial=0.0) / 4)
     # A jump at the point itself is seen by every probe: it is no noise (jump_columns).
     return np.where((noise > 4 * resolution) & ~jump_columns(samples), noise, 0.0)
+
+
+def _persists(
+    second: np.ndarray, excess: np.ndarray, moved: np.ndarray, should_move: np.ndarray
+) -> np.ndarray:
+    """``(probes, outputs, elements)``: whether an excess at a probe is seen again at a probe at least
+    PERSIST_RATIO narrower -- a second difference at least half its size, or values that stay exactly put where
+    a smooth function would have moved (a coarse grid: bfloat16, half). Noise does not shrink with the probe;
+    the shape of a function near a pole or a kink just past the probe (tan at 2.7e-3 from pi/2, a jump 1e-3
+    away) shrinks with it as ``d**2`` or faster."""
+    seen = np.zeros_like(second)
+    gridded = np.zeros(moved.shape, dtype=bool)  # (probes, elements)
+    finite = np.nan_to_num(second, nan=0.0, posinf=0.0)
+    stuck = ~moved & should_move
+    steps = [probe_step(k) for k in PROBE_EXPONENTS][-len(second) :]
+    for k, step in enumerate(steps):
+        narrow = [j for j in range(k + 1, len(steps)) if steps[j] * PERSIST_RATIO <= step]
+        if narrow:
+            seen[k] = np.max(finite[narrow], axis=0)
+            gridded[k] = np.any(stuck[narrow], axis=0)
+    return (seen >= excess / 2) | gridded[:, None, :]
+
+
+# How much narrower a probe must be to tell noise (the same there) from shape (16x narrower: 256x smaller).
+PERSIST_RATIO = 16.0
 
 
 # Probes at which a function that does not move at all is flat: far above float32's grid (2**-23 |x|), far

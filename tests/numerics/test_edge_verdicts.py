@@ -27,6 +27,9 @@ CASES: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], list[float]]] = {
     "hardsigmoid (float32 1/6 inside)": (F.hardsigmoid, [0.3, -1.2, 2.0]),
     "round": (torch.round, [0.3, 1.7, -2.2]),
     "sign at 0 (a jump at the point)": (torch.sign, [0.0, 0.7, -1.3]),
+    # Shape that shrinks with the probe is no noise: a pole 2.7e-3 away, a jump 1e-3 away.
+    "tan 2.7e-3 from its pole": (torch.tan, [1.5735470746072688, 0.3, -1.2]),
+    "remainder 1e-3 before its jump": (lambda x: torch.remainder(x, 1.0), [2.999, 0.3, 1.6]),
     "softmax with a masked -inf logit": (lambda x: torch.softmax(x, 0), [0.5, float("-inf"), 1.0]),
     # An output of 25 that does not move: flat to eps * 25 / h, a zero derivative as well as resolvable.
     "norm p=0 (a count of 25, a zero block)": (
@@ -69,7 +72,10 @@ class _Scaled(torch.autograd.Function):
         return true * (1 + 1e-4)
 
 
-@pytest.mark.parametrize("name", ["sin at 300 and 1000", "sigmoid at 30", "acos at 0.9999999", "max at 1000"])
+@pytest.mark.parametrize(
+    "name",
+    ["sin at 300 and 1000", "sigmoid at 30", "acos at 0.9999999", "max at 1000", "tan 2.7e-3 from its pole"],
+)
 def test_a_0_01_percent_error_at_the_same_points_still_fails(name: str) -> None:
     func, values = CASES[name]
     _Scaled.func = staticmethod(func)  # type: ignore[assignment]
