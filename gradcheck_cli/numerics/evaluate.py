@@ -125,7 +125,8 @@ class Evaluator:
         return as_outputs(call_user(self.func, *args), complex_outputs=self.complex_outputs)
 
     def _loop(self, index: int, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        rows = [self._call(index, row) for row in batch]
+        # Each point its own storage: a row of ``batch`` is a view at an offset, which as_strided would read past.
+        rows = [self._call(index, row.clone()) for row in batch]
         for row in rows[1:]:
             _same_shapes(rows[0], row)
         return tuple(torch.stack([r[k] for r in rows]) for k in range(len(rows[0])))

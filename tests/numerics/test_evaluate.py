@@ -94,3 +94,15 @@ def test_a_changing_output_shape_is_one_line(func) -> None:
 def test_a_mask_away_from_its_threshold_is_checked() -> None:
     x = torch.tensor([0.5, 1.5, 2.0], dtype=torch.float64)
     assert gradcheck_cli.check(masked, x).passed
+
+
+def test_a_function_evaluated_point_by_point_sees_each_point_in_its_own_storage() -> None:
+    """as_strided reads the storage: a point handed over as a view into the batch would read another point."""
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        float(x.sum())  # .item(): vmap cannot run it, so the points are evaluated one at a time
+        return torch.as_strided(x, (2,), (1,), 0) * 3
+
+    result = gradcheck_cli.check(f, torch.tensor([0.5, 2.0], dtype=torch.float64))
+    assert result.passed, result.counts()
+    assert any(note.kind == "loop" for note in result.notes)
