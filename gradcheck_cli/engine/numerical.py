@@ -118,7 +118,7 @@ def references(
     """Per input the estimates ``settings.method`` needs, with error bars (and one-sided slopes unless
     ``lean``); ``random``: the function's noise is its randomness (said per entry, not in a note)."""
     found = [
-        input_reference(at.evaluate, at.base, i, Request(settings.method, settings.eps, lean))
+        input_reference(at.evaluate, at.base, i, Request(settings.method, settings.eps, lean, call.partners))
         for i in range(len(at.point))
     ]
     noise = max(ref.noise for ref in found)

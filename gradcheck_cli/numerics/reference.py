@@ -133,6 +133,7 @@ class Request:
     method: str
     eps: float | None = None
     lean: bool = False
+    partners: tuple[int, ...] = ()  # per output, the other part of its complex output (or itself)
 
 
 def _noise(samples: Samples, request: Request) -> float:
@@ -220,7 +221,7 @@ def input_reference(
 ) -> InputReference:
     """All estimates ``request`` needs for input ``index`` of ``evaluate``'s point (``base``: the outputs
     there), their one-sided slopes unless lean, and why the complex step was not used."""
-    samples = Samples(evaluate, index, evaluate.point[index], base)
+    samples = Samples(evaluate, index, evaluate.point[index], base, request.partners)
     noise = _noise(samples, request)
     method, eps = request.method, request.eps
     if eps is not None:

@@ -133,13 +133,19 @@ class Samples:
     """
 
     def __init__(
-        self, evaluate: Evaluator, index: int, x: torch.Tensor, base: Sequence[torch.Tensor]
+        self,
+        evaluate: Evaluator,
+        index: int,
+        x: torch.Tensor,
+        base: Sequence[torch.Tensor],
+        partners: Sequence[int] = (),
     ) -> None:
         self.evaluate = evaluate
         self.index = index
         self.x = x
         self.numel = x.numel()
         self.sizes = [out.numel() for out in base]
+        self.partners = tuple(partners)  # output k's other part (a complex output's .real / .imag), or k
         self.output_numel = sum(self.sizes)
         self.base = np.concatenate([out.detach().double().reshape(-1).cpu().numpy() for out in base]).reshape(
             1, -1
@@ -221,7 +227,9 @@ class Samples:
         for offset, weight in zip(scheme.offsets, scheme.weights):
             values = self.at(offset * steps)
             value = weight * values if value is None else value + weight * values
-            per_value = ROUNDOFF_ULPS * self.eps * _largest_per_output(np.abs(values), self.sizes)
+            per_value = (
+                ROUNDOFF_ULPS * self.eps * _largest_per_output(np.abs(values), self.sizes, self.partners)
+            )
             roundoff = roundoff + abs(weight) * np.maximum(per_value, self.floor.reshape(-1, 1))
         assert value is not None
         value = value / scale
@@ -238,15 +246,18 @@ class Samples:
         return value.T, roundoff.T
 
 
-def _largest_per_output(values: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
+def _largest_per_output(values: np.ndarray, sizes: Sequence[int], partners: Sequence[int] = ()) -> np.ndarray:
     """``(rows, 1)``: the largest of each row of ``values`` ``(rows, total output numel)``; with several
-    outputs ``(rows, total output numel)``: each value replaced by the largest of its own output's."""
+    outputs ``(rows, total output numel)``: each value replaced by the largest of its own output's, where the
+    real and imaginary parts of a complex output (``partners``) count as one output (an exactly-zero imaginary
+    part is off by the ulps of the real part it is computed with)."""
     if len(sizes) == 1:
         return values.max(axis=1, initial=0.0, keepdims=True)
     parts = np.split(values, np.cumsum(sizes)[:-1], axis=1)
-    return np.concatenate(
-        [np.broadcast_to(p.max(axis=1, initial=0.0, keepdims=True), p.shape) for p in parts], 1
-    )
+    largest = [p.max(axis=1, initial=0.0, keepdims=True) for p in parts]
+    if partners:
+        largest = [np.maximum(m, largest[partners[k]]) for k, m in enumerate(largest)]
+    return np.concatenate([np.broadcast_to(m, p.shape) for m, p in zip(largest, parts)], 1)
 
 
 def split_rows(array: np.ndarray, sizes: Sequence[int]) -> list[np.ndarray]:

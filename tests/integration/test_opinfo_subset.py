@@ -70,6 +70,12 @@ FIXED = (
     ("__rmod__", "float64", 2, "a jump just past the probes read as noise, the wider steps crossed it"),
     ("nn.functional.grid_sample", "float64", 1, "the same: a kink of the bilinear weights close by"),
     ("special.ndtr", "float64", 2, "its 1.4e-17 of noise shows at the narrowest probes alone: keep it"),
+    (
+        "masked.var",
+        "complex128",
+        0,
+        "an exactly-zero imaginary part's round-off scaled by itself, not its real part",
+    ),
 )
 
 
