@@ -75,10 +75,13 @@ def measured_noise(samples: Samples) -> np.ndarray:
     # Round-off of the values, and of the points x + d themselves (about eps |x| |f'|).
     resolution = ROUNDOFF_ULPS * samples.eps * (float(np.max(np.abs(base), initial=0.0)) + 4 * mag * slope)
     moved = np.stack([np.any(o != base, axis=1) | np.any(t != base, axis=1) for o, t in zip(one, two)])
-    excess = np.where(_persists(second, excess, moved, slope * d > 16 * resolution), excess, 0.0)
-    noise = np.maximum(0.0, np.max(excess, axis=(0, 1), initial=0.0) / 4)
+    persistent = np.where(_persists(second, excess, moved, slope * d > 16 * resolution), excess, 0.0)
     # A jump at the point itself is seen by every probe: it is no noise (jump_columns).
-    return np.where((noise > 4 * resolution) & ~jump_columns(samples), noise, 0.0)
+    real = ~jump_columns(samples)
+    noise = np.maximum(0.0, np.max(persistent, axis=(0, 1), initial=0.0) / 4)
+    if np.any((noise > 4 * resolution) & real):  # noisy somewhere: its noise is everywhere (matrix_exp)
+        noise = np.maximum(0.0, np.max(excess, axis=(0, 1), initial=0.0) / 4)
+    return np.where((noise > 4 * resolution) & real, noise, 0.0)
 
 
 def _persists(

@@ -70,6 +70,7 @@ FIXED = (
     ("__rmod__", "float64", 2, "a jump just past the probes read as noise, the wider steps crossed it"),
     ("nn.functional.grid_sample", "float64", 1, "the same: a kink of the bilinear weights close by"),
     ("special.ndtr", "float64", 2, "its 1.4e-17 of noise shows at the narrowest probes alone: keep it"),
+    ("matrix_exp", "complex128", 0, "noisy: an element whose noise went unconfirmed got a too small step"),
     (
         "masked.var",
         "complex128",
