@@ -7,15 +7,14 @@ import io
 from collections.abc import Iterable
 
 import numpy as np
-from rich import box
 from rich.console import Console, Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from gradcheck_cli.render.contracts import broken_lines, contracts_summary
 from gradcheck_cli.render.diagnosis_text import diagnosis_lines
+from gradcheck_cli.render.fit import Column, FittedTable, Policy
 from gradcheck_cli.render.notes import detail, worded
-from gradcheck_cli.render.text import error, method_column, method_label, number, select
+from gradcheck_cli.render.text import Selection, error, method_column, method_label, number, select
 from gradcheck_cli.report import PointLabel, Report, TargetReport
 from gradcheck_cli.result import CheckResult, Status, Verdict
 
@@ -44,6 +43,48 @@ def _steps(result: CheckResult) -> str:
     return ", ".join(parts)
 
 
+def entry_columns(result: CheckResult, chosen: Selection, digits: int) -> tuple[Column, ...]:
+    """The columns of a point's entry table, in the order they are drawn."""
+    shown = chosen.entries
+
+    def numbers(values: Iterable[str]) -> tuple[Text, ...]:
+        return tuple(Text(value) for value in values)
+
+    columns = [
+        Column("output", numbers(e.output_label for e in shown), label=True),
+        Column("input", numbers(e.input_label for e in shown), label=True),
+    ]
+    if chosen.modes:
+        columns.append(Column("AD mode", numbers(e.mode for e in shown), label=True))
+    columns.append(Column("autograd", numbers(number(e.autograd, digits) for e in shown), "right"))
+    columns += [
+        Column(method_column(m, result), numbers(number(e.numerical[m], digits) for e in shown), "right")
+        for m in chosen.methods
+    ]
+    errors = {
+        "ref err": [e.reference_error for e in shown],
+        "abs err": [e.abs_err for e in shown],
+        "rel err": [e.rel_err for e in shown],
+        "tol": [e.tolerance for e in shown],
+    }
+    columns += [Column(name, numbers(map(error, values)), "right") for name, values in errors.items()]
+    statuses = tuple(Text(e.status.value, style=STYLES[e.status]) for e in shown)
+    columns.append(Column("status", statuses, label=True))
+    return tuple(columns)
+
+
+def entry_policy(result: CheckResult, methods: Iterable[str]) -> Policy:
+    """What a narrow terminal loses first: the finite-difference columns other than
+    the reference (*), then ref err and rel err; then tol goes under abs err, the reference under
+    autograd, input under output. autograd, the reference, abs err, tol and status are always shown."""
+    others = [method_column(m, result) for m in reversed(tuple(methods)) if m != result.method]
+    reference = method_column(result.method, result)
+    return Policy(
+        drops=(*others, "ref err", "rel err"),
+        stacks=(("abs err", "tol"), ("autograd", reference), ("output", "input")),
+    )
+
+
 def check_table(
     result: CheckResult,
     *,
@@ -52,46 +93,26 @@ def check_table(
     max_rows: int = 20,
     ascii: bool = False,
     only_failing: bool = False,
-) -> Table:
+) -> FittedTable:
     """The entries of one point, worst first, at most ``max_rows`` of them (only the non-PASS ones if
-    ``only_failing``)."""
+    ``only_failing``), fitted to the width it is drawn at."""
     chosen = select(result, max_rows, only_failing=only_failing)
-    methods, modes, shown = chosen.methods, chosen.modes, chosen.entries
-    table = Table(
-        title=title, title_justify="left", box=box.ASCII if ascii else box.ROUNDED, show_edge=not ascii
-    )
-    table.add_column("output")
-    table.add_column("input")
-    if modes:
-        table.add_column("AD mode")
-    table.add_column("autograd", justify="right")
-    for method in methods:
-        table.add_column(method_column(method, result), justify="right")
-    for name in ("ref err", "abs err", "rel err", "tol"):
-        table.add_column(name, justify="right")
-    table.add_column("status")
-    for entry in shown:
-        table.add_row(
-            entry.output_label,
-            entry.input_label,
-            *([entry.mode] if modes else []),
-            number(entry.autograd, digits),
-            *(number(entry.numerical[m], digits) for m in methods),
-            error(entry.reference_error),
-            error(entry.abs_err),
-            error(entry.rel_err),
-            error(entry.tolerance),
-            Text(entry.status.value, style=STYLES[entry.status]),
-        )
+    caption: tuple[str, ...] = ()
     if chosen.hidden:
         what = (
             "more failing entries not shown"
             if only_failing
             else f"more entries not shown ({chosen.hidden_failing} of them failing)"
         )
-        table.caption = f"... {chosen.hidden} {what}; --max-rows to show more"
-        table.caption_justify = "left"
-    return table
+        caption = (f"... {chosen.hidden} {what}; --max-rows to show more",)
+    return FittedTable(
+        entry_columns(result, chosen, digits),
+        entry_policy(result, chosen.methods),
+        title=title,
+        caption=caption,
+        ascii=ascii,
+        dropped_note="not shown at this width: {dropped} (a wider terminal or --format json shows them)",
+    )
 
 
 def summary_line(result: CheckResult) -> Text:
@@ -192,26 +213,19 @@ def verdict_line(report: Report) -> Text:
     return Text(f"{report.verdict}: {'; '.join(words)}", style=VERDICT_STYLES[report.verdict])
 
 
-def summary_table(report: Report, *, ascii: bool = False) -> Table:
+def summary_table(report: Report, *, ascii: bool = False) -> FittedTable:
     """One row per target: its points, how many failed, the worst relative error, the verdict."""
-    table = Table(
-        title="Summary", title_justify="left", box=box.ASCII if ascii else box.ROUNDED, show_edge=not ascii
+    targets = report.targets
+    worst = ["-" if t.max_rel_err is None else error(t.max_rel_err) for t in targets]
+    verdicts = tuple(Text(t.verdict, style=VERDICT_STYLES[t.verdict]) for t in targets)
+    columns = (
+        Column("target", tuple(Text(t.target) for t in targets), label=True),
+        Column("points", tuple(Text(str(len(t.results))) for t in targets), "right"),
+        Column("failed", tuple(Text(str(t.failed_points)) for t in targets), "right"),
+        Column("worst rel err", tuple(map(Text, worst)), "right"),
+        Column("verdict", verdicts, label=True),
     )
-    table.add_column("target")
-    table.add_column("points", justify="right")
-    table.add_column("failed", justify="right")
-    table.add_column("worst rel err", justify="right")
-    table.add_column("verdict")
-    for target in report.targets:
-        worst = target.max_rel_err
-        table.add_row(
-            target.target,
-            str(len(target.results)),
-            str(target.failed_points),
-            "-" if worst is None else error(worst),
-            Text(target.verdict, style=VERDICT_STYLES[target.verdict]),
-        )
-    return table
+    return FittedTable(columns, Policy(drops=("points",)), title="Summary", ascii=ascii)
 
 
 def report_renderables(report: Report, *, digits: int, max_rows: int, ascii: bool) -> list[RenderableType]:
