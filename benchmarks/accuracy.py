@@ -8,6 +8,7 @@ buggy case is detected when it does.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import warnings
 from collections import defaultdict
@@ -16,6 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+import results  # noqa: E402
 import torch  # noqa: E402
 from corpus import BUGS, CORRECT, buggy  # noqa: E402
 
@@ -41,6 +43,9 @@ def torchs(case, dtype: torch.dtype) -> bool:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    results.add_flag(parser)
+    args = parser.parse_args()
     cases = CORRECT + buggy()
     # (dtype, kind) -> [n, ours wrong, ours wrong with richardson, torch wrong, ours inconclusive]
     rows = defaultdict(lambda: [0, 0, 0, 0, 0])
@@ -55,14 +60,17 @@ def main() -> None:
             row[2] += ours(case, dtype, "richardson")[0]
             row[3] += torchs(case, dtype)
             row[4] += inconclusive
-    print(f"corpus: {len(CORRECT)} correct functions, {len(BUGS)} planted bugs each, float64 and float32\n")
-    print("gradcheck-cli: default (--method auto); richardson: --method richardson (no complex step)")
-    header = ["dtype", "cases", "n", "gradcheck-cli", "richardson", "torch gradcheck", "cli INCONCLUSIVE"]
-    print(f"{header[0]:8} {header[1]:22} {header[2]:>4}  " + "  ".join(f"{h:>16}" for h in header[3:]))
-    for (name, kind), (n, *counts) in rows.items():
-        label = f"{kind} ({'false FAIL' if kind == 'correct' else 'detected'})"
-        cells = [f"{c:5} ({c / n:7.1%})" for c in counts[:3]] + [f"{counts[3]:16}"]
-        print(f"{name:8} {label:22} {n:4}  " + "  ".join(f"{c:>16}" for c in cells))
+    with results.recording("accuracy", args.record):
+        print(
+            f"corpus: {len(CORRECT)} correct functions, {len(BUGS)} planted bugs each, float64 and float32\n"
+        )
+        print("gradcheck-cli: default (--method auto); richardson: --method richardson (no complex step)")
+        header = ["dtype", "cases", "n", "gradcheck-cli", "richardson", "torch gradcheck", "cli INCONCLUSIVE"]
+        print(f"{header[0]:8} {header[1]:22} {header[2]:>4}  " + "  ".join(f"{h:>16}" for h in header[3:]))
+        for (name, kind), (n, *counts) in rows.items():
+            label = f"{kind} ({'false FAIL' if kind == 'correct' else 'detected'})"
+            cells = [f"{c:5} ({c / n:7.1%})" for c in counts[:3]] + [f"{counts[3]:16}"]
+            print(f"{name:8} {label:22} {n:4}  " + "  ".join(f"{c:>16}" for c in cells))
 
 
 if __name__ == "__main__":

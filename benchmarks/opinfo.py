@@ -32,6 +32,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
+import results  # noqa: E402
 import torch  # noqa: E402
 from opinfo_corpus import BUGS, DTYPES, OpCase, cases, planted, select_ops  # noqa: E402
 
@@ -215,6 +216,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument(
         "--summary", type=Path, nargs="*", help="only print the summary of these --jsonl files"
     )
+    results.add_flag(parser)
     return parser.parse_args()
 
 
@@ -233,7 +235,8 @@ def saved(paths: list[Path]) -> list[Record]:
 def main() -> None:
     args = parse()
     if args.summary:
-        print(summary(saved(args.summary)))
+        with results.recording("opinfo", args.record):
+            print(summary(saved(args.summary)))
         return
     bugs = {"all": list(BUGS), "none": []}.get(args.bugs, args.bugs.split(","))
     ops = select_ops(args.ops.split(",") if args.ops else None, args.sample, args.seed)
@@ -268,7 +271,8 @@ def main() -> None:
                         )
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in records], indent=1))
-    print(summary(records))
+    with results.recording("opinfo", args.record):
+        print(summary(records))
 
 
 if __name__ == "__main__":

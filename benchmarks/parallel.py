@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import results
+
 REPO = Path(__file__).resolve().parents[1]
 
 DENSE = """
@@ -115,27 +117,29 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=24, help="random points per check (small)")
     parser.add_argument("--size", type=int, default=160, help="W is size x size (dense)")
     parser.add_argument("--jobs", type=int, default=2)
+    results.add_flag(parser)
     args = parser.parse_args()
-    print(f"load before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    with tempfile.TemporaryDirectory() as directory:
-        root = Path(directory)
-        project(root, args.workload, args.size, args.points)
-        ratios = []
-        for repeat in range(args.repeats):
-            serial = run(root, 1, "serial.json")
-            parallel = run(root, args.jobs, "parallel.json")
-            same = (root / "serial.json").read_bytes() == (root / "parallel.json").read_bytes()
-            ratios.append(serial / parallel)
-            print(
-                f"run {repeat + 1}: --jobs 1 {serial:.2f} s, --jobs {args.jobs} {parallel:.2f} s, "
-                f"ratio {serial / parallel:.2f}x, same report bytes: {same}"
-            )
-    what = f"size {args.size}" if args.workload == "dense" else f"{args.points} points each"
-    print(
-        f"8 {args.workload} checks ({what}) on {os.cpu_count()} cores: --jobs 1 / --jobs {args.jobs} wall "
-        f"time, median {statistics.median(ratios):.2f}x (all: {', '.join(f'{r:.2f}' for r in ratios)}); "
-        f"load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
-    )
+    with results.recording("parallel", args.record):
+        print(f"load before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        with tempfile.TemporaryDirectory() as directory:
+            root = Path(directory)
+            project(root, args.workload, args.size, args.points)
+            ratios = []
+            for repeat in range(args.repeats):
+                serial = run(root, 1, "serial.json")
+                parallel = run(root, args.jobs, "parallel.json")
+                same = (root / "serial.json").read_bytes() == (root / "parallel.json").read_bytes()
+                ratios.append(serial / parallel)
+                print(
+                    f"run {repeat + 1}: --jobs 1 {serial:.2f} s, --jobs {args.jobs} {parallel:.2f} s, "
+                    f"ratio {serial / parallel:.2f}x, same report bytes: {same}"
+                )
+        what = f"size {args.size}" if args.workload == "dense" else f"{args.points} points each"
+        print(
+            f"8 {args.workload} checks ({what}) on {os.cpu_count()} cores: --jobs 1 / --jobs {args.jobs} wall "
+            f"time, median {statistics.median(ratios):.2f}x (all: {', '.join(f'{r:.2f}' for r in ratios)}); "
+            f"load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        )
 
 
 if __name__ == "__main__":

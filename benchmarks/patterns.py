@@ -19,6 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
+import results  # noqa: E402
 from opinfo_corpus import BUGS, cases, planted, select_ops  # noqa: E402
 
 import gradcheck_cli  # noqa: E402
@@ -58,6 +59,7 @@ def main() -> None:
     parser.add_argument("--ops", nargs="*")
     parser.add_argument("--sample", type=int, default=30)
     parser.add_argument("--limit", type=int, default=2)
+    results.add_flag(parser)
     args = parser.parse_args()
     tally: dict[str, Counter] = defaultdict(Counter)
     wrong: dict[str, Counter] = defaultdict(Counter)
@@ -82,10 +84,11 @@ def main() -> None:
                 tally[bug]["right" if right(bug, found) else "wrong"] += 1
                 if not right(bug, found):
                     wrong[bug].update(p.kind for p, _ in found)
-    print(f"{'case':<16} {'failing':>8} {'right':>6} {'wrong':>6}  wrong kinds seen")
-    for name, counts in tally.items():
-        seen = ", ".join(f"{k} {n}" for k, n in wrong[name].most_common())
-        print(f"{name:<16} {counts['checked']:>8} {counts['right']:>6} {counts['wrong']:>6}  {seen}")
+    with results.recording("patterns", args.record):
+        print(f"{'case':<16} {'failing':>8} {'right':>6} {'wrong':>6}  wrong kinds seen")
+        for name, counts in tally.items():
+            seen = ", ".join(f"{k} {n}" for k, n in wrong[name].most_common())
+            print(f"{name:<16} {counts['checked']:>8} {counts['right']:>6} {counts['wrong']:>6}  {seen}")
 
 
 if __name__ == "__main__":

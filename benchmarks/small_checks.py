@@ -41,6 +41,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import results
+
 import gradcheck_cli
 from gradcheck_cli.errors import GradcheckError
 
@@ -208,6 +210,7 @@ def main() -> None:
     parser.add_argument("--slowest", type=int, default=10, help="list this many cases, worst ratio first")
     parser.add_argument("--save-verdicts", type=Path, help="write our verdict per case to this JSON file")
     parser.add_argument("--compare-verdicts", type=Path, help="compare our verdicts with a saved file")
+    results.add_flag(parser)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -222,10 +225,11 @@ def main() -> None:
         if args.save_verdicts:  # as it goes: a case that kills the process leaves the others' verdicts
             args.save_verdicts.write_text(json.dumps({r.name: r.verdict for r in rows}, indent=1))
     print(file=sys.stderr)
-    print(f"torch {torch.__version__}, float64, best of {args.repeats}")
-    report(rows, args.slowest)
-    if args.compare_verdicts:
-        compare_verdicts(rows, args.compare_verdicts)
+    with results.recording("small-checks", args.record):
+        print(f"torch {torch.__version__}, float64, best of {args.repeats}")
+        report(rows, args.slowest)
+        if args.compare_verdicts:
+            compare_verdicts(rows, args.compare_verdicts)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import results
+
 from gradcheck_cli import check
 from gradcheck_cli.numerics.budget import DEFAULT_MAX_MEMORY, describe_bytes, parse_memory
 
@@ -124,6 +126,7 @@ def main() -> None:
     )
     parser.add_argument("--max-memory", default=str(DEFAULT_MAX_MEMORY), help="our memory bound, e.g. 1G")
     parser.add_argument("--memory-child", nargs=3, metavar=("CASE", "N", "BYTES"), help=argparse.SUPPRESS)
+    results.add_flag(parser)
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child[0], int(args.memory_child[1]), int(args.memory_child[2]))
@@ -138,14 +141,15 @@ def main() -> None:
         f"{'function':<15} {'n':>6} {'ours s':>8} {'floor s':>8} {'ours/floor':>10} {'slow s':>8} {'fast s':>8} "
         f"{'slow/ours':>10} {'fast/ours':>10} {'cpu: slow/ours':>15} {'peak mem':>9} {'bound':>6}"
     )
-    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64, median of {args.repeats}, load {load}"
-    )
-    print(header)
-    print("-" * len(header))
-    for name, n in cases:
-        measure(name, n, args.repeats, args.quick, bound)
+    with results.recording("speed", args.record):
+        load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+        print(
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64, median of {args.repeats}, load {load}"
+        )
+        print(header)
+        print("-" * len(header))
+        for name, n in cases:
+            measure(name, n, args.repeats, args.quick, bound)
 
 
 def measure(name: str, n: int, repeats: int, quick: bool, bound: int) -> None:

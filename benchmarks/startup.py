@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+import results
+
 REPO = Path(__file__).resolve().parents[1]
 CHECK = [sys.executable, "-m", "gradcheck_cli", "run", "sample_functions/tutorial.py:calc", "--x", "1,2,3"]
 IMPORT = [sys.executable, "-c", "import torch"]
@@ -52,6 +54,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeats", type=int, default=5, help="runs of each command (medians)")
+    results.add_flag(parser)
     args = parser.parse_args()
     run(IMPORT)  # warm the file cache for both
     run(CHECK)
@@ -61,14 +64,15 @@ def main() -> None:
         torch_only.append(run(IMPORT))
     cpu, wall = (statistics.median(t[0] for t in ours), statistics.median(t[1] for t in ours))
     cpu_t, wall_t = (statistics.median(t[0] for t in torch_only), statistics.median(t[1] for t in torch_only))
-    print(f"load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; median of {args.repeats}")
-    print(f"3-element check      CPU {cpu:6.2f} s  wall {wall:6.2f} s")
-    print(f"python -c 'import torch'  CPU {cpu_t:6.2f} s  wall {wall_t:6.2f} s")
-    print(f"ratio (check / import torch): CPU {cpu / cpu_t:.2f}x  wall {wall / wall_t:.2f}x")
-    print(
-        f"each run, CPU s: check {[round(t[0], 2) for t in ours]}  import {[round(t[0], 2) for t in torch_only]}"
-    )
-    print(f"the check imports torch._dynamo: {imports_dynamo()}")
+    with results.recording("startup", args.record):
+        print(f"load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; median of {args.repeats}")
+        print(f"3-element check      CPU {cpu:6.2f} s  wall {wall:6.2f} s")
+        print(f"python -c 'import torch'  CPU {cpu_t:6.2f} s  wall {wall_t:6.2f} s")
+        print(f"ratio (check / import torch): CPU {cpu / cpu_t:.2f}x  wall {wall / wall_t:.2f}x")
+        print(
+            f"each run, CPU s: check {[round(t[0], 2) for t in ours]}  import {[round(t[0], 2) for t in torch_only]}"
+        )
+        print(f"the check imports torch._dynamo: {imports_dynamo()}")
 
 
 if __name__ == "__main__":
