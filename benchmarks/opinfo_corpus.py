@@ -153,7 +153,7 @@ def _sample_case(op: Any, sample: Any, index: int, dtype: str) -> OpCase | None:
 def cases(op: Any, dtype: str, limit: int | None = None, seed: int = 0) -> Iterator[OpCase]:
     """The sample inputs of ``op`` in ``dtype`` (at most ``limit``), seeded; none where the op does not
     support the dtype on the CPU. Samples whose differentiable inputs are all empty are kept: both checkers
-    pass them with nothing to check (the README's policy)."""
+    pass them with nothing to check (docs/verdicts.md: nothing to check)."""
     torch_dtype = DTYPES[dtype]
     if not op.supports_dtype(torch_dtype, "cpu"):
         return

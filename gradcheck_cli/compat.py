@@ -213,8 +213,8 @@ def gradcheck(
     fast_mode: bool = False,
     masked: bool | None = None,
 ) -> bool:
-    """``torch.autograd.gradcheck`` with our verdicts (see the module docstring and the README's table of
-    differences). ``nondet_tol``, ``check_grad_dtypes`` and ``masked`` are accepted: the gradient's dtype is
+    """``torch.autograd.gradcheck`` with our verdicts (see the module docstring and the table of
+    differences in docs/compat.md). ``nondet_tol``, ``check_grad_dtypes`` and ``masked`` are accepted: the gradient's dtype is
     always checked (``grad_metadata``), run-to-run differences are measured (NONDETERMINISTIC entries) and
     sparse inputs are refused."""
     _torch_arguments(
