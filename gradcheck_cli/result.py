@@ -72,7 +72,6 @@ def _input(block: Block) -> str:
 
 
 def _counts(blocks: Iterable[Block]) -> dict[Status, int]:
-    """Entries per status over ``blocks``."""
     tally = np.zeros(len(STATUSES), dtype=np.int64)
     for block in blocks:
         tally += np.bincount(block.status.ravel().astype(np.int64), minlength=len(STATUSES))
@@ -106,6 +105,7 @@ class Entry:
     left: float = float("nan")
     right: float = float("nan")
     jitter: float = 0.0
+    terms: Mapping[str, float] = field(default_factory=dict)
 
 
 def _at(array: np.ndarray | None, row: int, col: int, default: float) -> float:
@@ -150,6 +150,8 @@ class Block:
     jitter: np.ndarray | None = None
     pattern: Pattern | None = None
     """How autograd differs from the reference in a failing block (:mod:`gradcheck_cli.numerics.pattern`)."""
+    terms: Mapping[str, np.ndarray] = field(default_factory=dict)
+    """Per entry, the named error terms of its status (:mod:`gradcheck_cli.numerics.error_model`)."""
 
     @property
     def probes(self) -> bool:
@@ -208,6 +210,7 @@ class Block:
             left=_at(self.left, row, col, float("nan")),
             right=_at(self.right, row, col, float("nan")),
             jitter=_at(self.jitter, row, col, 0.0),
+            terms={name: float(v[row, col]) for name, v in self.terms.items()},
         )
 
 
@@ -268,10 +271,8 @@ class CheckResult:
     order: int = 1
     """1: the gradient; 2: the gradient of the gradient (Hessian-vector products)."""
     secondary: tuple[Block, ...] = field(default=())
-    """The autograd mode the Jacobian was *not* computed by (forward mode, usually), checked against the same
-    numerical Jacobian along basis vectors or random directions. Counted in :attr:`verdict`,
-    :meth:`failing_count`, :attr:`checked` and the largest errors, and shown by :meth:`worst` where failing,
-    but not in :attr:`size` or :meth:`counts` (which are the Jacobian's)."""
+    """The other autograd mode (forward, usually), checked against the same numerical Jacobian along basis
+    vectors or random directions: in :attr:`verdict` and the errors, not in :attr:`size` or :meth:`counts`."""
     reference_dtype: str = ""
     strict_kinks: bool = False
     """KINK entries fail the point (see :meth:`failing`)."""
@@ -282,8 +283,7 @@ class CheckResult:
     contracts: tuple[Contract, ...] = ()  # the contract checks run (contract.CONTRACTS); a broken one FAILs
 
     def failing(self, status: Status) -> bool:
-        """Whether an entry with ``status`` fails this point: anything but PASS, except KINK (autograd
-        between the one-sided slopes) unless the check was run with ``strict_kinks``."""
+        """Whether an entry with ``status`` fails this point (:func:`entry_verdict`)."""
         return entry_verdict(status, self.strict_kinks) != "PASS"
 
     @property

@@ -105,6 +105,7 @@ def _block(
         block,
         numerical.reference(i, k),
         numerical.errors[i][k],
+        terms=numerical.error_terms(i, k),
         jitter=np.broadcast_to(np.float64(spread), block.shape),
         scale=scale,
         values=largest_value(call.magnitudes(k)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,8 @@ class Numerical:
     sides: list[Any]
     dtype: str
     fixed: bool = False
+    terms: list[list[dict[str, np.ndarray]]] | None = None
+    """``terms[i][k]``: the reference's error ``errors[i][k]`` by name (None: judged by the fixed rule)."""
 
     def estimates(self, i: int, k: int) -> Estimates:
         return Estimates(
@@ -50,6 +53,10 @@ class Numerical:
             {name: self.steps[name][i] for name in self.shown},
             self.chosen,
         )
+
+    def error_terms(self, i: int, k: int) -> dict[str, np.ndarray] | None:
+        """The named terms of block ``(k, i)``'s reference error (None: not split, judged by the fixed rule)."""
+        return None if self.terms is None else self.terms[i][k]
 
     def reference(self, i: int, k: int) -> np.ndarray:
         return self.values[self.chosen][i][k]
@@ -135,6 +142,7 @@ def references(
     values = {name: [split_rows(ref.estimates[name].value, numels) for ref in found] for name in shown}
     steps = {name: [ref.estimates[name].steps for ref in found] for name in shown}
     errors = [split_rows(ref.estimates[chosen].error, numels) for ref in found]
+    terms = [_split_terms(ref.estimates[chosen].terms, numels) for ref in found]
     sides = [
         None
         if ref.one_sided is None
@@ -143,4 +151,10 @@ def references(
         )
         for ref in found
     ]
-    return Numerical(chosen, tuple(shown), values, steps, errors, sides, at.dtype)
+    return Numerical(chosen, tuple(shown), values, steps, errors, sides, at.dtype, terms=terms)
+
+
+def _split_terms(terms: Mapping[str, np.ndarray], numels: Sequence[int]) -> list[dict[str, np.ndarray]]:
+    """One input's named error terms, per output."""
+    parts = {name: split_rows(term, numels) for name, term in terms.items()}
+    return [{name: part[k] for name, part in parts.items()} for k in range(len(numels))]

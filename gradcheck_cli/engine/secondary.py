@@ -68,6 +68,13 @@ def _axes(call: Call, mode: str, k: int, i: int, count: int | None) -> dict[str,
     return fields
 
 
+def _project(error: np.ndarray, u: np.ndarray, mode: str) -> np.ndarray:
+    """An error bar of the Jacobian carried to its products along the directions ``u`` (bounded by
+    ``|J| |u|``): columns ``J @ U^T`` in forward mode, rows ``V @ J`` in reverse."""
+    with np.errstate(invalid="ignore"):  # an infinite error bar (a sample outside the domain) times 0
+        return error @ np.abs(u).T if mode == "forward" else np.abs(u) @ error
+
+
 def secondary_blocks(
     mode: str, call: Call, settings: Settings, numerical: Numerical, spread: float, wide: Graph | None
 ) -> list[Block]:
@@ -92,14 +99,16 @@ def secondary_blocks(
             kinked = numerical.kinked(i, k) if basis else {}
             if mode == "forward":  # (m, count) = J @ U^T
                 fd = {name: numerical.values[name][i][k] @ u.T for name in numerical.shown}
-                error = numerical.errors[i][k] @ np.abs(u).T
             else:  # (count, n) = V @ J
                 fd = {name: u @ numerical.values[name][i][k] for name in numerical.shown}
-                error = np.abs(u) @ numerical.errors[i][k]
+            error = _project(numerical.errors[i][k], u, mode)
+            named = numerical.error_terms(i, k)
+            terms = None if named is None else {name: _project(t, u, mode) for name, t in named.items()}
             evidence = Evidence(
                 autograd,
                 fd[numerical.chosen],
                 error,
+                terms=terms,
                 jitter=np.full(autograd.shape, spread),
                 # As the Jacobian's blocks: an entry is resolved relative to its output's largest derivative.
                 scale=max(max(numerical.scale(j) for j in call.shared(k)), largest(autograd)),

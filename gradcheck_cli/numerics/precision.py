@@ -3,7 +3,7 @@
 Tables keyed by the dtype's name (``"float64"``...), so that nothing here needs torch. ``--atol``/``--rtol``
 (and the lean path for large Jacobians) use the fixed rule ``|autograd - numerical| <= atol + rtol * |numerical|``
 with :data:`DEFAULT_TOLERANCE`; otherwise each entry's tolerance follows from the reference's error estimate
-and the autograd side's round-off (:func:`gradcheck_cli.numerics.judge.estimated_tolerance`).
+and the autograd side's round-off (:mod:`gradcheck_cli.numerics.error_model`).
 """
 
 from __future__ import annotations

@@ -16,13 +16,14 @@ from the default step's estimate: at a step too large for the truncation estimat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from gradcheck_cli.numerics.complex_step import complex_step
+from gradcheck_cli.numerics.error_model import reference_error
 from gradcheck_cli.numerics.evaluate import Evaluator
 from gradcheck_cli.numerics.kinks import OneSided, one_sided
 from gradcheck_cli.numerics.noise import (
@@ -49,11 +50,27 @@ SHOWN = ("central", "forward")
 
 @dataclass(frozen=True)
 class Estimate:
-    """Values and error estimates ``(total output numel, in numel)``, and the step per input element."""
+    """Values and error estimates ``(total output numel, in numel)``, and the step per input element;
+    ``terms``: the error estimate by name (:data:`~gradcheck_cli.numerics.error_model.REFERENCE_TERMS`)."""
 
     value: np.ndarray
     error: np.ndarray
     steps: np.ndarray
+    terms: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+def estimate(value: np.ndarray, steps: np.ndarray, **terms: np.ndarray) -> Estimate:
+    """An estimate whose error is the sum of its named ``terms`` (nan ones, from a sample outside the
+    function's domain, made inf: unusable)."""
+    named = {name: _finite_or_inf(term) for name, term in terms.items()}
+    return Estimate(value, reference_error(named), steps, named)
+
+
+def widened(found: Estimate, name: str, extra: np.ndarray) -> Estimate:
+    """``found`` with ``extra`` added to its term ``name`` (a suspicious estimate widens its error bar)."""
+    terms = dict(found.terms)
+    terms[name] = terms[name] + extra if name in terms else np.broadcast_to(extra, found.value.shape).copy()
+    return estimate(found.value, found.steps, **terms)
 
 
 @dataclass(frozen=True)
@@ -69,10 +86,12 @@ class InputReference:
 
 def fixed(samples: Samples, scheme: Scheme, steps: np.ndarray, ratio: float) -> Estimate:
     """The scheme at ``steps``, with its truncation error estimated from the step ``ratio * steps``."""
-    value, noise = samples.quotient(scheme, steps)
-    other, other_noise = samples.quotient(scheme, steps * ratio)
+    value, roundoff, noise = samples.quotient_terms(scheme, steps)
+    other, other_roundoff, other_noise = samples.quotient_terms(scheme, steps * ratio)
     truncation = np.abs(value - other) / abs(ratio**scheme.order - 1)
-    return Estimate(value, _finite_or_inf(truncation + noise + other_noise), steps)
+    return estimate(
+        value, steps, truncation=truncation, roundoff=roundoff + other_roundoff, noise=noise + other_noise
+    )
 
 
 def _finite_or_inf(error: np.ndarray) -> np.ndarray:
@@ -85,21 +104,25 @@ def richardson(samples: Samples, steps: np.ndarray) -> Estimate:
     central = SCHEMES["central"]
     d0, _ = samples.quotient(central, 4 * steps)
     d1, _ = samples.quotient(central, 2 * steps)
-    d2, noise = samples.quotient(central, steps)
+    d2, roundoff, noise = samples.quotient_terms(central, steps)
     r1a = (4 * d1 - d0) / 3
     r1b = (4 * d2 - d1) / 3
     r2 = (16 * r1b - r1a) / 15
     values = np.stack([d2, r1b, r2])
-    errors = np.stack(
-        [
-            np.abs(d2 - d1) / 3 + noise,
-            2 * np.abs(r1b - r1a) / 15 + 1.7 * noise,
-            np.abs(r2 - r1b) + 1.8 * noise,
-        ]
+    truncation = np.stack([np.abs(d2 - d1) / 3, 2 * np.abs(r1b - r1a) / 15, np.abs(r2 - r1b)])
+    growth = np.array([1.0, 1.7, 1.8]).reshape(3, 1, 1)  # the tableau's amplification of round-off
+    best = np.argmin(_finite_or_inf(truncation + growth * (roundoff + noise)), axis=0)[None]
+
+    def pick(stack: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(stack, best, 0)[0]
+
+    return estimate(
+        pick(values),
+        steps,
+        truncation=pick(truncation),
+        roundoff=pick(growth * roundoff),
+        noise=pick(growth * noise),
     )
-    best = np.argmin(_finite_or_inf(errors), axis=0)
-    pick = np.take_along_axis
-    return Estimate(pick(values, best[None], 0)[0], pick(errors, best[None], 0)[0], steps)
 
 
 def _consistent(candidate: np.ndarray, check: Estimate, kink: np.ndarray) -> int:
@@ -162,8 +185,8 @@ def _at_step(samples: Samples, request: Request) -> tuple[dict[str, Estimate], n
         # the leading error term to dominate; the default step's estimate bounds the error at any step.
         best = fixed(samples, SCHEMES["central"], adaptive_steps(samples, 2), 2.0)
         for name, found in estimates.items():
-            error = np.maximum(found.error, np.abs(found.value - best.value) + best.error)
-            estimates[name] = Estimate(found.value, _finite_or_inf(error), found.steps)
+            distance = np.abs(found.value - best.value) + best.error
+            estimates[name] = widened(found, "scales", np.maximum(distance - found.error, 0.0))
     return estimates, step
 
 
@@ -212,8 +235,9 @@ def _complex(
     # derivative vanishes (x**3 at 0 gives -h**2, not 0). Never a term of h alone, which would swamp
     # derivatives near 1e-15 and the bugs in them.
     steps = found.steps.reshape(1, -1)
-    error = COMPLEX_STEP_ULPS * 2.0**-52 * np.abs(found.value) + steps**2 * (1 + np.abs(found.value))
-    return Estimate(found.value, error, found.steps), found.reason
+    roundoff = COMPLEX_STEP_ULPS * 2.0**-52 * np.abs(found.value)
+    truncation = steps**2 * (1 + np.abs(found.value))
+    return estimate(found.value, found.steps, truncation=truncation, roundoff=roundoff), found.reason
 
 
 def input_reference(
@@ -263,13 +287,13 @@ def _flat(
     values = np.abs(samples.base).reshape(-1, 1)
     resolved = ROUNDOFF_ULPS * samples.eps * values / widest.reshape(1, -1)
     found = dict(estimates)
-    for name, estimate in estimates.items():
+    for name, each in estimates.items():
         if name == "complex-step":
             continue
-        value, error = estimate.value.copy(), estimate.error.copy()
-        error[:, smooth] = np.maximum(error[:, smooth], resolved[:, smooth])
+        value, extra = each.value.copy(), np.zeros(each.value.shape)
+        extra[:, smooth] = np.maximum(resolved[:, smooth] - each.error[:, smooth], 0.0)
         value[:, smooth] = 0.0
-        found[name] = Estimate(value, error, estimate.steps)
+        found[name] = widened(Estimate(value, each.error, each.steps, each.terms), "roundoff", extra)
     left, right = sides.left.copy(), sides.right.copy()
     left_error, right_error = sides.left_error.copy(), sides.right_error.copy()
     left[:, grid], right[:, grid] = 0.0, estimates["central"].value[:, grid]

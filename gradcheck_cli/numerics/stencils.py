@@ -154,7 +154,7 @@ class Samples:
         self._cache: dict[bytes, np.ndarray] = {}
         # Quotients already taken, by scheme and steps (schemes share them: Richardson's ladder, the kinks'
         # one-sided slopes); valid for the current floor.
-        self._quotients: dict[tuple[Scheme, bytes], tuple[np.ndarray, np.ndarray]] = {}
+        self._quotients: dict[tuple[Scheme, bytes], tuple[np.ndarray, ...]] = {}
         self._floor = np.zeros(self.numel)
         self._magnitude = _finite_abs(x)
         # max(1, |x_j|) per element (magnitude()): the scale steps are relative to, computed once.
@@ -211,28 +211,43 @@ class Samples:
         cancellation is off relative to the largest output, not to itself); the weights carry that into the
         quotient, divided by ``h**derivative``. The arrays are shared between callers: read-only.
         """
+        value, _, _, total = self._cached(scheme, steps)
+        return value, total
+
+    def quotient_terms(self, scheme: Scheme, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`quotient` with its error split into the error model's terms: the round-off of the values
+        (and of ``x + h``) and the measured noise beyond it (0 where the function is within round-off)."""
+        value, roundoff, noise, _ = self._cached(scheme, steps)
+        return value, roundoff, noise
+
+    def _cached(self, scheme: Scheme, steps: np.ndarray) -> tuple[np.ndarray, ...]:
         steps = np.asarray(steps, dtype=np.float64)
         key = (scheme, steps.tobytes())
         if key not in self._quotients:
-            value, roundoff = self._quotient(scheme, steps)
-            value.setflags(write=False)
-            roundoff.setflags(write=False)
-            self._quotients[key] = (value, roundoff)
+            value, roundoff, noise = self._quotient(scheme, steps)
+            parts = (value, roundoff, noise, roundoff + noise)
+            for part in parts:
+                part.setflags(write=False)
+            self._quotients[key] = parts
         return self._quotients[key]
 
-    def _quotient(self, scheme: Scheme, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _quotient(self, scheme: Scheme, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         scale = (steps**scheme.derivative).reshape(-1, 1)
         value: np.ndarray | None = None
         roundoff = np.zeros((self.numel, 1 if len(self.sizes) == 1 else self.output_numel))
+        noisy = roundoff.copy()
+        floor = self.floor.reshape(-1, 1)
         for offset, weight in zip(scheme.offsets, scheme.weights):
             values = self.at(offset * steps)
             value = weight * values if value is None else value + weight * values
             per_value = (
                 ROUNDOFF_ULPS * self.eps * _largest_per_output(np.abs(values), self.sizes, self.partners)
             )
-            roundoff = roundoff + abs(weight) * np.maximum(per_value, self.floor.reshape(-1, 1))
+            roundoff = roundoff + abs(weight) * per_value
+            noisy = noisy + abs(weight) * np.maximum(per_value, floor)
         assert value is not None
         value = value / scale
+        noise = np.broadcast_to((noisy - roundoff) / scale, value.shape)
         roundoff = np.broadcast_to(roundoff / scale, value.shape)
         # x + h is rounded too: the step taken is off by ~eps |x| per perturbed value, the quotient by that
         # times the derivative (approximated by the quotient itself) over h.
@@ -242,8 +257,10 @@ class Samples:
         inputs = self._magnitude.reshape(-1, 1)
         roundoff = roundoff + ROUNDOFF_ULPS * self.eps * moved * inputs * np.abs(value) / scale
         # A perturbed point outside the function's domain (nan, inf): this estimate is unusable.
-        roundoff = np.where(np.isfinite(value), roundoff, np.inf)
-        return value.T, roundoff.T
+        finite = np.isfinite(value)
+        roundoff = np.where(finite, roundoff, np.inf)
+        noise = np.where(finite, noise, 0.0)
+        return value.T, roundoff.T, noise.T
 
 
 def _largest_per_output(values: np.ndarray, sizes: Sequence[int], partners: Sequence[int] = ()) -> np.ndarray:

@@ -5,7 +5,7 @@ errors, tolerance, status). Non-finite numbers, which JSON cannot hold, are writ
 ``"inf"``, ``"-inf"`` and ``"nan"``. Bump :data:`SCHEMA_VERSION` (and the schema file) on any change that
 is not a pure addition of optional fields. Version 2: a point that could not be verified is NOT VERIFIED
 (version 1 called it FAIL); the run and each point carry their verdict; the largest errors of a point cover
-both autograd modes.
+both autograd modes. Version 4: every entry carries its named error terms (``terms``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from gradcheck_cli.report import PointLabel, Report, TargetReport
 from gradcheck_cli.result import STATUSES, CheckResult, Status
 
 SCHEMA_ID = "gradcheck-cli/report"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA_FILE = "report.schema.json"
 
 
@@ -59,6 +59,7 @@ def _entries(result: CheckResult) -> list[dict[str, Any]]:
         abs_err, rel_err = block.abs_err.tolist(), block.rel_err.tolist()
         tolerance, status = block.tolerance.tolist(), block.status.tolist()
         errors = None if block.reference_error is None else block.reference_error.tolist()
+        terms = {name: values.tolist() for name, values in block.terms.items()}
         for row, out in enumerate(outs):
             for col, inp in enumerate(ins):
                 entries.append(
@@ -75,6 +76,7 @@ def _entries(result: CheckResult) -> list[dict[str, Any]]:
                         "status": STATUSES[int(status[row][col])].value,
                         "mode": block.mode,
                         **({} if errors is None else {"reference_error": _number(errors[row][col])}),
+                        "terms": {name: _number(v[row][col]) for name, v in terms.items()},
                     }
                 )
                 if status[row][col] not in (Status.PASS.code, Status.FAIL.code) or block.left is not None:

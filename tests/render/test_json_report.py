@@ -126,3 +126,15 @@ def test_json_carries_the_error_estimates_the_details_and_the_reference_dtype(re
     assert all(isinstance(e["reference_error"], float) for e in point["entries"])
     code, out = invoke("run", TUTORIAL, "--x", "1,2,3", "--dtype", "float32", "--format", "json")
     assert code == 0 and json.loads(out)["targets"][0]["points"][0]["reference_dtype"] == "float64"
+
+
+def test_every_entry_carries_its_named_error_terms(report: Report) -> None:
+    data = document(report)
+    entries = [e for t in data["targets"] for p in t["points"] for e in p["entries"]]
+    assert entries and all("terms" in e for e in entries)
+    estimated = [e for e in entries if "truncation" in e["terms"]]
+    assert estimated
+    for entry in estimated:
+        parts = [entry["terms"].get(n, 0.0) for n in ("truncation", "roundoff", "noise", "scales")]
+        assert sum(parts) == pytest.approx(entry["reference_error"], rel=1e-12)
+        assert entry["terms"]["autograd"] > 0
