@@ -31,6 +31,7 @@ from gradcheck_cli.engine.probe import probe_blocks, probe_scheme
 from gradcheck_cli.engine.second_order import Lifted, lift
 from gradcheck_cli.engine.settings import Settings
 from gradcheck_cli.errors import NothingToCheck, UsageError
+from gradcheck_cli.numerics.batching import BatchingFault
 from gradcheck_cli.numerics.budget import Budget, describe_bytes, parse_memory
 from gradcheck_cli.numerics.precision import default_tolerance
 from gradcheck_cli.numerics.progress import no_progress
@@ -77,6 +78,12 @@ def _with_contracts(
     if result.order > 1:
         ran += (grad_outputs(result.blocks, lifted.cotangent_names, result.strict_kinks),)
     return dataclasses.replace(result, contracts=ran)
+
+
+def batching_notes(faults: Sequence[BatchingFault]) -> list[Note]:
+    """A ``batching`` note per distinct batched product found wrong (and recomputed by plain calls)."""
+    distinct = {(f.product, f.op): f for f in faults}
+    return [Note("batching", dataclasses.asdict(fault)) for fault in distinct.values()]
 
 
 def _plan(call: Call, mode: str, budget: Budget, notes: list[Note]) -> str:
@@ -215,7 +222,7 @@ def check(
         input_names=call.names,
         dtype=settings.dtype,
         method=reference,
-        notes=tuple(notes),
+        notes=(*notes, *batching_notes(call.faults)),
         mode=chosen,
         order=options.order,
         secondary=tuple(secondary),

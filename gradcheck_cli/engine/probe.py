@@ -262,7 +262,9 @@ class Prober:
         autograd: dict[str, list[np.ndarray]] = {}
         if reverse:  # rows of J by VJPs with basis cotangents, w.r.t. this input only, keeping ``cols``
             graph = self.graph
-            sub = Graph(graph.func, (graph.point[index],), (graph.leaves[index],), graph.outputs)
+            sub = Graph(
+                graph.func, (graph.point[index],), (graph.leaves[index],), graph.outputs, graph.faults
+            )
             found = jacobian(sub, "reverse", self.settings.budget, keep=cols)
             autograd["reverse"] = [
                 np.zeros((out.numel(), len(cols))) if row[0] is None else row[0]

@@ -53,7 +53,7 @@ def wide_graph(graph: Graph) -> Graph | None:
         for w, o in zip(wide, graph.outputs)
     ):
         return None
-    return Graph(graph.func, tuple(x.detach() for x in leaves), leaves, wide)
+    return Graph(graph.func, tuple(x.detach() for x in leaves), leaves, wide, graph.faults)
 
 
 def roundoff(low: np.ndarray | None, wide: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ import torch
 from torch.autograd import forward_ad
 
 from gradcheck_cli.errors import UserFunctionError
+from gradcheck_cli.numerics.batching import BatchingFault, culprit, largest_disagreement, sample_rows
 from gradcheck_cli.numerics.budget import Budget
 from gradcheck_cli.numerics.evaluate import as_outputs
 from gradcheck_cli.numerics.progress import ProgressCallback, no_progress
@@ -37,6 +38,8 @@ class Graph:
     point: tuple[torch.Tensor, ...]
     leaves: tuple[torch.Tensor, ...]
     outputs: tuple[torch.Tensor, ...]
+    faults: list[BatchingFault] = field(default_factory=list, compare=False, repr=False)
+    """The batched products found wrong (and recomputed plainly) on this graph: :mod:`.batching`."""
 
 
 class ForwardModeUnavailable(Exception):
@@ -93,11 +96,10 @@ def _vmapped_grad(
     return tuple(None if none else g for none, g in zip(unused, found))
 
 
-def vjps(
+def _batched_vjps(
     outputs: Sequence[torch.Tensor], inputs: Sequence[torch.Tensor], cotangents: Sequence[torch.Tensor]
-) -> tuple[torch.Tensor | None, ...]:
-    """``cotangents[k]`` is ``(count, *outputs[k].shape)``; returns ``(count, *inputs[i].shape)`` per input
-    (``None`` where no output depends on it): ``count`` vector-Jacobian products."""
+) -> tuple[torch.Tensor | None, ...] | None:
+    """The VJPs in one batched call (vmap, else torch's own batched grad), or None where neither works."""
     try:
         return _vmapped_grad(outputs, inputs, cotangents)
     except Exception:  # a backward without batching rules: torch's own batched grad, else one at a time
@@ -107,13 +109,52 @@ def vjps(
     except UserFunctionError:
         raise
     except Exception:
-        rows = [
-            _grad(outputs, inputs, [c[r] for c in cotangents], batched=False)
-            for r in range(len(cotangents[0]))
-        ]
-        return tuple(
-            None if rows[0][i] is None else torch.stack([row[i] for row in rows]) for i in range(len(inputs))
-        )
+        return None
+
+
+def _plain_vjps(
+    outputs: Sequence[torch.Tensor], inputs: Sequence[torch.Tensor], cotangents: Sequence[torch.Tensor]
+) -> tuple[torch.Tensor | None, ...]:
+    """The VJPs one ``torch.autograd.grad`` call per row, stacked."""
+    rows = [
+        _grad(outputs, inputs, [c[r] for c in cotangents], batched=False) for r in range(len(cotangents[0]))
+    ]
+    return tuple(
+        None if rows[0][i] is None else torch.stack([row[i] for row in rows]) for i in range(len(inputs))
+    )
+
+
+def _filled(
+    grads: Sequence[torch.Tensor | None], inputs: Sequence[torch.Tensor], count: int
+) -> list[torch.Tensor]:
+    return [x.new_zeros((count, *x.shape)) if g is None else g for g, x in zip(grads, inputs)]
+
+
+def vjps(
+    outputs: Sequence[torch.Tensor],
+    inputs: Sequence[torch.Tensor],
+    cotangents: Sequence[torch.Tensor],
+    faults: list[BatchingFault] | None = None,
+) -> tuple[torch.Tensor | None, ...]:
+    """``cotangents[k]`` is ``(count, *outputs[k].shape)``; returns ``(count, *inputs[i].shape)`` per input
+    (``None`` where no output depends on it): ``count`` vector-Jacobian products. A batched result is
+    checked against plain calls on a few rows; where they disagree every row is computed plainly and the
+    fault is appended to ``faults``."""
+    found = _batched_vjps(outputs, inputs, cotangents)
+    if found is None:
+        return _plain_vjps(outputs, inputs, cotangents)
+    count = len(cotangents[0])
+    rows = sample_rows(count)
+    plain = _plain_vjps(outputs, inputs, [c[rows] for c in cotangents])
+    difference = largest_disagreement(
+        [g[rows] for g in _filled(found, inputs, count)], _filled(plain, inputs, len(rows))
+    )
+    if difference == 0.0:
+        return found
+    op = culprit(outputs, inputs, [[c[r] for c in cotangents] for r in rows])
+    if faults is not None:
+        faults.append(BatchingFault("vjp", op, count, difference))
+    return plain if len(rows) == count else _plain_vjps(outputs, inputs, cotangents)
 
 
 def _forward_mode_missing(exc: BaseException | None) -> BaseException | None:
@@ -158,8 +199,39 @@ def _jvp_loop(
     return tuple(torch.stack([c[k] for c in columns]) for k in range(len(columns[0])))
 
 
+def _plain_zeros(found: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    """Detached (a closure's parameters that require grad give the tangents a history), and torch's ZeroTensor (slogdet's sign has one, numpy cannot read it) as a plain zero."""
+    return tuple(
+        torch.zeros(t.shape, dtype=t.dtype, device=t.device) if t._is_zerotensor() else t.detach()
+        for t in found
+    )
+
+
+def _verified_jvps(
+    func: Callable[..., Any],
+    point: Sequence[torch.Tensor],
+    tangents: Sequence[torch.Tensor | None],
+    found: tuple[torch.Tensor, ...],
+    faults: list[BatchingFault] | None,
+) -> tuple[torch.Tensor, ...]:
+    """The vmapped JVPs ``found`` checked against one forward-mode call per row on a few rows; where they
+    disagree every row by plain calls, and the fault appended to ``faults``."""
+    count = len(found[0])
+    rows = sample_rows(count)
+    plain = _jvp_loop(func, point, [None if t is None else t[rows] for t in tangents], len(rows))
+    difference = largest_disagreement([t[rows] for t in found], plain)
+    if difference == 0.0:
+        return found
+    if faults is not None:
+        faults.append(BatchingFault("jvp", "", count, difference))
+    return plain if len(rows) == count else _jvp_loop(func, point, tangents, count)
+
+
 def jvps(
-    func: Callable[..., Any], point: Sequence[torch.Tensor], tangents: Sequence[torch.Tensor | None]
+    func: Callable[..., Any],
+    point: Sequence[torch.Tensor],
+    tangents: Sequence[torch.Tensor | None],
+    faults: list[BatchingFault] | None = None,
 ) -> tuple[torch.Tensor, ...]:
     """``tangents[i]`` is ``(count, *point[i].shape)`` or ``None`` (zero); returns ``(count, *out.shape)``
     per output: ``count`` Jacobian-vector products, by forward-mode AD."""
@@ -183,13 +255,12 @@ def jvps(
         try:
             # detached: a closure's parameters that require grad (a loss calling a model) give the
             # tangents a history
-            found = tuple(t.detach() for t in torch.func.vmap(one)(*(tangents[i] for i in given)))
+            found = _plain_zeros(torch.func.vmap(one)(*(tangents[i] for i in given)))
         except Exception:  # not vmappable, or raises: the loop tells which
             found = _jvp_loop(func, point, tangents, count)
-    # torch's ZeroTensor (slogdet's sign has one) cannot be read by numpy: a plain zero tensor instead
-    found = tuple(
-        torch.zeros(t.shape, dtype=t.dtype, device=t.device) if t._is_zerotensor() else t for t in found
-    )
+        else:
+            found = _verified_jvps(func, point, tangents, found, faults)
+    found = _plain_zeros(found)
     _check_tangents(func, point, tangents, [k for k, t in enumerate(found) if not bool(t.any())])
     return found
 
@@ -242,11 +313,11 @@ def products(
         tangents = [
             None if d is None else d.to(x.dtype).to(x.device) for d, x in zip(directions, graph.point)
         ]
-        return jvps(graph.func, graph.point, tangents)
+        return jvps(graph.func, graph.point, tangents, graph.faults)
     given = [k for k, d in enumerate(directions) if d is not None]
     outputs = [graph.outputs[k] for k in given]
     cotangents = [directions[k].to(out.dtype).to(out.device) for k, out in zip(given, outputs)]  # type: ignore[union-attr]
-    return vjps(outputs, graph.leaves, cotangents)
+    return vjps(outputs, graph.leaves, cotangents, graph.faults)
 
 
 def basis(columns: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

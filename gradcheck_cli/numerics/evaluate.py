@@ -224,15 +224,17 @@ class Evaluator:
         return Evaluator(self.func, self.point, budget=self.budget, task=self.task, complex_outputs=True)
 
     def _confirm(self, index: int, batch: torch.Tensor, outputs: tuple[torch.Tensor, ...]) -> None:
-        """Guard against functions that vmap silently changes: row 0 must equal a plain call."""
+        """Guard against functions that vmap silently changes (a wrong batching rule, randomness): the first
+        and the last row must equal plain calls."""
         if self.strategy is not None:
             return
-        plain = self._call(index, batch[0])
-        if len(plain) != len(outputs) or any(
-            p.shape != o[0].shape or not torch.allclose(p, o[0], rtol=1e-5, atol=0, equal_nan=True)
-            for p, o in zip(plain, outputs)
-        ):
-            raise _VmapMismatch("the vmapped function disagreed with a plain call")
+        for row in sorted({0, len(batch) - 1}):
+            plain = self._call(index, batch[row].clone())
+            if len(plain) != len(outputs) or any(
+                p.shape != o[row].shape or not torch.allclose(p, o[row], rtol=1e-5, atol=0, equal_nan=True)
+                for p, o in zip(plain, outputs)
+            ):
+                raise _VmapMismatch("the vmapped function disagreed with a plain call")
 
 
 class _VmapMismatch(Exception):

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from gradcheck_cli.render.notes import warnings
 from gradcheck_cli.render.table import failure_text
 from gradcheck_cli.render.text import error
 from gradcheck_cli.report import Report, TargetReport
@@ -64,6 +65,9 @@ def _lines(target: TargetReport, *, digits: int, max_rows: int) -> list[str]:
             what = "wrong gradient" if result.verdict == "FAIL" else "gradient not verified"
             title = f"gradcheck: {what} of {target.target} at point {label.index}"
             lines.append(workflow_command("error", table.rstrip("\n"), **where, title=title))
+        for found in warnings(result):
+            title = f"gradcheck: {target.target} at point {label.index}"
+            lines.append(workflow_command("warning", found, **where, title=title))
     worst = target.max_rel_err
     lines.append(
         f"gradcheck: {target.target}: {target.verdict} ({len(target.results)} point(s), "

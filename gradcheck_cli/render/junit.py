@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from gradcheck_cli.render.github import relative_file
+from gradcheck_cli.render.notes import warnings
 from gradcheck_cli.render.table import failure_text
 from gradcheck_cli.render.text import entries_line
 from gradcheck_cli.report import Report, TargetReport
@@ -65,6 +66,9 @@ def _suite(target: TargetReport, *, digits: int, max_rows: int) -> ET.Element:
             failure.text = _clean(
                 failure_text(result, label, target.target, digits=digits, max_rows=max_rows)
             )
+        found = warnings(result)
+        if found:  # findings beside the verdict (a broken batching rule): the test's output
+            ET.SubElement(case, "system-out").text = _clean("\n".join(f"warning: {w}" for w in found))
     return suite
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from gradcheck_cli.render.contracts import broken_lines
 from gradcheck_cli.render.diagnosis_text import diagnosis_lines
+from gradcheck_cli.render.notes import warnings
 from gradcheck_cli.render.text import entries_line, error, method_column, number, select
 from gradcheck_cli.report import PointLabel, Report
 from gradcheck_cli.result import CheckResult
@@ -100,6 +101,13 @@ def render(report: Report, *, digits: int = 12, max_rows: int = 20, **_: Any) ->
             )
         )
     lines.append("")
+    found = [
+        f"- {cell(label.title(target.target))}: {cell(text)}"
+        for target in report.targets
+        for label, result in zip(target.labels, target.results)
+        for text in warnings(result)
+    ]
+    lines += ["**Warnings**", "", *found, ""] if found else []
     for target in report.targets:
         if target.error is not None:
             lines += [f"<details><summary>{html.escape(target.target)}: error</summary>", "", "```text"]

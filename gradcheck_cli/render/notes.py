@@ -92,6 +92,29 @@ def _nothing(v: Mapping[str, Any]) -> str:
     return f"nothing to check: every floating output is empty ({names}); 0 entries, PASS"
 
 
+def _batching(v: Mapping[str, Any]) -> str:
+    how = (
+        "vmap of the backward (vector-Jacobian products)"
+        if v["product"] == "vjp"
+        else "vmap of the forward-mode derivative (Jacobian-vector products)"
+    )
+    plain = "torch.autograd.grad" if v["product"] == "vjp" else "forward-mode AD"
+    op = v["op"]
+    where = f"the batching rule of {op} ({_torch_op(op)})" if op else "a batching rule inside the function"
+    return (
+        f"batching-rule failure: {how} disagreed with one plain {plain} call per row (by up to "
+        f"{v['difference']:.3g}, {v['rows']} rows): {where} is wrong (a PyTorch bug, not the gradient); "
+        f"the {v['rows']} products were recomputed one call at a time and those are judged"
+    )
+
+
+def _torch_op(node: str) -> str:
+    """``CdistBackward0`` -> ``torch.cdist's backward``; a custom Function's node name as it is."""
+    base = node.split("Backward")[0] if "Backward" in node else node
+    snake = "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(base))
+    return f"torch.{snake}'s backward" if node.removeprefix(base).removeprefix("Backward").isdigit() else node
+
+
 _WORDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "order": _order,
     "probe-mode-chosen": _probe_chosen,
@@ -119,7 +142,16 @@ _WORDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "localised": _localised,
     "probes": _probes,
     "nothing-to-check": _nothing,
+    "batching": _batching,
 }
+
+WARNINGS = ("batching",)
+"""The note kinds that are findings to show in every output format (CI ones too), pass or fail."""
+
+
+def warnings(result: CheckResult) -> list[str]:
+    """The notes of a point that every output format shows (:data:`WARNINGS`), in words."""
+    return [word(note) for note in result.notes if note.kind in WARNINGS]
 
 
 def word(note: Note) -> str:

@@ -114,3 +114,10 @@ def test_a_loss_closing_over_a_linear_layer_passes_with_forward_mode(write_modul
     )
     code, out, err = run("loss.py:loss", "--x", "1,2,3", "--forward")
     assert code == 0 and "forward mode also checked" in out, err
+
+
+def test_a_wrong_batching_rule_of_torch_passes_with_the_note(repo_cwd: Path) -> None:
+    code, out, _ = run(
+        "sample_functions/batching_bug.py:nearest", "--x", "[[0.1,0.2],[1,-1],[0.5,2],[-1,0.3],[2,2]]"
+    )
+    assert code == 0 and "batching-rule failure" in out and "CdistBackward0" in out

@@ -241,3 +241,17 @@ def test_bad_mode_and_order_are_usage_errors() -> None:
         gradcheck_cli.check(torch.sin, X3, mode="fast")
     with pytest.raises(UsageError, match="order = 7 is invalid"):
         gradcheck_cli.check(torch.sin, X3, order=7)
+
+
+def test_a_wrong_batching_rule_passes_with_a_note_naming_it() -> None:
+    from sample_functions.batching_bug import nearest
+
+    a = torch.tensor([[0.1, 0.2], [1.0, -1.0], [0.5, 2.0], [-1.0, 0.3], [2.0, 2.0]], dtype=torch.float64)
+    result = gradcheck_cli.check(nearest, a)
+    assert result.verdict == "PASS"
+    (note,) = [n for n in result.notes if n.kind == "batching"]
+    assert note.values["op"] == "CdistBackward0" and note.values["product"] == "vjp"
+    probed = gradcheck_cli.check(nearest, a, mode="probe")
+    assert probed.verdict == "PASS" and [n.values["op"] for n in probed.notes if n.kind == "batching"] == [
+        "CdistBackward0"
+    ]

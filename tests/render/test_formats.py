@@ -125,3 +125,23 @@ def test_a_point_that_cannot_be_verified_is_not_verified_everywhere() -> None:
     assert "noisy:drop: NOT VERIFIED (1 point(s)" in github
     table = render(report, "table")
     assert "NOT VERIFIED: 1 of 1 point(s) could not be verified" in table and "wrong gradient" not in table
+
+
+NEAREST = f"{REPO / 'sample_functions' / 'batching_bug.py'}:nearest"
+
+
+def test_a_broken_batching_rule_is_a_warning_in_every_format_of_a_pass() -> None:
+    report, result = _one(NEAREST, "[[0.1,0.2],[1,-1],[0.5,2],[-1,0.3],[2,2]]")
+    assert result.verdict == "PASS"
+    said = "the batching rule of CdistBackward0 (torch.cdist's backward) is wrong"
+    notes = json.loads(render(report, "json"))["targets"][0]["points"][0]["notes"]
+    batching = [n for n in notes if n["kind"] == "batching"]
+    assert batching[0]["values"]["op"] == "CdistBackward0" and said in batching[0]["text"]
+    case = ET.fromstring(render(report, "junit")).find("testsuite/testcase")
+    assert case is not None and case.find("failure") is None
+    assert said in (case.findtext("system-out") or "")
+    assert said in render(report, "markdown").split("**Warnings**")[1]
+    assert any(
+        line.startswith("::warning ") and said in line for line in render(report, "github").splitlines()
+    )
+    assert said in " ".join(render(report, "table").split())
