@@ -27,7 +27,7 @@ from gradcheck_cli.engine.check import check
 from gradcheck_cli.engine.contracts import DEFAULT_CONTRACTS
 from gradcheck_cli.engine.contracts import grad_outputs as grad_outputs_contract
 from gradcheck_cli.engine.second_order import GradientFunction
-from gradcheck_cli.errors import InputError
+from gradcheck_cli.errors import GradcheckError, InputError
 from gradcheck_cli.result import CheckResult
 from gradcheck_cli.user_code import argument_names
 
@@ -66,9 +66,14 @@ def _differentiable(inputs: tuple[Any, ...]) -> list[int]:
     return found
 
 
+def _floating(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) and (value.is_floating_point() or value.is_complex())
+
+
 class _Partial:
     """``func`` with its constant arguments bound: called with the differentiable tensors only, returning
-    only the outputs that had a graph at the point."""
+    only the outputs that had a graph at the point. Where none has one (``zero``), as torch: every floating
+    output, whose numerical Jacobian must then be zero (the check's ``zero_check``)."""
 
     def __init__(self, func: Callable[..., Any], inputs: tuple[Any, ...], positions: list[int]) -> None:
         self.func, self.inputs, self.positions = func, inputs, positions
@@ -78,11 +83,11 @@ class _Partial:
         outputs = _tupled(raw)
         self.bare = isinstance(raw, torch.Tensor)  # a single tensor stays one: its output is named out
         self.outputs = [k for k, o in enumerate(outputs) if isinstance(o, torch.Tensor) and o.requires_grad]
+        self.zero = not self.outputs
+        if self.zero:
+            self.outputs = [k for k, o in enumerate(outputs) if _floating(o) and o.numel() > 0]
+            self.bare = self.bare and bool(self.outputs)
         self.shapes = [tuple(outputs[k].shape) for k in self.outputs]
-        if not self.outputs:
-            raise InputError(
-                "the function has no output that depends on an input requiring grad: nothing to check"
-            )
 
     def __call__(self, *values: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         args = list(self.inputs)
@@ -165,6 +170,34 @@ def _with_cotangents(
     return backward, values + cotangents, names + [f"grad_{o}" for o in output_names(len(cotangents))]
 
 
+def _result(
+    func: Callable[..., Any], inputs: Any, settings: dict[str, Any], grad_outputs: Any = None
+) -> CheckResult | None:
+    """Check ``func`` at ``inputs`` (``settings`` are :func:`check`'s keywords); with ``grad_outputs`` (None:
+    ``settings["order"] = 2`` for random ones) its backward, order 2. None: no floating output, a vacuous
+    pass as in torch."""
+    tupled = _tupled(inputs)
+    positions = _differentiable(tupled)
+    target = _Partial(func, tupled, positions)
+    if not target.outputs:  # no floating output at all: torch's numerical Jacobian is empty, and passes
+        return None
+    every = argument_names(func, len(tupled))
+    names = [every[i] for i in positions]
+    values = tuple(tupled[i].detach() for i in positions)
+    if grad_outputs is None:
+        return check(target, values, names=names, **settings)
+    backward, values, names = _with_cotangents(target, values, names, grad_outputs)
+    result = check(backward, values, names=names, **settings)
+    cotangents = tuple(names[len(positions) :])
+    extra = grad_outputs_contract(result.blocks, cotangents, result.strict_kinks)
+    return dataclasses.replace(result, contracts=(*result.contracts, extra))
+
+
+Recorder = Callable[[Callable[..., Any], "CheckResult | GradcheckError"], None]
+"""Called with the function and the result of each check (or the error that stopped it)."""
+_RECORDERS: list[Recorder] = []
+
+
 def _run(
     func: Callable[..., Any],
     inputs: Any,
@@ -172,22 +205,17 @@ def _run(
     raise_exception: bool,
     grad_outputs: Any = None,
 ) -> bool:
-    """Check ``func`` at ``inputs`` (``settings`` are :func:`check`'s keywords); with ``grad_outputs`` (None:
-    ``settings["order"] = 2`` for random ones) its backward, order 2."""
-    tupled = _tupled(inputs)
-    positions = _differentiable(tupled)
-    target = _Partial(func, tupled, positions)
-    every = argument_names(func, len(tupled))
-    names = [every[i] for i in positions]
-    values = tuple(tupled[i].detach() for i in positions)
-    if grad_outputs is None:
-        result = check(target, values, names=names, **settings)
-    else:
-        backward, values, names = _with_cotangents(target, values, names, grad_outputs)
-        result = check(backward, values, names=names, **settings)
-        cotangents = tuple(names[len(positions) :])
-        extra = grad_outputs_contract(result.blocks, cotangents, result.strict_kinks)
-        result = dataclasses.replace(result, contracts=(*result.contracts, extra))
+    """:func:`_result`, given to every recorder (:func:`patch_torch`), as torch returns or raises it."""
+    try:
+        result = _result(func, inputs, settings, grad_outputs)
+    except GradcheckError as exc:  # bad input, or the function raised: recorded, and raised as before
+        for record in _RECORDERS:
+            record(func, exc)
+        raise
+    if result is None:
+        return True
+    for record in _RECORDERS:
+        record(func, result)
     if result.passed:
         return True
     if raise_exception:
@@ -264,11 +292,15 @@ def gradgradcheck(
     return _run(func, inputs, settings, raise_exception, grad_outputs)
 
 
-def patch_torch() -> Callable[[], None]:
+def patch_torch(record: Recorder | None = None) -> Callable[[], None]:
     """Make ``torch.autograd.gradcheck`` / ``gradgradcheck`` (the package attributes, which ``from
     torch.autograd import gradcheck`` reads, and those of the module ``torch.autograd.gradcheck``) ours;
-    returns the function that puts torch's back."""
+    ``record`` (the pytest plugin's ``--gradcheck-report``) is given every check's result while patched.
+    Returns the function that puts torch's back."""
     import sys
+
+    if record is not None:
+        _RECORDERS.append(record)
 
     module = sys.modules["torch.autograd.gradcheck"]
     owners = (torch.autograd, module)
@@ -282,5 +314,7 @@ def patch_torch() -> Callable[[], None]:
     def restore() -> None:
         for owner, name, value in saved:
             setattr(owner, name, value)
+        if record is not None and record in _RECORDERS:
+            _RECORDERS.remove(record)
 
     return restore

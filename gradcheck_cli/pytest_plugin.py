@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 _RECORDS = pytest.StashKey[list[tuple[str, "TargetReport"]]]()  # (test node id, its check)
 _DEFAULTS = pytest.StashKey[dict[str, Any]]()
+_CURRENT = pytest.StashKey[str]()  # the running test's node id
 
 
 def _keywords() -> tuple[str, ...]:
@@ -103,7 +104,37 @@ def pytest_configure(config: pytest.Config) -> None:
     if patch or (patch is None and config.getini("gradcheck_patch_torch")):
         from gradcheck_cli.compat import patch_torch  # imports torch: only when asked
 
-        config.add_cleanup(patch_torch())
+        config.add_cleanup(patch_torch(record=_patched_recorder(config)))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Remember the running test: a patched ``torch.autograd.gradcheck`` call is reported under its id."""
+    item.config.stash[_CURRENT] = item.nodeid
+
+
+def _patched_recorder(config: pytest.Config) -> Callable[[Callable[..., Any], Any], None]:
+    """What records each patched ``torch.autograd.gradcheck`` call for ``--gradcheck-report``."""
+
+    def record(func: Callable[..., Any], outcome: Any) -> None:
+        test = config.stash.get(_CURRENT, "")
+        config.stash[_RECORDS].append((test, _patched_report(func, test, outcome)))
+
+    return record
+
+
+def _patched_report(func: Callable[..., Any], test: str, outcome: Any) -> TargetReport:
+    """A patched call's check (a CheckResult, or the GradcheckError that stopped it) as a report target."""
+    from gradcheck_cli.app.runner import describe_point
+    from gradcheck_cli.app.target import source_location
+    from gradcheck_cli.errors import GradcheckError
+    from gradcheck_cli.report import PointLabel, TargetReport
+
+    if isinstance(outcome, GradcheckError):
+        return _error_report(func, test, str(outcome), getattr(outcome, "user_traceback", ""))
+    file, line = source_location(func)
+    label = PointLabel(0, describe_point(outcome.point, outcome.input_names))
+    target = f"{test}::{_qualname(func)}"
+    return TargetReport(target=target, file=file, line=line, labels=(label,), results=(outcome,))
 
 
 def _command_line(config: pytest.Config) -> dict[str, Any]:
@@ -273,6 +304,9 @@ def _error_report(func: Callable[..., Any], test: str, error: str, trace: str) -
 
 
 def _qualname(func: Callable[..., Any]) -> str:
+    owner = getattr(func, "__self__", None)  # MyFunction.apply, not Function.apply
+    if isinstance(owner, type):
+        return f"{owner.__qualname__}.{func.__name__}"
     return getattr(func, "__qualname__", type(func).__name__)
 
 

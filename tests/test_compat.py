@@ -182,3 +182,29 @@ def test_inputs_follow_torchs_conventions() -> None:
         gradcheck(torch.sin, (x,))
     with pytest.raises(gradcheck_cli.InputError, match="grad_outputs"):
         gradgradcheck(torch.sin, leaf(1.0, 2.0), (x, x))
+
+
+NOTHING_TO_CHECK = [
+    # (function, torch's answer): no output depends on an input requiring grad; torch checks that the
+    # numerical Jacobian of the floating outputs is zero (True), else fails (False / GradcheckError).
+    (lambda x: torch.zeros(3, dtype=torch.float64), True),
+    (lambda x: x.argmax(), True),
+    (lambda x: (x.argmax(), torch.ones(2, dtype=torch.float64)), True),
+    (lambda x: (x.detach() > 1.5).double(), True),
+    (lambda x: x.detach() * 2, False),
+    (lambda x: torch.tensor(float(x.sum()), dtype=torch.float64), False),
+]
+
+
+@pytest.mark.parametrize("fast_mode", [False, True])
+@pytest.mark.parametrize("case", range(len(NOTHING_TO_CHECK)))
+def test_nothing_to_check_returns_and_raises_as_torch(case: int, fast_mode: bool) -> None:
+    func, expected = NOTHING_TO_CHECK[case]
+    x = leaf(1.0, 2.0, 3.0)
+    for check in (gradcheck, TORCH.gradcheck):
+        assert check(func, (x,), raise_exception=False, fast_mode=fast_mode) is expected
+    if expected:
+        assert gradcheck(func, (x,), fast_mode=fast_mode) is True
+    else:
+        with pytest.raises(TORCH.GradcheckError):
+            gradcheck(func, (x,), fast_mode=fast_mode)

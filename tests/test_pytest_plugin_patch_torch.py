@@ -165,3 +165,24 @@ def test_patch_torch_replaces_both_names_and_puts_them_back() -> None:
         module.gradcheck,
         module.gradgradcheck,
     ) == before
+
+
+def test_the_report_lists_every_patched_call_and_fails_where_one_failed(pytester: pytest.Pytester) -> None:
+    import json
+
+    pytester.makepyfile(test_suite=SUITE)
+    result = _run(pytester, "--gradcheck-patch-torch", "--gradcheck-report", "report.json")
+    result.assert_outcomes(passed=5, failed=1)
+    report = json.loads((pytester.path / "report.json").read_text())
+    verdicts = {t["target"].split("::")[1]: t["verdict"] for t in report["targets"]}
+    assert verdicts == {
+        "test_square": "PASS",
+        "test_exp_through_the_package_attribute": "PASS",
+        "test_mul_through_the_module_attribute": "PASS",
+        "test_second_order": "PASS",
+        # raised and caught by pytest.raises: the test passes, the check failed, and the report says so
+        "test_the_bug_is_caught_as_torch_catches_it": "FAIL",
+        "test_the_bug": "FAIL",
+    }
+    assert len(report["targets"]) == 6 and report["targets"][0]["target"].endswith("::Square.apply")
+    assert report["verdict"] == "FAIL"

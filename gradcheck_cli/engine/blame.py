@@ -94,39 +94,49 @@ def _caller() -> tuple[str | None, int | None]:
     return None, None
 
 
+def _recorded(calls: list[_Call], cls: type, args: tuple[Any, ...], output: Any) -> None:
+    """Record one custom Function call (its float arguments that require grad), to check it on its own."""
+    picked = _float_positions(args, needs_grad=True)
+    if not picked:
+        return
+    file, line = _caller()
+    rebuild = _substitute(tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args), picked)
+    calls.append(
+        _Call(
+            name=cls.__name__,
+            cls=cls.__qualname__,
+            call=lambda *t, c=cls, r=rebuild: c.apply(*r(*t)),
+            tensors=tuple(args[k].detach().clone() for k in picked),
+            names=tuple(f"input {k}" for k in picked),
+            file=file,
+            line=line,
+            outputs=_numel(output),
+        )
+    )
+
+
 @contextmanager
 def _recording_functions(calls: list[_Call]) -> Iterator[None]:
-    """Wrap ``torch.autograd.Function.apply`` to record each custom Function call."""
-    function = torch.autograd.Function
-    original = function.__dict__["apply"]
+    """Record each custom Function call. ``Function.apply`` (after binding default arguments) calls
+    ``super().apply``, which resolves on the class between it and the C base: the recording sits there, so
+    it also sees a ``MyFunction.apply`` bound before it was installed (``check(MyFunction.apply, ...)``, or
+    ``my_function = MyFunction.apply`` at import time)."""
+    base: Any = torch.autograd.function._SingleLevelFunction
+    if "apply" in base.__dict__:  # another torch layout: nothing to record through
+        yield
+        return
 
     def apply(cls: type, *args: Any, **kwargs: Any) -> Any:
-        picked = _float_positions(args, needs_grad=True)
-        output = original.__get__(None, cls)(*args, **kwargs)
-        if picked and not kwargs:
-            file, line = _caller()
-            rebuild = _substitute(
-                tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args), picked
-            )
-            calls.append(
-                _Call(
-                    name=cls.__name__,
-                    cls=cls.__qualname__,
-                    call=lambda *t, c=cls, r=rebuild: original.__get__(None, c)(*r(*t)),
-                    tensors=tuple(args[k].detach().clone() for k in picked),
-                    names=tuple(f"input {k}" for k in picked),
-                    file=file,
-                    line=line,
-                    outputs=_numel(output),
-                )
-            )
+        output = super(base, cls).apply(*args, **kwargs)  # type: ignore[misc]
+        if not kwargs:
+            _recorded(calls, cls, args, output)
         return output
 
-    function.apply = classmethod(apply)  # type: ignore[assignment,method-assign]
+    base.apply = classmethod(apply)
     try:
         yield
     finally:
-        function.apply = original  # type: ignore[method-assign]
+        del base.apply
 
 
 def _module_call(

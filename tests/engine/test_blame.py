@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 import gradcheck_cli
+import gradcheck_cli.compat
 from gradcheck_cli.engine.blame import find_blame
 from gradcheck_cli.engine.canonical import prepare
 from gradcheck_cli.errors import UsageError
@@ -80,3 +81,16 @@ def test_a_function_without_custom_functions_says_every_piece_passes() -> None:
     assert result.diagnosis.blame.culprits
     plain = find_blame(torch.sin, (torch.tensor([0.5], dtype=torch.float64),))
     assert plain.suspects == () and plain.culprits == ()
+
+
+def test_a_custom_function_passed_as_its_apply_is_blamed() -> None:
+    # MyFunction.apply bound before blame runs (the target itself, or an alias made at import time)
+    x = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
+    mix = diagnose.Mix.apply
+    for target in (diagnose.Mix.apply, lambda v: mix(v).exp()):
+        result = gradcheck_cli.check(target, x)
+        assert result.verdict == "FAIL"
+        (culprit,) = result.diagnosis.blame.culprits
+        assert culprit.cls == "Mix" and [p.kind for _, p in culprit.patterns] == ["transposed"]
+    with pytest.raises(gradcheck_cli.compat.GradcheckFailure, match="blame: Mix called at"):
+        gradcheck_cli.gradcheck(diagnose.Mix.apply, (x.clone().requires_grad_(True),))
