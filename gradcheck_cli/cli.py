@@ -118,8 +118,6 @@ def run(
     config = load(config_file)
     given = {name: value for name, value in options.items() if _explicit(ctx, name)}
     shown = layered(RenderOptions, given, config.defaults)
-    if shown.format == "html":
-        _needs_plotly()
     workers = layered(RunOptions, given, config.defaults).workers()
     direct = _direct_points(PointOptions(**{s.name: options.pop(s.name) for s in specs(PointOptions)}))
     checks = _configured_checks(target, direct, config)
@@ -151,16 +149,6 @@ def _execute(jobs: list[Job], workers: int) -> tuple[Report, bool]:
     if interrupted:
         click.echo(f"gradcheck: interrupted: {len(reports)} of {len(jobs)} check(s) finished", err=True)
     return Report(tuple(reports)), interrupted
-
-
-def _needs_plotly() -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("plotly") is None:
-        raise UsageError(
-            "--format html needs plotly, which is not installed: pip install 'gradcheck-cli[html]' "
-            "(or pip install plotly)"
-        )
 
 
 def _write_repro(report: Report, jobs: list[Job], shown: RenderOptions) -> None:

@@ -234,7 +234,7 @@ class RenderOptions(Validated):
     format: str = option(
         "table",
         "How to write the report: a table, JSON (report.schema.json), JUnit XML, Markdown, GitHub "
-        "::error annotations, or one self-contained HTML page with heat-maps (needs plotly).",
+        "::error annotations, or one self-contained HTML page with heat-maps.",
         choices=FORMATS,
         surfaces=("cli",),
     )

@@ -1,10 +1,10 @@
-"""The HTML renderer: one self-contained page (plotly.js inline, no network at view time).
+"""The HTML renderer: one self-contained page (inline SVG and PNG, no script, no network at view time).
 
 Per target and point: the verdict table (worst entries first), the diagnosis lines, the blame tree, a
-heat-map of ``|autograd - reference| / tolerance`` per Jacobian block (max-pooled down to at most
-:data:`MAX_CELLS` cells a side, so that one wrong column of a 500x500 block stays visible), and the
-step-size and Taylor plots along the point's random direction. Render-only; needs ``plotly``
-(``pip install 'gradcheck-cli[html]'``).
+heat-map of ``|autograd - reference| / tolerance`` per Jacobian block (:mod:`~gradcheck_cli.render.heatmap`:
+max-pooled to at most 200 cells a side, every column and row holding a failing entry marked in a strip
+beside the map) and the Taylor plot along the point's random direction. Render-only; needs nothing
+beyond numpy.
 """
 
 from __future__ import annotations
@@ -15,27 +15,18 @@ from typing import Any
 import numpy as np
 
 from gradcheck_cli.render.diagnosis_text import diagnosis_lines
+from gradcheck_cli.render.heatmap import Map, svg
+from gradcheck_cli.render.lineplot import Series, loglog
 from gradcheck_cli.render.text import error, number, select
 from gradcheck_cli.report import PointLabel, Report, TargetReport
-from gradcheck_cli.result import Blame, Block, CheckResult, TaylorCurve
+from gradcheck_cli.result import STATUSES, Blame, Block, CheckResult, TaylorCurve
 
-MAX_CELLS = 200
-"""A heat-map shows at most this many rows and columns (larger blocks are max-pooled)."""
 MAX_BLOCKS = 24
 """Heat-maps per point, failing blocks first."""
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:2px 6px;font-family:monospace;text-align:right}
-.PASS{color:#080}.FAIL,.ERROR{color:#c00;font-weight:bold}.INCONCLUSIVE,.NOT.VERIFIED{color:#a60}"""
-
-
-def pooled(excess: np.ndarray, cells: int = MAX_CELLS) -> tuple[np.ndarray, int, int]:
-    """``excess`` max-pooled to at most ``cells`` rows and columns, and the pooling factors (rows, cols)."""
-    rows = max(1, -(-excess.shape[0] // cells))
-    cols = max(1, -(-excess.shape[1] // cells))
-    padded = np.zeros((-(-excess.shape[0] // rows) * rows, -(-excess.shape[1] // cols) * cols))
-    padded[: excess.shape[0], : excess.shape[1]] = np.where(np.isfinite(excess), excess, 0.0)
-    shape = (padded.shape[0] // rows, rows, padded.shape[1] // cols, cols)
-    return padded.reshape(shape).max(axis=(1, 3)), rows, cols
+.PASS{color:#080}.FAIL,.ERROR{color:#c00;font-weight:bold}.INCONCLUSIVE,.NOT.VERIFIED{color:#a60}
+svg{display:block;margin:1em 0}"""
 
 
 def block_id(target: int, point: int, block: int) -> str:
@@ -43,54 +34,31 @@ def block_id(target: int, point: int, block: int) -> str:
     return f"heatmap-{target}-{point}-{block}"
 
 
-def _figure_html(figure: Any, div_id: str) -> str:
-    return str(figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id))
-
-
-def heatmap(block: Block, div_id: str, passed: bool) -> str:
-    """A block's heat-map of ``|autograd - reference| / tolerance`` (1 is the tolerance)."""
-    import plotly.graph_objects as go
-
-    z, rows, cols = pooled(block.excess)
-    title = f"d {block.output_name} / d {block.input_name} ({block.mode}): " + ("PASS" if passed else "FAIL")
-    pooling = f"; max over {rows}x{cols} cells" if rows * cols > 1 else ""
-    figure = go.Figure(
-        go.Heatmap(z=z, zmin=0.0, zmax=max(2.0, float(z.max(initial=0.0))), colorscale="Reds"),
-        layout={
-            "title": {"text": html.escape(title) + pooling},
-            "xaxis": {"title": {"text": f"{block.input_name} element"}},
-            "yaxis": {"title": {"text": f"{block.output_name} element"}, "autorange": "reversed"},
-            "height": 380,
-            "width": 520,
-        },
+def heatmap(block: Block, result: CheckResult, div_id: str) -> str:
+    """A block's heat-map of ``|autograd - reference| / tolerance`` (1 is the tolerance), its failing
+    columns and rows marked beside it."""
+    failing_codes = [code for code, status in enumerate(STATUSES) if result.failing(status)]
+    verdict = "PASS" if result.passes(block) else "FAIL"
+    heat = Map(
+        excess=block.excess,
+        failing=np.isin(block.status, failing_codes),
+        labels=block.labels(),
+        names=(block.output_name, block.input_name),
+        title=f"d {block.output_name} / d {block.input_name} ({block.mode}): {verdict}",
+        shapes=(block.output_shape, block.input_shape),
     )
-    figure.update_traces(colorbar={"title": {"text": "|err| / tol"}})
-    return _figure_html(figure, div_id)
+    return f"<div class='block {verdict}' id='{div_id}'>{svg(heat)}</div>"
 
 
 def curves(curve: TaylorCurve, div_id: str) -> str:
     """The Taylor remainder and the forward difference's error along the point's random direction."""
-    import plotly.graph_objects as go
-
-    figure = go.Figure(layout={"height": 380, "width": 640})
-    figure.add_scatter(x=curve.eps, y=curve.remainder, mode="lines+markers", name="Taylor remainder")
+    series = [Series("Taylor remainder", curve.eps, curve.remainder)]
     if curve.difference_error is not None:
-        figure.add_scatter(
-            x=curve.eps, y=curve.difference_error, mode="lines+markers", name="forward FD error"
-        )
-    figure.add_scatter(
-        x=curve.eps[curve.used],
-        y=curve.remainder[curve.used],
-        mode="markers",
-        name="fitted",
-        marker={"size": 11},
-    )
-    figure.update_layout(
-        title={"text": f"along a random direction: Taylor slope {curve.slope:.2f} (2 right, 1 wrong)"},
-        xaxis={"type": "log", "title": {"text": "step eps"}},
-        yaxis={"type": "log", "title": {"text": "remainder / error"}},
-    )
-    return _figure_html(figure, div_id)
+        series.append(Series("forward FD error", curve.eps, curve.difference_error))
+    series.append(Series("fitted", curve.eps[curve.used], curve.remainder[curve.used], markers_only=True))
+    title = f"along a random direction: Taylor slope {curve.slope:.2f} (2 right, 1 wrong)"
+    plot = loglog(series, title, ("step eps", "remainder / error"))
+    return f"<div class='taylor' id='{div_id}'>{plot}</div>"
 
 
 def verdict_table(result: CheckResult, digits: int, max_rows: int) -> str:
@@ -147,7 +115,7 @@ def point_section(
         parts.append(curves(result.diagnosis.taylor, f"taylor-{t}-{label.index}"))
     blocks = sorted(enumerate(result.all_blocks), key=lambda ib: result.passes(ib[1]))[:MAX_BLOCKS]
     for b, block in blocks:
-        parts.append(heatmap(block, block_id(t, label.index, b), result.passes(block)))
+        parts.append(heatmap(block, result, block_id(t, label.index, b)))
     return "\n".join(parts)
 
 
@@ -163,13 +131,11 @@ def _target(target: TargetReport, t: int, options: dict[str, int]) -> str:
 
 
 def render(report: Report, *, digits: int = 12, max_rows: int = 20, **_: Any) -> str:
-    """The report as one HTML page with plotly.js inline (opens without network access)."""
-    from plotly.offline import get_plotlyjs
-
+    """The report as one HTML page, its pictures inline SVG (opens without network access)."""
     options = {"digits": digits, "max_rows": max_rows}
     body = "\n".join(_target(target, t, options) for t, target in enumerate(report.targets))
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>gradcheck report</title>"
-        f"<style>{STYLE}</style><script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
+        f"<style>{STYLE}</style></head><body>"
         f"<h1>gradcheck: <span class='{report.verdict}'>{report.verdict}</span></h1>{body}</body></html>\n"
     )
