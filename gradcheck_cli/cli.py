@@ -288,6 +288,7 @@ def sweep(target: str, x: tuple[str, ...], dtype: str, per_decade: int) -> None:
     Example:
       gradcheck sweep sample_functions/tutorial.py:calc --x 1,2,3
     """
+    from gradcheck_cli.app.models import load_module
     from gradcheck_cli.app.points import point_from_texts
     from gradcheck_cli.app.runner import to_tensors
     from gradcheck_cli.app.target import load_target
@@ -299,9 +300,11 @@ def sweep(target: str, x: tuple[str, ...], dtype: str, per_decade: int) -> None:
         raise UsageError("sweep needs the point: --x VALUES, one per argument")
     loaded = load_target(target)
     point = point_from_texts(x)
-    check_arity(loaded.func, len(point))
+    module = load_module(loaded.func, loaded.spec, seed=0, dtype=dtype, device="cpu")  # a model target
+    func = loaded.func if module is None else module
+    check_arity(func.forward if module is not None else func, len(point))
     console = _console()
-    result = run_sweep(loaded.func, to_tensors(point, dtype), per_decade=per_decade)
+    result = run_sweep(func, to_tensors(point, dtype), per_decade=per_decade)
     console.print(render(result, loaded.spec, ascii=not console.is_terminal))
 
 

@@ -77,3 +77,8 @@ def big_mlp() -> nn.Module:
 def broken_mlp() -> nn.Module:
     """The same MLP whose second linear layer (``2.weight``) has a wrong backward."""
     return _mlp(wrong=True)
+
+
+def tiny_net() -> nn.Module:
+    """A factory: ``TinyNet()`` (gradcheck sweep sample_functions/models.py:tiny_net --x 0,1,2,3,4,5,6,7,8,9)."""
+    return TinyNet()

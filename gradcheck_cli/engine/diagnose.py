@@ -115,7 +115,8 @@ def taylor_curve(
 ) -> TaylorCurve | None:
     """The Taylor remainder ``|f(x + eps v) - f(x) - eps J v|`` along a seeded random unit direction ``v``,
     with ``J`` autograd's Jacobian, for the output that rises highest above its noise floor; None for a
-    probe or order-2 check."""
+    probe or order-2 check. ``point`` may be the first inputs only (a model's arguments, its parameters
+    fixed inside ``func``): the direction then moves those."""
     if result.mode != "full" or result.order != 1:
         return None
     direction = _unit(point, seed)
@@ -124,6 +125,8 @@ def taylor_curve(
     jv, reference = np.zeros(base.shape), np.zeros(base.shape)
     for block in result.blocks:
         i = result.input_names.index(block.input_name)
+        if i >= len(point):  # a model's parameter, held fixed by a caller that moves its inputs only
+            continue
         rows = slice(offsets[block.output_name], offsets[block.output_name] + block.autograd.shape[0])
         jv[rows] += block.autograd @ direction[i].reshape(-1).numpy()
         reference[rows] += block.numerical[block.reference] @ direction[i].reshape(-1).numpy()

@@ -28,10 +28,13 @@ SMALLEST = {"float64": -16, "float32": -9, "float16": -5, "bfloat16": -4}
 
 
 def _reference_columns(result: CheckResult, inputs: int) -> list[np.ndarray]:
-    """The reference Jacobian per input, ``(total output numel, in numel)``."""
+    """The reference Jacobian per input, ``(total output numel, in numel)``, for the first ``inputs``
+    inputs (the point's arguments: a model's parameters, checked after them, are not swept)."""
+    stride = len(result.input_names)
     per_input: list[list[np.ndarray]] = [[] for _ in range(inputs)]
     for b, block in enumerate(result.blocks):
-        per_input[b % inputs].append(block.numerical[result.method])
+        if b % stride < inputs:
+            per_input[b % stride].append(block.numerical[result.method])
     return [np.concatenate(rows, axis=0) for rows in per_input]
 
 

@@ -39,3 +39,14 @@ def test_sweep_draws_the_v_curve_and_marks_the_chosen_step(repo_cwd: Path) -> No
 def test_sweep_bad_input_is_a_one_line_error(repo_cwd: Path) -> None:
     code, out = invoke("sweep", TUTORIAL, "--x", "1,a")
     assert code == 2 and "cannot parse" in out and "Traceback" not in out
+
+
+def test_sweep_takes_a_model_class_or_factory(repo_cwd: Path) -> None:
+    x = ",".join(str(v / 10) for v in range(10))
+    for target in ("sample_functions/models.py:tiny_net", "sample_functions/models.py:TinyNet"):
+        code, out = invoke("sweep", target, "--x", x)
+        assert code == 0, out
+        assert "step h" in out and "<- central chosen" in out
+    code, out = invoke("sweep", "sample_functions/models.py:tiny_net", "--x", "1,2")
+    assert code == 2 and out.startswith("gradcheck: error: the function raised RuntimeError")
+    assert "gradcheck_cli" not in out  # the user's traceback only

@@ -8,6 +8,7 @@ from rich.console import Console
 
 from gradcheck_cli.engine.sweep import sweep
 from gradcheck_cli.render.sweep_chart import render
+from sample_functions.models import TinyNet
 from sample_functions.tutorial import calc
 
 
@@ -32,3 +33,14 @@ def test_the_chart_marks_the_chosen_steps() -> None:
     assert "the steps the checker chose" in text and "^" in text
     assert "<- central chosen" in text and "<- forward chosen" in text
     assert text.count("c") > 20 and "1e-16" in text
+
+
+def test_a_model_is_swept_along_its_input_with_its_parameters_fixed() -> None:
+    torch.manual_seed(0)
+    model = TinyNet().double()
+    result = sweep(model, torch.linspace(-1, 1, 10, dtype=torch.float64))
+    for method in ("forward", "central"):
+        errors = result.errors[method]
+        bottom = int(np.argmin(errors))
+        assert errors[0] > 1e3 * errors[bottom] and errors[-1] > 1e3 * errors[bottom]
+    assert result.taylor is not None and 1.8 < result.taylor.slope < 2.2
