@@ -11,6 +11,7 @@ import numpy as np
 
 from gradcheck_cli.engine.blocks import build_block, largest, largest_value
 from gradcheck_cli.engine.call import Call
+from gradcheck_cli.engine.first_pass import applies, confirmed, first_pass
 from gradcheck_cli.engine.numerical import Numerical, Site, central, references, site
 from gradcheck_cli.engine.secondary import secondary_blocks
 from gradcheck_cli.engine.settings import Settings
@@ -134,19 +135,29 @@ def _judged(
     call: Call, settings: Settings, autograd: Autograd, at: Site, lean: bool, notes: list[Note]
 ) -> tuple[Numerical, Settings, list[Block]]:
     """The numerical reference, the settings it is judged by and the judged blocks. A lean check is judged by
-    the fixed rule on central differences; where that FAILs (and the Jacobian is not huge) it is judged again
-    with error bars, so only a failure pays for them."""
-    mark = len(notes)
+    the fixed rule on central differences; where that FAILs (and the Jacobian is not huge) the failing columns
+    are judged again with error bars, so only a failure pays for them. Otherwise the first pass
+    (:mod:`gradcheck_cli.engine.first_pass`) settles what it can, and the rest pays for the full reference."""
+
+    def judged(numerical: Numerical, into: list[Note]) -> list[Block]:
+        return _jacobian_blocks(call, settings, autograd, numerical, into)
+
     if lean and settings.method in ("auto", "central"):
         numerical = central(call, settings, at, notes)
         fixed = settings.fixed()
         blocks = _jacobian_blocks(call, fixed, autograd, numerical, notes)
         if not (_failed(blocks) and call.m * call.n <= ESCALATE_ENTRIES):
             return numerical, fixed, blocks
-        del notes[mark:]
+        numerical, blocks, confirmation = confirmed(call, settings, at, numerical, blocks, judged)
+        notes.extend(confirmation)
+        return numerical, fixed, blocks
     random = any(np.any(j > 0) for j in autograd.jitter_out)  # its noise is its randomness
+    if applies(settings, at, random):
+        done = first_pass(call, settings, at, judged, random, notes)
+        if done is not None:
+            return done[0], settings, done[1]
     numerical = references(call, settings, at, lean, random, notes)
-    return numerical, settings, _jacobian_blocks(call, settings, autograd, numerical, notes)
+    return numerical, settings, judged(numerical, notes)
 
 
 def _failed(blocks: list[Block]) -> bool:

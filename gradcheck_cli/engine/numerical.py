@@ -125,9 +125,27 @@ def references(
     """Per input the estimates ``settings.method`` needs, with error bars (and one-sided slopes unless
     ``lean``); ``random``: the function's noise is its randomness (said per entry, not in a note)."""
     found = [
-        input_reference(at.evaluate, at.base, i, Request(settings.method, settings.eps, lean, call.partners))
-        for i in range(len(at.point))
+        input_reference(at.evaluate, at.base, i, request(call, settings, lean)) for i in range(len(at.point))
     ]
+    return assemble(call, settings, at, (lean, random), found, notes)
+
+
+def request(call: Call, settings: Settings, lean: bool) -> Request:
+    """What the full reference of each input estimates."""
+    return Request(settings.method, settings.eps, lean, call.partners)
+
+
+def assemble(
+    call: Call,
+    settings: Settings,
+    at: Site,
+    flags: tuple[bool, bool],
+    found: list[InputReference],
+    notes: list[Note],
+) -> Numerical:
+    """The numerical Jacobian from each input's estimates ``found``; ``flags``: (lean, random), see
+    :func:`references`."""
+    lean, random = flags
     noise = max(ref.noise for ref in found)
     if noise > 0 and not random:
         notes.append(Note("noisy", {"dtype": str(at.point[0].dtype).removeprefix("torch."), "noise": noise}))

@@ -2,7 +2,8 @@
 
 Small steps lose to round-off (error ~ eps |f| / h), large ones to truncation (error ~ h**p |f^(p+1)|): on
 log-log axes the classic V. The error of each scheme at each step is measured against the checker's own
-reference (:func:`gradcheck_cli.engine.check.check` with ``method="auto"``), in the dtype that reference was
+reference (:func:`gradcheck_cli.engine.check.check` with ``method="complex-step"``: the full reference, no cheap
+first pass; Richardson where the complex step does not apply), in the dtype that reference was
 computed in, and the steps the checker chose are reported with it. Pure: :mod:`gradcheck_cli.render.sweep_chart`
 draws it.
 """
@@ -54,7 +55,7 @@ def sweep(
     """Forward and central differences of ``func`` at ``inputs`` for steps ``10**largest`` down to
     ``10**smallest`` (default: below the dtype's epsilon), against the checker's reference."""
     point = (inputs,) if isinstance(inputs, torch.Tensor) else tuple(inputs)
-    result = check(func, point, blame="off")
+    result = check(func, point, blame="off", method="complex-step")
     dtype = result.reference_dtype or result.dtype
     low = SMALLEST.get(dtype, -16) if smallest is None else smallest
     exponents = np.arange(largest * per_decade, low * per_decade - 1, -1) / per_decade

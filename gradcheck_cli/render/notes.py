@@ -140,6 +140,13 @@ _WORDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     ),
     "loop": lambda v: f"finite differences ran one point at a time (not vmapped: {v['reason']})",
     "localised": _localised,
+    "first-pass": lambda v: (
+        f"first pass: {v['settled']} of {v['entries']} entries settled by central differences at two steps; "
+        f"the other {v['entries'] - v['settled']} (their columns) by the full reference"
+    ),
+    "confirmed-columns": lambda v: (
+        f"{v['columns']} of {v['of']} columns failed the fixed rule and were judged again with error bars"
+    ),
     "probes": _probes,
     "nothing-to-check": _nothing,
     "batching": _batching,

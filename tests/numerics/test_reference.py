@@ -57,9 +57,14 @@ def test_complex_step_on_calc_matches_autograd_to_1e_14_relative() -> None:
     assert set(block.numerical) == {"central", "forward", "complex-step"}
 
 
-def test_auto_picks_the_complex_step_where_it_works_and_says_so() -> None:
-    result = gradcheck_cli.check(calc, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
-    assert result.method == "complex-step"
+def test_auto_picks_the_complex_step_where_the_first_pass_cannot_settle_and_says_so() -> None:
+    settled = gradcheck_cli.check(calc, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+    assert settled.method == "richardson" and any("first pass: 3 of 3" in note for note in worded(settled))
+    # sin(300 x): central differences at 2**-17 are off by ~1e-6 of the derivative, too uncertain to settle.
+    result = gradcheck_cli.check(
+        lambda x: torch.sin(300 * x), torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    )
+    assert result.method == "complex-step" and result.passed
     assert any("auto: complex-step used" in note for note in worded(result))
 
 
@@ -74,11 +79,9 @@ def test_auto_picks_the_complex_step_where_it_works_and_says_so() -> None:
 )
 def test_complex_step_falls_back_to_richardson_where_it_cannot_work(func, why: str) -> None:
     x = torch.tensor([-0.7, 0.4, 1.5], dtype=torch.float64)
-    result = gradcheck_cli.check(func, x)
+    result = gradcheck_cli.check(func, x, method="complex-step")
     assert result.method == "richardson" and result.passed
     assert any(why in note and "richardson used" in note for note in worded(result)), worded(result)
-    explicit = gradcheck_cli.check(func, x, method="complex-step")
-    assert explicit.method == "richardson" and explicit.passed
 
 
 @pytest.mark.parametrize("method", ["central", "forward", "backward", "richardson", "central4", "central6"])
