@@ -22,6 +22,7 @@ from gradcheck_cli.engine.contracts import (
     BATCHED_CONTRACTS,
     CHECKS,
     DEFAULT_CONTRACTS,
+    Recorded,
     check_contracts,
     grad_outputs,
 )
@@ -74,7 +75,8 @@ def _with_contracts(
 ) -> CheckResult:
     """``result`` with the ``contracts`` checked on the function at the point, and from order 2 the
     verdict of the blocks along the output gradients (``grad_outputs``)."""
-    ran = check_contracts(call.func, call.point, call.names, contracts, seed)
+    recorded = Recorded(call.func, call.leaves, call.outputs)  # no new call of the function
+    ran = check_contracts(recorded, call.point, call.names, contracts, seed)
     if result.order > 1:
         ran += (grad_outputs(result.blocks, lifted.cotangent_names, result.strict_kinks),)
     return dataclasses.replace(result, contracts=ran)

@@ -35,8 +35,22 @@ BATCHED_CONTRACTS = ("batched_grad", "batched_forward_grad")
 BATCH_RTOL, BATCH_ATOL = 1e-5, 1e-8
 
 
+class Recorded:
+    """The function with its graph already recorded at the point: the contracts' backward passes run on that
+    graph (retained) instead of calling the function again (a custom Function's every call costs)."""
+
+    def __init__(self, func: Callable[..., Any], leaves: Sequence[torch.Tensor], outputs: Sequence[Any]):
+        self.func, self.leaves, self.outputs = func, list(leaves), list(outputs)
+
+    def __call__(self, *args: Any) -> Any:
+        return self.func(*args)
+
+
 def _fresh(func: Callable[..., Any], point: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], list[Any]]:
-    """Leaves at the point and the function's differentiable outputs (those with a graph)."""
+    """Leaves at the point and the function's differentiable outputs (those with a graph): the recorded ones
+    of a :class:`Recorded` function."""
+    if isinstance(func, Recorded):
+        return func.leaves, [out for out in func.outputs if out.requires_grad]
     leaves = [x.detach().clone().requires_grad_(True) for x in point]
     with torch.enable_grad():
         outputs = as_outputs(call_user(func, *leaves))
