@@ -97,12 +97,17 @@ def first_pass(
         return None
     found = [InputReference(ref.estimates, None, SETTLED_REASON) for ref in found]
     scratch: list[Note] = []
-    blocks = judged(assemble(call, settings, at, (False, random), found, scratch), scratch)
+    numerical = assemble(call, settings, at, (False, random), found, scratch)
+    blocks = judged(numerical, scratch)
     columns = open_columns(call, blocks, failing_only=False)
+    entries = call.m * call.n
+    if not any(len(c) for c in columns):  # every entry settled: these blocks are the check's
+        notes.append(Note("first-pass", {"entries": entries, "settled": entries}))
+        notes.extend(scratch)
+        return numerical, blocks
     for i, open_ in enumerate(columns):
         if len(open_):
             found[i] = escalated(call, settings, at, found[i], (i, open_), False)
-    entries = call.m * call.n
     escalated_entries = call.m * sum(len(c) for c in columns)
     notes.append(Note("first-pass", {"entries": entries, "settled": entries - escalated_entries}))
     numerical = assemble(call, settings, at, (False, random), found, notes)
