@@ -21,7 +21,7 @@ from gradcheck_cli.engine.settings import Settings
 from gradcheck_cli.errors import GradcheckError
 from gradcheck_cli.numerics.evaluate import Evaluator
 from gradcheck_cli.numerics.first_pass import merged, restricted, settled, two_steps
-from gradcheck_cli.numerics.reference import Estimate, InputReference, input_reference
+from gradcheck_cli.numerics.reference import InputReference, estimate, input_reference
 from gradcheck_cli.numerics.stencils import Samples
 from gradcheck_cli.result import Block, Note, Status
 
@@ -122,10 +122,11 @@ def confirmed(
     columns = open_columns(call, blocks, failing_only=True)
     found = []
     for i, open_ in enumerate(columns):
-        central = Estimate(
+        # Judged by the fixed rule, these columns have no error bar: their judgement stays the fixed rule's.
+        central = estimate(
             np.concatenate(numerical.values["central"][i], axis=0),
-            np.concatenate(numerical.errors[i], axis=0),
             numerical.steps["central"][i],
+            truncation=np.concatenate(numerical.errors[i], axis=0),
         )
         first = InputReference({"central": central}, None)
         found.append(first if not len(open_) else escalated(call, settings, at, first, (i, open_), True))
@@ -148,4 +149,10 @@ def _spliced(fixed: Block, bars: Block, columns: np.ndarray) -> Block:
         combined = np.array(kept)
         combined[:, columns] = found[:, columns]
         judged[name] = combined
-    return dataclasses.replace(bars, **judged)
+    shape = np.shape(bars.status)
+    terms = {}
+    for name in {*fixed.terms, *bars.terms}:
+        combined = np.array(fixed.terms.get(name, np.zeros(shape)), dtype=np.float64)
+        combined[:, columns] = np.asarray(bars.terms.get(name, np.zeros(shape)))[:, columns]
+        terms[name] = combined
+    return dataclasses.replace(bars, **judged, terms=terms)

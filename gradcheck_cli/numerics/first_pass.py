@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from gradcheck_cli.numerics.precision import BLOCK_FLOOR, ERROR_SAFETY
-from gradcheck_cli.numerics.reference import Estimate, InputReference
+from gradcheck_cli.numerics.reference import Estimate, InputReference, estimate
 from gradcheck_cli.numerics.stencils import SCHEMES, SECOND, Samples, default_steps, stencil_offsets
 
 # An entry is settled by the first pass only where its error bar (times ERROR_SAFETY) is at most this fraction of
@@ -33,33 +33,35 @@ SETTLE_FRACTION = 1e-6
 REFERENCES = ("richardson", "complex-step")
 
 
-def _finite_or_inf(error: np.ndarray) -> np.ndarray:
-    return np.where(np.isfinite(error), error, np.inf)
-
-
 def two_steps(samples: Samples) -> InputReference:
     """The first pass's estimates of one input: ``central`` (``D(h)``), ``forward`` (at ``h``: shown, free) and
-    ``richardson`` (the reference).
+    ``richardson`` (the reference), each with its named error terms.
 
-    ``R``'s error bar is widened by ``h |S(h) - S(2h)|`` (``S``: second differences from the same points): for a
-    smooth function ``h**3 f'''' / 4`` plus round-off; at a kink within ``2h`` of the point, half the jump in
-    slope (the one-sided slopes ``(f(x +- h) - f(x)) / h`` differ by the jump at either step, where a smooth
-    function's differ by ``h f''``); noise divided by ``h``: such an entry is never settled here."""
+    ``R``'s bar has the term ``scales``: ``h |S(h) - S(2h)|`` (``S``: second differences from the same points),
+    for a smooth function ``h**3 f'''' / 4`` plus round-off; at a kink within ``2h`` of the point, half the
+    jump in slope (the one-sided slopes ``(f(x +- h) - f(x)) / h`` differ by the jump at either step, where a
+    smooth function's differ by ``h f''``); noise divided by ``h``: such an entry is never settled here."""
     central = SCHEMES["central"]
     h = default_steps(samples.x, central)
     samples.prefetch(stencil_offsets([(central, h), (central, 2 * h)]))
-    d1, noise1 = samples.quotient(central, h)
-    d2, noise2 = samples.quotient(central, 2 * h)
+    d1, roundoff1, noise1 = samples.quotient_terms(central, h)
+    d2, roundoff2, noise2 = samples.quotient_terms(central, 2 * h)
+    forward, forward_roundoff, forward_noise = samples.quotient_terms(SCHEMES["forward"], h)
     s1, second1 = samples.quotient(SECOND, h)
     s2, second2 = samples.quotient(SECOND, 2 * h)
     truncation = np.abs(d1 - d2) / 3
-    shape = h * (np.abs(s1 - s2) + second1 + second2)
-    forward, forward_noise = samples.quotient(SCHEMES["forward"], h)
     estimates = {
-        "central": Estimate(d1, _finite_or_inf(truncation + noise1), h),
-        "forward": Estimate(forward, _finite_or_inf(np.abs(forward - d1) + forward_noise), h),
-        "richardson": Estimate(
-            d1 + (d1 - d2) / 3, _finite_or_inf(truncation + shape + (4 * noise1 + noise2) / 3), h
+        "central": estimate(d1, h, truncation=truncation, roundoff=roundoff1, noise=noise1),
+        "forward": estimate(
+            forward, h, truncation=np.abs(forward - d1), roundoff=forward_roundoff, noise=forward_noise
+        ),
+        "richardson": estimate(
+            d1 + (d1 - d2) / 3,
+            h,
+            truncation=truncation,
+            roundoff=(4 * roundoff1 + roundoff2) / 3,
+            noise=(4 * noise1 + noise2) / 3,
+            scales=h * (np.abs(s1 - s2) + second1 + second2),
         ),
     }
     return InputReference(estimates, None)
@@ -105,10 +107,14 @@ def _spread(first: np.ndarray, found: np.ndarray, columns: np.ndarray) -> np.nda
 
 
 def _widened(first: Estimate, found: Estimate, columns: np.ndarray) -> Estimate:
-    return Estimate(
-        _spread(first.value, found.value, columns),
-        _spread(first.error, found.error, columns),
-        _spread(first.steps, found.steps, columns),
+    names = {*first.terms, *found.terms}
+    zeros_first, zeros_found = np.zeros(first.value.shape), np.zeros(found.value.shape)
+    terms = {
+        name: _spread(first.terms.get(name, zeros_first), found.terms.get(name, zeros_found), columns)
+        for name in names
+    }
+    return estimate(
+        _spread(first.value, found.value, columns), _spread(first.steps, found.steps, columns), **terms
     )
 
 

@@ -8,7 +8,7 @@ import torch
 
 from gradcheck_cli.numerics.evaluate import Evaluator
 from gradcheck_cli.numerics.first_pass import merged, restricted, settled, two_steps
-from gradcheck_cli.numerics.reference import Estimate, InputReference
+from gradcheck_cli.numerics.reference import InputReference, estimate
 from gradcheck_cli.numerics.stencils import Samples
 
 
@@ -63,16 +63,16 @@ def test_merged_takes_the_escalated_columns_from_the_full_reference() -> None:
     ones, twos = np.ones((2, 3)), np.full((2, 1), 2.0)
     first = InputReference(
         {
-            "central": Estimate(ones, ones * 1e-9, np.ones(3)),
-            "richardson": Estimate(ones, ones * 1e-10, np.ones(3)),
+            "central": estimate(ones, np.ones(3), truncation=ones * 1e-9),
+            "richardson": estimate(ones, np.ones(3), truncation=ones * 1e-10),
         },
         None,
     )
     found = InputReference(
         {
-            "richardson": Estimate(twos, twos, np.array([0.5])),
-            "complex-step": Estimate(twos * 3, twos, np.array([0.25])),
-            "forward": Estimate(twos, twos, np.array([0.5])),
+            "richardson": estimate(twos, np.array([0.5]), truncation=twos),
+            "complex-step": estimate(twos * 3, np.array([0.25]), truncation=twos),
+            "forward": estimate(twos, np.array([0.5]), truncation=twos),
         },
         None,
         "reason",
