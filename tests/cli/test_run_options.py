@@ -68,8 +68,9 @@ def test_probe_mode_on_the_command_line(repo_cwd: Path) -> None:
 
 def test_auto_names_its_reference_and_marks_its_column(repo_cwd: Path) -> None:
     code, out = invoke("run", TUTORIAL, "--x", "1,2,3")
-    assert code == 0 and "complex-step *" in out and "central FD" in out and "forward FD" in out
-    assert "reference: complex-step (*)" in out and "ref err" in out
+    # Settled by the first pass: Richardson from central differences at two steps (engine/first_pass.py).
+    assert code == 0 and "richardson *" in out and "central FD" in out and "forward FD" in out
+    assert "reference: richardson (*)" in out and "ref err" in out and "first pass: 3 of 3" in out
 
 
 def test_float32_tutorial_passes_with_a_float64_reference(repo_cwd: Path) -> None:
