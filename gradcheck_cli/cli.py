@@ -6,7 +6,6 @@ Every :class:`GradcheckError` becomes a one-line message on stderr and exit code
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import sys
@@ -23,8 +22,8 @@ from gradcheck_cli.options import CheckOptions, PointOptions, RenderOptions, Run
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from gradcheck_cli.app.jobs import Job
     from gradcheck_cli.app.runner import PointSource
-    from gradcheck_cli.app.worker import Job
     from gradcheck_cli.report import Report
 
 EXIT_CODES = (
@@ -50,20 +49,37 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except GradcheckError as exc:
             _fail(exc)
-        except KeyboardInterrupt:  # Ctrl-C, or the user's code raising it: not a verdict (1), but 130
-            click.echo("gradcheck: interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, or the user's code raising it: 130, 143
+            from gradcheck_cli.app import signals
+
+            click.echo(f"gradcheck: interrupted{_by(exc)}", err=True)
+            sys.exit(signals.exit_code(exc))
 
     return wrapper
 
 
+def _by(exc: BaseException) -> str:
+    """`` by SIGTERM`` where that signal interrupted the run (Ctrl-C goes without saying)."""
+    from gradcheck_cli.app import signals
+
+    return f" by {signals.name(exc)}" if isinstance(exc, signals.Terminated) else ""
+
+
 def _console() -> Console:
-    """A console for stdout: plain (no colour, 200 columns) unless stdout is a terminal without NO_COLOR."""
+    """A console for stdout: plain (no colour, 200 columns) unless stdout is a terminal without NO_COLOR.
+    A closed pipe (``| head -1``) silences it, instead of rich's exit 1 (the code of a wrong gradient)."""
     from rich.console import Console
+
+    from gradcheck_cli.app.output import closed_pipe
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            closed_pipe()
+            self.quiet = True
 
     plain = not sys.stdout.isatty() or "NO_COLOR" in os.environ
     # Piped output (CI logs) is never wrapped: a line stays greppable ("float64: PASS").
-    return Console(no_color=plain, width=1000 if not sys.stdout.isatty() else None, highlight=False)
+    return _Console(no_color=plain, width=1000 if not sys.stdout.isatty() else None, highlight=False)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
@@ -112,43 +128,58 @@ def run(
       gradcheck run --format junit --output gradcheck.xml
     """
     from gradcheck_cli.app.config import load
-    from gradcheck_cli.app.worker import jobs_for
+    from gradcheck_cli.app.jobs import jobs_for
+    from gradcheck_cli.app.output import check_writable
     from gradcheck_cli.option_spec import layered, specs
 
     config = load(config_file)
     given = {name: value for name, value in options.items() if _explicit(ctx, name)}
     shown = layered(RenderOptions, given, config.defaults)
+    check_writable(shown.output)
     workers = layered(RunOptions, given, config.defaults).workers()
     direct = _direct_points(PointOptions(**{s.name: options.pop(s.name) for s in specs(PointOptions)}))
     checks = _configured_checks(target, direct, config)
     if checks and config.root is not None and str(config.root) not in sys.path:
         sys.path.insert(0, str(config.root))  # configured module targets are relative to the project
     jobs = jobs_for(target, checks, direct, given, config.defaults)
-    report, interrupted = _execute(jobs, workers)
+    if sys.stderr.isatty():  # at once, on a terminal: importing torch and warming up take seconds
+        what = jobs[0].label if len(jobs) == 1 else f"{len(jobs)} checks"
+        click.echo(f"gradcheck: checking {what}...", err=True)
+    report, stopped = _execute(jobs, workers)
     _echo_errors(report, named=bool(checks))
-    if shown.repro is not None and not interrupted:
+    if shown.repro is not None and stopped is None:
         _write_repro(report, jobs, shown)
-    if not interrupted and report.errors and not checks and shown.format == "table" and shown.output is None:
+    if stopped is None and report.errors and not checks and shown.format == "table" and shown.output is None:
         sys.exit(2)  # one target on the terminal that could not be checked: the message is the whole output
     _write(report, shown)
-    sys.exit(130 if interrupted else report.exit_code)
+    sys.exit(report.exit_code if stopped is None else stopped)
 
 
-def _execute(jobs: list[Job], workers: int) -> tuple[Report, bool]:
+def _execute(jobs: list[Job], workers: int) -> tuple[Report, int | None]:
     """Run the jobs (a progress bar on stderr for long checks, on a terminal, one check at a time); what
-    the user's code prints goes to stderr, so that stdout holds the report alone (valid JSON/XML). On
-    Ctrl-C: the report of what finished, and True."""
+    the user's code prints, even to file descriptor 1, goes to stderr, so that stdout holds the report
+    alone (valid JSON/XML). On Ctrl-C or SIGTERM: the report of what finished (whole checks, and the
+    points finished of the others) and the exit code (130, 143); else None."""
+    from gradcheck_cli.app import signals
+    from gradcheck_cli.app.output import stdout_to_stderr
     from gradcheck_cli.app.worker import execute
     from gradcheck_cli.render.progress_bar import ProgressBar
     from gradcheck_cli.report import Report
 
-    with contextlib.redirect_stdout(sys.stderr):
-        reports, interrupted = execute(jobs, workers, ProgressBar if workers == 1 else None)
-    if interrupted and not reports:
-        raise KeyboardInterrupt  # nothing finished: nothing to write
-    if interrupted:
-        click.echo(f"gradcheck: interrupted: {len(reports)} of {len(jobs)} check(s) finished", err=True)
-    return Report(tuple(reports)), interrupted
+    with stdout_to_stderr(), signals.terminable():
+        reports, stop = execute(jobs, workers, ProgressBar if workers == 1 else None)
+    if stop is not None and not reports:
+        raise stop  # nothing finished: nothing to write
+    if stop is not None:
+        finished = sum(1 for r in reports if not r.interrupted)
+        cut = sum(len(r.results) for r in reports if r.interrupted)
+        points = f", and {cut} point(s) of an unfinished one" if cut else ""
+        click.echo(
+            f"gradcheck: interrupted{_by(stop)}: {finished} of {len(jobs)} check(s) finished{points}",
+            err=True,
+        )
+        return Report(tuple(reports)), signals.exit_code(stop)
+    return Report(tuple(reports)), None
 
 
 def _write_repro(report: Report, jobs: list[Job], shown: RenderOptions) -> None:
@@ -219,21 +250,19 @@ def _explicit(ctx: click.Context, name: str) -> bool:
 def _write(report: Report, shown: RenderOptions) -> None:
     """Render ``report``: the table on the terminal unless another format goes to stdout; the --format
     report to --output; the Markdown summary appended to $GITHUB_STEP_SUMMARY when that is set."""
+    from gradcheck_cli.app.output import to_stdout, write_file
     from gradcheck_cli.render.formats import render
     from gradcheck_cli.render.markdown import append_step_summary
     from gradcheck_cli.render.table import print_report
 
     digits, max_rows, output = shown.digits, shown.max_rows, shown.output
     if shown.format == "table" or output is not None:
-        print_report(report, _console(), digits=digits, max_rows=max_rows)
+        to_stdout(lambda: print_report(report, _console(), digits=digits, max_rows=max_rows))
     if output is not None:
-        try:
-            with open(output, "w", encoding="utf-8") as file:
-                file.write(render(report, shown.format, digits=digits, max_rows=max_rows))
-        except OSError as exc:
-            raise UsageError(f"cannot write --output {output!r}: {exc.strerror or exc}") from None
+        write_file(output, render(report, shown.format, digits=digits, max_rows=max_rows))
     elif shown.format != "table":
-        click.echo(render(report, shown.format, digits=digits, max_rows=max_rows), nl=False)
+        text = render(report, shown.format, digits=digits, max_rows=max_rows)
+        to_stdout(lambda: click.echo(text, nl=False))
     try:
         append_step_summary(report, digits=digits, max_rows=max_rows)
     except OSError as exc:

@@ -193,6 +193,9 @@ class CheckOptions(Validated):
     )
     progress: Any = field(default=None, compare=False, repr=False)
     """The CLI's progress bar (a ``ProgressCallback``), or None: not an option, a channel."""
+    on_point: Any = field(default=None, compare=False, repr=False)
+    """Told of each point's label and result as it finishes (``app.runner.PointCallback``), or None: a
+    channel too, through which a long run streams its results."""
 
     def engine_options(self) -> dict[str, Any]:
         """The keyword arguments of the engine's ``check()`` these options stand for."""

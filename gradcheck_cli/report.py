@@ -45,6 +45,9 @@ class TargetReport:
     results: tuple[CheckResult, ...] = ()
     error: str | None = None
     error_traceback: str = ""
+    interrupted: bool = False
+    """The run was interrupted (Ctrl-C, SIGTERM) while this target was being checked: ``results`` hold the
+    points that finished, ``error`` says so."""
 
     @property
     def verdict(self) -> Verdict:

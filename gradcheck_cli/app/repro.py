@@ -83,7 +83,10 @@ def write_repro(
         raise UsageError(f"cannot create --repro directory {directory!r}: {exc.strerror or exc}") from None
     dtype = getattr(torch, result.dtype)
     torch.save([torch.tensor(value, dtype=dtype) for value in result.point], folder / "point.pt")
-    settings = {f.name: getattr(options, f.name) for f in dataclasses.fields(options) if f.name != "progress"}
+    channels = ("progress", "on_point")
+    settings = {
+        f.name: getattr(options, f.name) for f in dataclasses.fields(options) if f.name not in channels
+    }
     script = folder / "repro.py"
     text = SCRIPT.format(
         spec=target.target,

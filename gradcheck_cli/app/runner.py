@@ -6,7 +6,7 @@ outside world and the conversion of float64 points into tensors of the requested
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,8 @@ from gradcheck_cli.user_code import argument_names
 if TYPE_CHECKING:
     import torch
 
+    from gradcheck_cli.result import CheckResult
+
 
 @dataclass(frozen=True)
 class PointSource:
@@ -45,6 +47,14 @@ class PointSource:
     """``--arg NAME=VALUE`` texts: keyword arguments of every point (see :mod:`gradcheck_cli.app.arguments`)."""
     wrt: tuple[str, ...] = ()
     """``--wrt`` texts: the arguments to differentiate (default: every floating or complex tensor)."""
+    only: tuple[int, ...] | None = None
+    """The indices of the points to check (a shard's share, see :mod:`gradcheck_cli.app.shards`); None: all."""
+
+    def indices(self, count: int) -> list[int]:
+        """The indices of the points to check, of ``count`` points."""
+        if self.only is None:
+            return list(range(count))
+        return [i for i in self.only if 0 <= i < count]
 
     def points(self) -> list[Point]:
         sources = {"--x": bool(self.x), "--points": self.points_file is not None}
@@ -98,40 +108,63 @@ def to_tensors(point: Point, dtype: str, device: str = "cpu") -> tuple[torch.Ten
     )
 
 
+PointCallback = Callable[[PointLabel, "CheckResult"], None]
+"""Told of each point as it is checked (its label and result): how a long run streams its results."""
+
+
 def check_points(
     target: Target,
     points: Sequence[tuple[torch.Tensor, ...]],
     options: CheckOptions,
     *,
     names: Sequence[str] | None = None,
-    labels: Sequence[str] | None = None,
+    labels: Sequence[str | PointLabel] | None = None,
     arguments: CallArguments | None = None,
 ) -> TargetReport:
     """Check ``target.func`` at every point (a tuple of tensors, one per argument) and gather the results
     under ``target.spec``, defined at ``target.file``:``target.line``.
 
-    ``labels`` name the points in reports (default: the values each result was checked at). Raises
-    :class:`GradcheckError` on a user mistake, e.g. no points at all.
+    ``labels`` name the points in reports (texts, numbered in order, or :class:`PointLabel` s that keep
+    their own index; default: the values each result was checked at). ``options.on_point``, when set, is
+    told of each point as it finishes. Raises :class:`GradcheckError` on a user mistake, e.g. no points.
     """
     from gradcheck_cli.engine.check import check
 
     if not points:
         raise InputError("no points given: expected at least one point to check")
     arguments = arguments or CallArguments()
-    results = tuple(
-        check(
+    results, named = [], []
+    for i, point in enumerate(points):
+        result = check(
             target.func, point, arguments.kwargs, wrt=arguments.wrt, names=names, **options.engine_options()
         )
-        for point in points
-    )
-    texts = labels if labels is not None else [describe_point(r.point, r.input_names) for r in results]
+        given = labels[i] if labels is not None else describe_point(result.point, result.input_names)
+        label = given if isinstance(given, PointLabel) else PointLabel(i, given)
+        results.append(result)
+        named.append(label)
+        if options.on_point is not None:
+            options.on_point(label, result)
     return TargetReport(
         target=target.spec,
         file=target.file,
         line=target.line,
-        labels=tuple(PointLabel(i, text) for i, text in enumerate(texts)),
-        results=results,
+        labels=tuple(named),
+        results=tuple(results),
     )
+
+
+class _Lazy(Sequence[Any]):
+    """``make(items[i])`` on access: a long ``--points`` run converts and labels each point as it is
+    checked, not all 100 000 before the first."""
+
+    def __init__(self, items: Sequence[Any], make: Callable[[Any], Any]) -> None:
+        self.items, self.make = items, make
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.make(self.items[index])
 
 
 def run_target(target: Target | str, source: PointSource, options: CheckOptions) -> TargetReport:
@@ -147,10 +180,11 @@ def run_target(target: Target | str, source: PointSource, options: CheckOptions)
     arguments = resolved(call_arguments(source.args, source.wrt), options.dtype, device)
     module = load_module(loaded.func, loaded.spec, seed=options.seed, dtype=options.dtype, device=device)
     if module is not None:
-        return _run_module(loaded, module, points, options, arguments)
+        return _run_module(loaded, module, points, source, options, arguments)
     names = argument_names(loaded.func, len(points[0]))
-    tensors = [to_tensors(point, options.dtype, device) for point in points]
-    labels = [describe_point(point, names) for point in points]
+    indices = source.indices(len(points))
+    tensors = _Lazy(indices, lambda i: to_tensors(points[i], options.dtype, device))
+    labels = _Lazy(indices, lambda i: PointLabel(i, describe_point(points[i], names)))
     return check_points(loaded, tensors, options, names=names, labels=labels, arguments=arguments)
 
 
@@ -158,6 +192,7 @@ def _run_module(
     loaded: Target,
     module: torch.nn.Module,
     points: list[Point],
+    source: PointSource,
     options: CheckOptions,
     arguments: CallArguments,
 ) -> TargetReport:
@@ -171,12 +206,16 @@ def _run_module(
         f"{sum(1 for p in module.parameters() if p.requires_grad)} parameter tensors ({count} values)"
     )
     device = resolve_device(options.device)
+    indices = source.indices(len(points))
     return check_points(
         replace(loaded, func=module),
-        [to_tensors(point, options.dtype, device) for point in points],
+        _Lazy(indices, lambda i: to_tensors(points[i], options.dtype, device)),
         options,
         names=names,
-        labels=["; ".join(filter(None, (describe_point(point, names), parameters))) for point in points],
+        labels=_Lazy(
+            indices,
+            lambda i: PointLabel(i, "; ".join(filter(None, (describe_point(points[i], names), parameters)))),
+        ),
         arguments=arguments,
     )
 

@@ -5,75 +5,38 @@ line imports torch and warms up once, before forking its workers, so that they s
 hands out the checks in order (``--jobs N`` workers at a time) and gathers their reports by index, so the
 report is the same as a serial run's. A check that outlives its ``timeout`` has its worker killed and is
 ERROR "timed out after N s"; a worker that dies (``os._exit``, a segfault in an extension) makes its check
-ERROR "the worker process died (exit code N)". Either way a fresh worker takes the next check. Ctrl-C
-(SIGINT reaches the whole process group; the workers ignore it) stops the workers and leaves the finished
-reports to the caller.
+ERROR "the worker process died (exit code N)". Either way a fresh worker takes the next check. A worker
+sends each point as it finishes, then the job's report. Ctrl-C (SIGINT reaches the whole process group;
+the workers ignore it), or SIGTERM turned into a KeyboardInterrupt (:mod:`gradcheck_cli.app.signals`),
+stops and ends every worker and leaves the finished reports, and the finished points of the unfinished
+checks, to the caller; a worker whose parent dies anyhow is killed with it (Linux).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import multiprocessing
 import os
 import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from gradcheck_cli.app.config import CheckConfig
+from gradcheck_cli.app.jobs import INTERRUPTED as _INTERRUPTED
+from gradcheck_cli.app.jobs import Job, ProgressFactory, interrupted_report, run_job, safe_report
 from gradcheck_cli.app.lazy_dynamo import defer_dynamo_import
-from gradcheck_cli.app.runner import PointSource, run_safely
 from gradcheck_cli.errors import GradcheckError
-from gradcheck_cli.options import CheckOptions
-from gradcheck_cli.report import TargetReport
-
-ProgressFactory = Callable[[], Any]
-"""Makes one check's progress bar: a context manager that is also the ``(task, done, total)`` callback."""
+from gradcheck_cli.report import PointLabel, TargetReport
+from gradcheck_cli.result import CheckResult
 
 _READY = "ready"
-_INTERRUPTED = "interrupted"
-
-
-@dataclass(frozen=True)
-class Job:
-    """One check to run: a target at its points with its options; ``name`` labels it in reports."""
-
-    target: str
-    source: PointSource
-    options: CheckOptions
-    name: str | None = None
-
-    @property
-    def label(self) -> str:
-        return self.name or self.target
-
-    @property
-    def timeout(self) -> float | None:
-        return self.options.timeout
-
-
-def run_job(job: Job, progress: ProgressFactory | None = None) -> TargetReport:
-    """Run one job here, with a fresh progress bar (its delay counts from the check's first step)."""
-    bar = progress() if progress is not None else None
-    with bar if bar is not None else nullcontext():
-        options = replace(job.options, progress=bar) if bar is not None else job.options
-        return run_safely(job.target, job.source, options, name=job.name)
-
-
-def _safe_report(job: Job, progress: ProgressFactory | None) -> TargetReport | str:
-    """:func:`run_job`, with anything it raises made the job's ERROR (a KeyboardInterrupt the user's code
-    raised: the run is interrupted)."""
-    try:
-        return run_job(job, progress)
-    except KeyboardInterrupt:
-        return _INTERRUPTED
-    except Exception as exc:  # not a GradcheckError: still this check's error, not the run's
-        text = " ".join(str(exc).split()) or "(no message)"
-        return TargetReport(target=job.label, error=f"the check raised {type(exc).__name__}: {text[:300]}")
+_POINT = "point"
+_DONE = "done"
 
 
 _warm = False
@@ -113,11 +76,28 @@ def _warm_parent(context: Any) -> int | None:
     return default
 
 
+def _end_with_parent() -> None:
+    """Linux: this process gets SIGKILL when its parent dies, however it dies (even by SIGKILL, which no
+    handler sees), so that no worker outlives the run."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's cleanup alone ends us
+        pass
+
+
 def _serve(conn: Connection, progress: ProgressFactory | None, threads: int | None = None) -> None:
-    """A worker's life: warm up (unless forked warm), say ready, then run jobs until told to stop (None).
-    ``threads``: torch's intra-op threads, so that N workers share the cores instead of each taking all."""
+    """A worker's life: warm up (unless forked warm), say ready, then run jobs until told to stop (None),
+    sending each point as it finishes (a Ctrl-C keeps them) and then the job's report, without the points
+    already sent. ``threads``: torch's intra-op threads, so that N workers share the cores."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops us
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, which a fork inherits
+    _end_with_parent()
     sys.stdout = sys.stderr  # what the user's code prints never reaches the report on stdout
+    with contextlib.suppress(OSError):
+        os.dup2(2, 1)  # nor what it writes to file descriptor 1
     if threads is not None:
         import torch
 
@@ -126,11 +106,37 @@ def _serve(conn: Connection, progress: ProgressFactory | None, threads: int | No
     conn.send(_READY)
     while (message := conn.recv()) is not None:
         index, job = message
-        report = _safe_report(job, progress)
+        stream = _Stream(conn, index)
+        report = safe_report(job, progress, stream)
+        if isinstance(report, TargetReport) and stream.sent == len(report.results) and report.results:
+            report = replace(report, labels=(), results=())  # the parent has them
+        elif isinstance(report, TargetReport):
+            stream.sent = 0
         try:
-            conn.send((index, report))
+            conn.send((_DONE, index, report, stream.sent))
         except Exception as exc:  # a report that cannot be pickled
-            conn.send((index, TargetReport(target=job.label, error=f"cannot send the report back: {exc}")))
+            failed = TargetReport(target=job.label, error=f"cannot send the report back: {exc}")
+            conn.send((_DONE, index, failed, 0))
+
+
+@dataclass
+class _Stream:
+    """Sends each point of job ``index`` to the parent as it finishes; ``sent`` counts them (-1 once one
+    could not be sent: the report then goes whole)."""
+
+    conn: Connection
+    index: int
+    sent: int = 0
+
+    def __call__(self, label: PointLabel, result: CheckResult) -> None:
+        if self.sent < 0:
+            return
+        try:
+            self.conn.send((_POINT, self.index, label, result))
+        except Exception:  # a result that cannot be pickled: sent with the report instead
+            self.sent = -1
+            return
+        self.sent += 1
 
 
 def _context() -> Any:
@@ -196,6 +202,8 @@ class Pool:
     size: int
     progress: ProgressFactory | None = None
     done: dict[int, TargetReport] = field(default_factory=dict)
+    partial: dict[int, list[tuple[PointLabel, CheckResult]]] = field(default_factory=dict)
+    """The points of unfinished jobs received so far, by job index."""
 
     def run(self) -> list[TargetReport]:
         """Every job's report, in the jobs' order. A KeyboardInterrupt stops the workers and propagates;
@@ -216,6 +224,9 @@ class Pool:
                 for i, worker in enumerate(workers):
                     if self._settle(worker):
                         workers[i] = _start(context, self.progress, threads)
+        except KeyboardInterrupt:
+            self._drain(workers)
+            raise
         finally:
             for worker in workers:
                 _stop(worker)
@@ -247,14 +258,7 @@ class Pool:
                 message = worker.conn.recv()
             except (EOFError, OSError):
                 return self._gone(worker)
-            if message == _READY:
-                worker.ready = True
-                return False
-            index, report = message
-            if report == _INTERRUPTED:
-                raise KeyboardInterrupt
-            self.done[index] = report
-            worker.job = worker.deadline = None
+            self._take(worker, message)
             return False
         if not worker.process.is_alive():
             return self._gone(worker)
@@ -264,9 +268,39 @@ class Pool:
             worker.process.kill()
             worker.process.join()
             self.done[worker.job] = TargetReport(job.label, error=f"timed out after {job.timeout:g} s")
+            self.partial.pop(worker.job, None)
             worker.job = None
             return True
         return False
+
+    def _drain(self, workers: list[_Worker]) -> None:
+        """On Ctrl-C: take the points and reports the workers have already sent, so that what finished
+        before the signal is in the report, however late this process got to read it."""
+        for worker in workers:
+            with contextlib.suppress(EOFError, OSError, KeyboardInterrupt):
+                while worker.conn.poll():
+                    self._take(worker, worker.conn.recv())
+
+    def _take(self, worker: _Worker, message: Any) -> None:
+        """One message of ``worker``: ready, a point of its job, or its job's report."""
+        if message == _READY:
+            worker.ready = True
+        elif message[0] == _POINT:
+            self.partial.setdefault(message[1], []).append((message[2], message[3]))
+        else:
+            self._finish(worker, *message[1:])
+
+    def _finish(self, worker: _Worker, index: int, report: TargetReport | str, streamed: int) -> None:
+        """Job ``index`` is done: its report, with the ``streamed`` points it was sent in put back."""
+        if report == _INTERRUPTED:
+            raise KeyboardInterrupt
+        assert isinstance(report, TargetReport)
+        points = self.partial.pop(index, [])
+        if streamed:
+            labels, results = zip(*points[:streamed])
+            report = replace(report, labels=tuple(labels), results=tuple(results))
+        self.done[index] = report
+        worker.job = worker.deadline = None
 
     def _gone(self, worker: _Worker) -> bool:
         worker.process.join()
@@ -275,17 +309,24 @@ class Pool:
             raise GradcheckError(f"cannot start a worker process ({died(code)})")
         if worker.job is not None:
             self.done[worker.job] = TargetReport(self.jobs[worker.job].label, error=died(code))
+            self.partial.pop(worker.job, None)
             worker.job = None
         return True
 
 
-def run_serially(
-    jobs: Sequence[Job], progress: ProgressFactory | None, done: dict[int, TargetReport]
-) -> list[TargetReport]:
-    """Every job in this process, in order (``done`` fills as they finish, for Ctrl-C)."""
+def _keep(points: list[tuple[PointLabel, CheckResult]], label: PointLabel, result: CheckResult) -> None:
+    points.append((label, result))
+
+
+def run_serially(jobs: Sequence[Job], progress: ProgressFactory | None, pool: Pool) -> list[TargetReport]:
+    """Every job in this process, in order (``pool.done`` and ``pool.partial`` fill as they go, for
+    Ctrl-C)."""
     for index, job in enumerate(jobs):
-        done[index] = run_job(job, progress)
-    return [done[i] for i in range(len(jobs))]
+        pool.done[index] = run_job(
+            job, progress, functools.partial(_keep, pool.partial.setdefault(index, []))
+        )
+        del pool.partial[index]
+    return [pool.done[i] for i in range(len(jobs))]
 
 
 def needs_workers(jobs: Sequence[Job], workers: int) -> bool:
@@ -299,34 +340,16 @@ def needs_workers(jobs: Sequence[Job], workers: int) -> bool:
 
 def execute(
     jobs: Sequence[Job], workers: int = 1, progress: ProgressFactory | None = None
-) -> tuple[list[TargetReport], bool]:
-    """Every job's report in order, and False; on Ctrl-C, the reports of the jobs that finished (in
-    order) and True."""
-    done: dict[int, TargetReport] = {}
+) -> tuple[list[TargetReport], KeyboardInterrupt | None]:
+    """Every job's report in order, and None; on Ctrl-C (or a signal raising KeyboardInterrupt, see
+    :mod:`gradcheck_cli.app.signals`), the reports of the jobs that finished and of those with finished
+    points (:func:`interrupted_report`), in order, and the interrupt."""
+    pool = Pool(jobs, workers, progress)
     try:
         if needs_workers(jobs, workers):
-            return Pool(jobs, workers, progress, done).run(), False
-        return run_serially(jobs, progress, done), False
-    except KeyboardInterrupt:
-        return [done[i] for i in sorted(done)], True
-
-
-def jobs_for(
-    target: str | None,
-    checks: Sequence[CheckConfig],
-    direct: PointSource,
-    given: Mapping[str, Any],
-    defaults: Mapping[str, Any],
-) -> list[Job]:
-    """A job per configured check (options: ``given``, the command line's, over the check's, over the
-    ``defaults``), or with none, ``target`` at the command line's points."""
-    from gradcheck_cli.app.runner import configured, source_for
-
-    jobs = []
-    for check in checks:
-        each = configured(given, check, defaults)
-        jobs.append(Job(check.target, source_for(check, each.seed), each, check.name))
-    if not checks:  # TARGET (never None here) at the command line's points
-        each = configured(given, None, defaults)
-        jobs.append(Job(target or "", replace(direct, seed=each.seed), each))
-    return jobs
+            return pool.run(), None
+        return run_serially(jobs, progress, pool), None
+    except KeyboardInterrupt as stop:
+        cut = {i: interrupted_report(jobs[i], points) for i, points in pool.partial.items() if points}
+        found = pool.done | cut
+        return [found[i] for i in sorted(found)], stop
