@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from gradcheck_cli.app.jobs import Job
     from gradcheck_cli.app.runner import PointSource
+    from gradcheck_cli.app.shards import Share
     from gradcheck_cli.report import Report
 
 EXIT_CODES = (
@@ -130,36 +131,45 @@ def run(
     from gradcheck_cli.app.config import load
     from gradcheck_cli.app.jobs import jobs_for
     from gradcheck_cli.app.output import check_writable
+    from gradcheck_cli.app.shards import plan, record
     from gradcheck_cli.option_spec import layered, specs
 
     config = load(config_file)
     given = {name: value for name, value in options.items() if _explicit(ctx, name)}
     shown = layered(RenderOptions, given, config.defaults)
     check_writable(shown.output)
-    workers = layered(RunOptions, given, config.defaults).workers()
+    running = layered(RunOptions, given, config.defaults)
+    workers = running.workers()
     direct = _direct_points(PointOptions(**{s.name: options.pop(s.name) for s in specs(PointOptions)}))
     checks = _configured_checks(target, direct, config)
     if checks and config.root is not None and str(config.root) not in sys.path:
         sys.path.insert(0, str(config.root))  # configured module targets are relative to the project
     jobs = jobs_for(target, checks, direct, given, config.defaults)
+    share = plan(jobs, running.shard, running.durations_path, running.store_durations)
+    if share is not None:
+        jobs = list(share.jobs)
     if sys.stderr.isatty():  # at once, on a terminal: importing torch and warming up take seconds
         what = jobs[0].label if len(jobs) == 1 else f"{len(jobs)} checks"
         click.echo(f"gradcheck: checking {what}...", err=True)
-    report, stopped = _execute(jobs, workers)
+    seconds: dict[int, float] = {}
+    report, stopped = _execute(jobs, workers, seconds)
+    if running.store_durations and share is not None:
+        record(share, seconds, running.durations_path)
     _echo_errors(report, named=bool(checks))
     if shown.repro is not None and stopped is None:
         _write_repro(report, jobs, shown)
     if stopped is None and report.errors and not checks and shown.format == "table" and shown.output is None:
         sys.exit(2)  # one target on the terminal that could not be checked: the message is the whole output
-    _write(report, shown)
+    _write(report, shown, share if running.shard is not None else None)
     sys.exit(report.exit_code if stopped is None else stopped)
 
 
-def _execute(jobs: list[Job], workers: int) -> tuple[Report, int | None]:
+def _execute(jobs: list[Job], workers: int, seconds: dict[int, float]) -> tuple[Report, int | None]:
     """Run the jobs (a progress bar on stderr for long checks, on a terminal, one check at a time); what
     the user's code prints, even to file descriptor 1, goes to stderr, so that stdout holds the report
     alone (valid JSON/XML). On Ctrl-C or SIGTERM: the report of what finished (whole checks, and the
-    points finished of the others) and the exit code (130, 143); else None."""
+    points finished of the others) and the exit code (130, 143); else None. ``seconds``: each finished
+    job's wall time, by index."""
     from gradcheck_cli.app import signals
     from gradcheck_cli.app.output import stdout_to_stderr
     from gradcheck_cli.app.worker import execute
@@ -167,7 +177,7 @@ def _execute(jobs: list[Job], workers: int) -> tuple[Report, int | None]:
     from gradcheck_cli.report import Report
 
     with stdout_to_stderr(), signals.terminable():
-        reports, stop = execute(jobs, workers, ProgressBar if workers == 1 else None)
+        reports, stop = execute(jobs, workers, ProgressBar if workers == 1 else None, seconds)
     if stop is not None and not reports:
         raise stop  # nothing finished: nothing to write
     if stop is not None:
@@ -247,11 +257,22 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     return source is not None and source is not click.core.ParameterSource.DEFAULT
 
 
-def _write(report: Report, shown: RenderOptions) -> None:
+def _render(report: Report, shown: RenderOptions, share: Share | None = None) -> str:
+    """The --format text of ``report``; JSON carries the report's archive (and the shard's place), which
+    ``gradcheck merge`` reads."""
+    from gradcheck_cli.app.merge import json_text
+    from gradcheck_cli.render.formats import render
+    from gradcheck_cli.render.json_report import document
+
+    if shown.format == "json":
+        return json_text(document(report), report, share)
+    return render(report, shown.format, digits=shown.digits, max_rows=shown.max_rows)
+
+
+def _write(report: Report, shown: RenderOptions, share: Share | None = None) -> None:
     """Render ``report``: the table on the terminal unless another format goes to stdout; the --format
     report to --output; the Markdown summary appended to $GITHUB_STEP_SUMMARY when that is set."""
     from gradcheck_cli.app.output import to_stdout, write_file
-    from gradcheck_cli.render.formats import render
     from gradcheck_cli.render.markdown import append_step_summary
     from gradcheck_cli.render.table import print_report
 
@@ -259,14 +280,39 @@ def _write(report: Report, shown: RenderOptions) -> None:
     if shown.format == "table" or output is not None:
         to_stdout(lambda: print_report(report, _console(), digits=digits, max_rows=max_rows))
     if output is not None:
-        write_file(output, render(report, shown.format, digits=digits, max_rows=max_rows))
+        write_file(output, _render(report, shown, share))
     elif shown.format != "table":
-        text = render(report, shown.format, digits=digits, max_rows=max_rows)
+        text = _render(report, shown, share)
         to_stdout(lambda: click.echo(text, nl=False))
     try:
         append_step_summary(report, digits=digits, max_rows=max_rows)
     except OSError as exc:
         click.echo(f"gradcheck: warning: cannot append to $GITHUB_STEP_SUMMARY: {exc}", err=True)
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("reports", nargs=-1, required=True, metavar="REPORT...")
+@click_options(RenderOptions, "format", "output", "digits", "max_rows")
+@reports_errors
+def merge(reports: tuple[str, ...], **options: Any) -> None:
+    """Make the JSON reports of the shards of a run (gradcheck run --shard I/N --format json --output F,
+    or pytest's --gradcheck-report F.json of each CI job) one report, in any --format, with the exit
+    code of the whole run.
+
+    \b
+    Example:
+      gradcheck merge shard-1.json shard-2.json --format junit --output gradcheck.xml
+    """
+    from gradcheck_cli.app.merge import merge as merged
+    from gradcheck_cli.app.merge import read
+    from gradcheck_cli.app.output import check_writable
+
+    shown = RenderOptions(**options)
+    check_writable(shown.output)
+    report = merged([read(path) for path in reports])
+    _echo_errors(report, named=True)
+    _write(report, shown)
+    sys.exit(report.exit_code)
 
 
 @cli.command("list", epilog=EXIT_CODES)

@@ -221,6 +221,28 @@ class RunOptions(Validated):
         surfaces=("cli", "config"),
     )
 
+    shard: str | None = option(
+        None,
+        "Run only share I of N of the configured checks and their points (a stable split by name, balanced "
+        "by --durations-path when it exists); gradcheck merge makes the shards' JSON reports one.",
+        metavar="I/N",
+        expected="I/N with 1 <= I <= N, e.g. 1/2",
+        surfaces=("cli",),
+    )
+    durations_path: str = option(
+        ".gradcheck_durations",
+        "The recorded seconds of each check (and point) that --shard balances by, and --store-durations "
+        "writes.",
+        metavar="FILE",
+        surfaces=("cli", "config"),
+    )
+    store_durations: bool = option(
+        False,
+        "Record the seconds of each check (and point) run in --durations-path.",
+        kind=bool,
+        surfaces=("cli",),
+    )
+
     def workers(self) -> int:
         """``jobs`` as a number: ``auto`` is the cores this process may run on."""
         if self.jobs != "auto":

@@ -351,13 +351,17 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
         send(workeroutput, session.config.stash.get(_RECORDS, []))
         return
+    from gradcheck_cli.app.merge import json_text
     from gradcheck_cli.render.formats import format_for, render
+    from gradcheck_cli.render.json_report import document
     from gradcheck_cli.report import Report
 
     report = Report(tuple(report for _, report in session.config.stash.get(_RECORDS, [])))
+    json = format_for(path) == "json"  # with its archive: the reports of split jobs merge (gradcheck merge)
+    text = json_text(document(report), report) if json else render(report, format_for(path))
     try:
         with open(path, "w", encoding="utf-8") as file:
-            file.write(render(report, format_for(path)))
+            file.write(text)
     except OSError as exc:  # a bad path is the user's mistake: say so, without a traceback of ours
         writer = session.config.get_terminal_writer()
         writer.line(

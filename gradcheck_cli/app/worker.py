@@ -161,6 +161,7 @@ class _Worker:
     ready: bool = False
     job: int | None = None
     deadline: float | None = None
+    started: float = 0.0
 
 
 def _start(context: Any, progress: ProgressFactory | None, threads: int | None = None) -> _Worker:
@@ -204,6 +205,8 @@ class Pool:
     done: dict[int, TargetReport] = field(default_factory=dict)
     partial: dict[int, list[tuple[PointLabel, CheckResult]]] = field(default_factory=dict)
     """The points of unfinished jobs received so far, by job index."""
+    seconds: dict[int, float] = field(default_factory=dict)
+    """The wall time of each finished job, by index (for ``--store-durations``)."""
 
     def run(self) -> list[TargetReport]:
         """Every job's report, in the jobs' order. A KeyboardInterrupt stops the workers and propagates;
@@ -242,6 +245,7 @@ class Pool:
 
     def _hand(self, worker: _Worker, index: int) -> None:
         worker.job = index
+        worker.started = time.monotonic()
         timeout = self.jobs[index].timeout
         worker.deadline = time.monotonic() + timeout if timeout is not None else None
         worker.conn.send((index, self.jobs[index]))
@@ -300,6 +304,7 @@ class Pool:
             labels, results = zip(*points[:streamed])
             report = replace(report, labels=tuple(labels), results=tuple(results))
         self.done[index] = report
+        self.seconds[index] = time.monotonic() - worker.started
         worker.job = worker.deadline = None
 
     def _gone(self, worker: _Worker) -> bool:
@@ -322,9 +327,11 @@ def run_serially(jobs: Sequence[Job], progress: ProgressFactory | None, pool: Po
     """Every job in this process, in order (``pool.done`` and ``pool.partial`` fill as they go, for
     Ctrl-C)."""
     for index, job in enumerate(jobs):
+        started = time.monotonic()
         pool.done[index] = run_job(
             job, progress, functools.partial(_keep, pool.partial.setdefault(index, []))
         )
+        pool.seconds[index] = time.monotonic() - started
         del pool.partial[index]
     return [pool.done[i] for i in range(len(jobs))]
 
@@ -339,12 +346,18 @@ def needs_workers(jobs: Sequence[Job], workers: int) -> bool:
 
 
 def execute(
-    jobs: Sequence[Job], workers: int = 1, progress: ProgressFactory | None = None
+    jobs: Sequence[Job],
+    workers: int = 1,
+    progress: ProgressFactory | None = None,
+    seconds: dict[int, float] | None = None,
 ) -> tuple[list[TargetReport], KeyboardInterrupt | None]:
     """Every job's report in order, and None; on Ctrl-C (or a signal raising KeyboardInterrupt, see
     :mod:`gradcheck_cli.app.signals`), the reports of the jobs that finished and of those with finished
-    points (:func:`interrupted_report`), in order, and the interrupt."""
-    pool = Pool(jobs, workers, progress)
+    points (:func:`interrupted_report`), in order, and the interrupt. ``seconds`` gets the wall time of
+    each job that finished, by index."""
+    if not jobs:
+        return [], None
+    pool = Pool(jobs, workers, progress, seconds=seconds if seconds is not None else {})
     try:
         if needs_workers(jobs, workers):
             return pool.run(), None
