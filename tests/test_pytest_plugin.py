@@ -372,3 +372,24 @@ def test_marker_takes_the_check_options_of_the_command_line(pytester: pytest.Pyt
     result = run(pytester)
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["FAILED test_layered_options.py::test_strict_kink*"])
+
+
+def test_the_reports_of_split_jobs_merge_into_one(project: pytest.Pytester) -> None:
+    """As pytest-split runs a group of the tests per CI job: each job's --gradcheck-report, merged by
+    ``gradcheck merge``, holds every job's checks, with the exit code of the whole."""
+    from click.testing import CliRunner
+
+    from gradcheck_cli.cli import cli
+
+    project.makepyfile(test_cubes=TESTS)
+    run(project, "-k", "test_wrong", "--gradcheck-report", "job2.json").assert_outcomes(failed=1)
+    run(project, "-k", "test_right", "--gradcheck-report", "job1.json").assert_outcomes(passed=1)
+    paths = [str(project.path / name) for name in ("job1.json", "job2.json")]
+    result = CliRunner().invoke(cli, ["merge", *paths, "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    jsonschema.validate(document, schema())
+    assert [(t["target"], t["verdict"]) for t in document["targets"]] == [
+        ("test_cubes.py::test_right::cube", "PASS"),
+        ("test_cubes.py::test_wrong::cube", "FAIL"),
+    ]

@@ -46,21 +46,15 @@ def terminable() -> Iterator[None]:
 
 
 @contextmanager
-def deferred() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the end of the block (writing the report of an interrupted run: a
-    second signal must not cut it short), then act as they would have."""
-    if threading.current_thread() is not threading.main_thread():
+def held() -> Iterator[None]:
+    """SIGINT and SIGTERM are held back (blocked, still pending) within, and act once it ends: a step
+    that must not be cut in two (a message read and kept) is done whole. Unix, main thread; elsewhere
+    nothing changes."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
         yield
         return
-    caught: list[int] = []
-    handlers = {
-        signum: signal.signal(signum, lambda number, _: caught.append(number))
-        for signum in (signal.SIGINT, signal.SIGTERM)
-    }
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
-        for signum in caught[:1]:
-            signal.raise_signal(signum)
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)

@@ -30,6 +30,7 @@ from typing import Any
 from gradcheck_cli.app.jobs import INTERRUPTED as _INTERRUPTED
 from gradcheck_cli.app.jobs import Job, ProgressFactory, interrupted_report, run_job, safe_report
 from gradcheck_cli.app.lazy_dynamo import defer_dynamo_import
+from gradcheck_cli.app.signals import held
 from gradcheck_cli.errors import GradcheckError
 from gradcheck_cli.report import PointLabel, TargetReport
 from gradcheck_cli.result import CheckResult
@@ -258,12 +259,14 @@ class Pool:
     def _settle(self, worker: _Worker) -> bool:
         """Take what ``worker`` has to say; True when it is gone (died or killed) and must be replaced."""
         if worker.conn.poll():
-            try:
-                message = worker.conn.recv()
-            except (EOFError, OSError):
-                return self._gone(worker)
-            self._take(worker, message)
-            return False
+            with held():  # a Ctrl-C between reading a point and keeping it would lose it
+                try:
+                    message = worker.conn.recv()
+                except (EOFError, OSError):
+                    message = None
+                if message is not None:
+                    self._take(worker, message)
+            return self._gone(worker) if message is None else False
         if not worker.process.is_alive():
             return self._gone(worker)
         if worker.deadline is not None and time.monotonic() >= worker.deadline:
