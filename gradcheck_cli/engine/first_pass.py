@@ -151,7 +151,7 @@ def _spliced(fixed: Block, bars: Block, columns: np.ndarray) -> Block:
         judged[name] = combined
     shape = np.shape(bars.status)
     terms = {}
-    for name in {*fixed.terms, *bars.terms}:
+    for name in dict.fromkeys([*fixed.terms, *bars.terms]):  # in order: a set's varies per process
         combined = np.array(fixed.terms.get(name, np.zeros(shape)), dtype=np.float64)
         combined[:, columns] = np.asarray(bars.terms.get(name, np.zeros(shape)))[:, columns]
         terms[name] = combined

@@ -107,7 +107,7 @@ def _spread(first: np.ndarray, found: np.ndarray, columns: np.ndarray) -> np.nda
 
 
 def _widened(first: Estimate, found: Estimate, columns: np.ndarray) -> Estimate:
-    names = {*first.terms, *found.terms}
+    names = dict.fromkeys([*first.terms, *found.terms])  # in order: a set's varies per process
     zeros_first, zeros_found = np.zeros(first.value.shape), np.zeros(found.value.shape)
     terms = {
         name: _spread(first.terms.get(name, zeros_first), found.terms.get(name, zeros_found), columns)
