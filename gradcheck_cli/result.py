@@ -1,11 +1,9 @@
 """The results of a check, as frozen dataclasses, and the one place a point's verdict is decided.
 
-A :class:`CheckResult` is one point; it holds one :class:`Block` per (output, input) pair: the autograd
-Jacobian block, the numerical ones (one per finite-difference method), errors, tolerances and statuses, as
-numpy arrays of shape ``(output elements, input elements)``. :class:`Entry` is one element, for reading.
-Which statuses fail, and whether a point PASSes, FAILs (a wrong gradient) or is NOT VERIFIED (only entries
-the numbers could not tell), is decided here (:func:`entry_verdict`, :attr:`CheckResult.verdict`); the
-reports fold these verdicts and the renderers only print them.
+A :class:`CheckResult` is one point: one :class:`Block` per (output, input) pair (autograd, the numerical
+estimates, errors, tolerances, statuses, as ``(output elements, input elements)`` arrays); :class:`Entry` is
+one element. Whether a point PASSes, FAILs or is NOT VERIFIED is decided here (:func:`entry_verdict`,
+:attr:`CheckResult.verdict`); the reports fold these verdicts and the renderers only print them.
 """
 
 from __future__ import annotations
@@ -80,8 +78,7 @@ def _counts(blocks: Iterable[Block]) -> dict[Status, int]:
 
 @dataclass(frozen=True)
 class Note:
-    """What a check did or found that its reader should know, as data: ``kind`` names it and ``values``
-    hold its numbers and names. Only :mod:`gradcheck_cli.render.notes` words it."""
+    """What a check did or found, as data (``kind``, ``values``); only :mod:`gradcheck_cli.render.notes` words it."""
 
     kind: str
     values: Mapping[str, Any] = field(default_factory=dict)
@@ -106,6 +103,7 @@ class Entry:
     right: float = float("nan")
     jitter: float = 0.0
     terms: Mapping[str, float] = field(default_factory=dict)
+    judged_step: float = 0.0
 
 
 def _at(array: np.ndarray | None, row: int, col: int, default: float) -> float:
@@ -137,8 +135,7 @@ class Block:
     tolerance: np.ndarray
     status: np.ndarray
     independent: bool = False
-    mode: str = "reverse"
-    """The autograd mode that gave ``autograd``: ``"reverse"`` (VJPs, backward) or ``"forward"`` (JVPs)."""
+    mode: str = "reverse"  # the autograd mode that gave ``autograd``: "reverse" (VJPs) or "forward" (JVPs)
     columns: np.ndarray | None = None
     """Flat indices into the input of the columns held, when only some are (a localised probe failure)."""
     output_kind: str = "element"
@@ -152,6 +149,8 @@ class Block:
     """How autograd differs from the reference in a failing block (:mod:`gradcheck_cli.numerics.pattern`)."""
     terms: Mapping[str, np.ndarray] = field(default_factory=dict)
     """Per entry, the named error terms of its status (:mod:`gradcheck_cli.numerics.error_model`)."""
+    judged_step: np.ndarray | None = None
+    """Per entry, the step of a finer estimate judged instead (0: the reference's own; numerics/scales.py)."""
 
     @property
     def probes(self) -> bool:
@@ -211,6 +210,7 @@ class Block:
             right=_at(self.right, row, col, float("nan")),
             jitter=_at(self.jitter, row, col, 0.0),
             terms={name: float(v[row, col]) for name, v in self.terms.items()},
+            judged_step=_at(self.judged_step, row, col, 0.0),
         )
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from gradcheck_cli.diagnosis import Diagnosis
-from gradcheck_cli.errors import UsageError
+from gradcheck_cli.errors import UsageError, UserFunctionError
 from gradcheck_cli.numerics.evaluate import as_outputs
 from gradcheck_cli.numerics.pattern import Pattern, classify
 from gradcheck_cli.numerics.precision import BLOCK_FLOOR, ROUNDOFF_ULPS, UNCERTAIN_FRACTION, epsilon
@@ -194,7 +194,11 @@ def settle(
     primary = {id(b) for b in result.blocks}
     count = 0
     for i, col in list(dict.fromkeys(wanted))[:SETTLE_COLUMNS]:
-        for key, good in _settle_column(result, func, point, i, col).items():
+        try:
+            column = _settle_column(result, func, point, i, col)
+        except UserFunctionError:  # it refuses the Taylor test's larger steps: the entries stay as they are
+            continue
+        for key, good in column.items():
             flip = good & (statuses[key][:, col] == inconclusive)
             statuses[key][flip, col] = Status.PASS.code
             count += int(np.sum(flip)) if key in primary else 0
@@ -228,7 +232,10 @@ def diagnose(
     result = with_patterns(result)
     if result.passed and not settled:
         return result
-    curve = taylor_curve(result, func, point, seed)
+    try:
+        curve = taylor_curve(result, func, point, seed)
+    except UserFunctionError:  # it refuses the curve's larger steps (a domain it leaves): no curve
+        curve = None
     found = None
     if result.verdict == "FAIL" and blame != "off":
         found = find_blame(func, point, bounded=blame == "auto")

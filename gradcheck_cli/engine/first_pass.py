@@ -16,12 +16,13 @@ from collections.abc import Callable
 import numpy as np
 
 from gradcheck_cli.engine.call import Call
-from gradcheck_cli.engine.numerical import Numerical, Site, assemble, request
+from gradcheck_cli.engine.numerical import Numerical, Site, assemble, input_estimates, request
 from gradcheck_cli.engine.settings import Settings
 from gradcheck_cli.errors import GradcheckError
 from gradcheck_cli.numerics.evaluate import Evaluator
 from gradcheck_cli.numerics.first_pass import merged, restricted, settled, two_steps
 from gradcheck_cli.numerics.reference import InputReference, estimate, input_reference
+from gradcheck_cli.numerics.refusals import RefusedEverywhere
 from gradcheck_cli.numerics.stencils import Samples
 from gradcheck_cli.result import Block, Note, Status
 
@@ -75,11 +76,14 @@ def escalated(
     index, columns = at_columns
     x = at.point[index]
     if len(columns) == x.numel() or not bool(x.isfinite().all()):
-        return input_reference(at.evaluate, at.base, index, request(call, settings, lean))
+        return input_estimates(call, settings, at, index, lean)
     func, point = restricted(at.evaluate.func, at.point, index, columns)
     evaluate = Evaluator(func, point, budget=settings.budget, progress=settings.progress)
     evaluate.strategy = at.evaluate.strategy  # a function that cannot be vmapped is not tried again
-    found = input_reference(evaluate, at.base, index, request(call, settings, lean))
+    try:
+        found = input_reference(evaluate, at.base, index, request(call, settings, lean))
+    except RefusedEverywhere:  # named at the refused point of the whole input, as without a first pass
+        return input_estimates(call, settings, at, index, lean)
     return merged(first, found, columns)
 
 

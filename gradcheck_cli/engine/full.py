@@ -11,6 +11,7 @@ import numpy as np
 
 from gradcheck_cli.engine.blocks import build_block, largest, largest_value
 from gradcheck_cli.engine.call import Call
+from gradcheck_cli.engine.confirm import across_scales
 from gradcheck_cli.engine.first_pass import applies, confirmed, first_pass
 from gradcheck_cli.engine.numerical import Numerical, Site, central, references, site
 from gradcheck_cli.engine.secondary import secondary_blocks
@@ -128,6 +129,7 @@ def _block(
         input_shape=tuple(x.shape),
         independent=autograd.blocks[k][i] is None,
         mode=autograd.mode,
+        judged_step=numerical.judged_step(i, k),
     )
 
 
@@ -152,12 +154,12 @@ def _judged(
         notes.extend(confirmation)
         return numerical, fixed, blocks
     random = any(np.any(j > 0) for j in autograd.jitter_out)  # its noise is its randomness
-    if applies(settings, at, random):
-        done = first_pass(call, settings, at, judged, random, notes)
-        if done is not None:
-            return done[0], settings, done[1]
-    numerical = references(call, settings, at, lean, random, notes)
-    return numerical, settings, judged(numerical, notes)
+    done = first_pass(call, settings, at, judged, random, notes) if applies(settings, at, random) else None
+    if done is None:
+        numerical = references(call, settings, at, lean, random, notes)
+        done = numerical, judged(numerical, notes)
+    numerical, blocks = across_scales(*done, at, call, judged, notes)
+    return numerical, settings, blocks
 
 
 def _failed(blocks: list[Block]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,10 +14,14 @@ from gradcheck_cli.engine.blocks import Estimates, largest
 from gradcheck_cli.engine.call import Call
 from gradcheck_cli.engine.settings import Settings
 from gradcheck_cli.engine.wide import evaluation_point
+from gradcheck_cli.errors import UserFunctionError
+from gradcheck_cli.numerics.error_model import reference_error
 from gradcheck_cli.numerics.evaluate import Evaluator
 from gradcheck_cli.numerics.reference import SHOWN, InputReference, Request, input_reference, resolve
+from gradcheck_cli.numerics.refusals import RefusedEverywhere, refused_message
+from gradcheck_cli.numerics.scales import Chosen
 from gradcheck_cli.numerics.stencils import SCHEMES, central_jacobian, split_rows, steps_for
-from gradcheck_cli.result import Note
+from gradcheck_cli.result import Note, element_label
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,10 @@ class Numerical:
     fixed: bool = False
     terms: list[list[dict[str, np.ndarray]]] | None = None
     """``terms[i][k]``: the reference's error ``errors[i][k]`` by name (None: judged by the fixed rule)."""
+    floors: list[np.ndarray] | None = None
+    """Per input, the function's measured noise per element (``Samples.floor``)."""
+    judged_steps: list[list[np.ndarray]] | None = None
+    """``[i][k]``: per entry the step of a finer estimate judged instead of the reference's own (0: its own)."""
 
     def estimates(self, i: int, k: int) -> Estimates:
         return Estimates(
@@ -57,6 +66,10 @@ class Numerical:
     def error_terms(self, i: int, k: int) -> dict[str, np.ndarray] | None:
         """The named terms of block ``(k, i)``'s reference error (None: not split, judged by the fixed rule)."""
         return None if self.terms is None else self.terms[i][k]
+
+    def judged_step(self, i: int, k: int) -> np.ndarray | None:
+        """Per entry of block ``(k, i)`` the step of the finer estimate judged (0: the reference's own)."""
+        return None if self.judged_steps is None else self.judged_steps[i][k]
 
     def reference(self, i: int, k: int) -> np.ndarray:
         return self.values[self.chosen][i][k]
@@ -119,14 +132,23 @@ def _method_notes(settings: Settings, chosen: str, references: list[InputReferen
     return []
 
 
+def input_estimates(call: Call, settings: Settings, at: Site, i: int, lean: bool) -> InputReference:
+    """Input ``i``'s estimates; a function that refuses every perturbed point is an error named there."""
+    try:
+        return input_reference(at.evaluate, at.base, i, request(call, settings, lean))
+    except RefusedEverywhere as exc:
+        shape = tuple(at.point[i].shape)
+        index = tuple(int(j) for j in np.unravel_index(exc.nearest.element, shape)) if shape else ()
+        message = refused_message(exc.nearest, element_label(call.names[i], index))
+        raise UserFunctionError(message, exc.user_traceback) from exc
+
+
 def references(
     call: Call, settings: Settings, at: Site, lean: bool, random: bool, notes: list[Note]
 ) -> Numerical:
     """Per input the estimates ``settings.method`` needs, with error bars (and one-sided slopes unless
     ``lean``); ``random``: the function's noise is its randomness (said per entry, not in a note)."""
-    found = [
-        input_reference(at.evaluate, at.base, i, request(call, settings, lean)) for i in range(len(at.point))
-    ]
+    found = [input_estimates(call, settings, at, i, lean) for i in range(len(at.point))]
     return assemble(call, settings, at, (lean, random), found, notes)
 
 
@@ -169,7 +191,36 @@ def assemble(
         )
         for ref in found
     ]
-    return Numerical(chosen, tuple(shown), values, steps, errors, sides, at.dtype, terms=terms)
+    floors = [np.zeros(x.numel()) if ref.floor is None else ref.floor for x, ref in zip(at.point, found)]
+    return Numerical(chosen, tuple(shown), values, steps, errors, sides, at.dtype, terms=terms, floors=floors)
+
+
+def substituted(
+    numerical: Numerical, i: int, columns: np.ndarray, taken: np.ndarray, chosen: Chosen
+) -> Numerical:
+    """``numerical`` with the entries ``taken`` (rows over every output, ``columns`` of input ``i``) judged
+    at ``chosen``'s estimates: value, error, named terms and step."""
+    blocks = numerical.values[numerical.chosen][i]
+    rows = np.cumsum([0, *(len(b) for b in blocks)])
+
+    def put(old: np.ndarray | float, new: np.ndarray, k: int) -> np.ndarray:
+        part = np.array(np.broadcast_to(old, blocks[k].shape), dtype=np.float64)
+        sub, mask = part[:, columns], taken[rows[k] : rows[k + 1]]
+        sub[mask] = new[rows[k] : rows[k + 1]][mask]
+        part[:, columns] = sub
+        return part
+
+    outputs = range(len(blocks))
+    values = dict(numerical.values)
+    values[numerical.chosen] = [*values[numerical.chosen]]
+    values[numerical.chosen][i] = [put(blocks[k], chosen.value, k) for k in outputs]
+    errors = [*numerical.errors]
+    errors[i] = [put(numerical.errors[i][k], reference_error(chosen.terms), k) for k in outputs]
+    terms = [*(numerical.terms or [[{} for _ in outputs] for _ in numerical.errors])]
+    terms[i] = [{n: put(terms[i][k].get(n, 0.0), t, k) for n, t in chosen.terms.items()} for k in outputs]
+    steps = [*(numerical.judged_steps or [[np.zeros(b.shape) for b in each] for each in numerical.errors])]
+    steps[i] = [put(steps[i][k], chosen.step, k) for k in outputs]
+    return dataclasses.replace(numerical, values=values, errors=errors, terms=terms, judged_steps=steps)
 
 
 def _split_terms(terms: Mapping[str, np.ndarray], numels: Sequence[int]) -> list[dict[str, np.ndarray]]:

@@ -6,10 +6,11 @@ named terms (:data:`REFERENCE_TERMS`): ``truncation`` (the scheme's, estimated f
 evaluation error beyond its dtype's round-off) and ``scales`` (disagreement between steps: an estimate that a
 smaller step contradicts, or one at an explicit step far from the default step's). The autograd side adds
 ``autograd`` (its allowed round-off: ulps of its dtype, float32 constants in float64 kernels, and the
-reference dtype's round-off at the output's scale) and ``autograd_measured`` (a low-precision autograd's
-measured distance from the same autograd in float64). ``jitter`` is how much two evaluations differ.
+reference dtype's round-off at the output's scale) and ``autograd_roundoff`` (a low-precision autograd's
+measured distance from the same autograd in float64; in float64, what follows from the outputs' own
+round-off). ``jitter`` is how much two evaluations differ.
 
-The tolerance is ``ERROR_SAFETY * (reference terms) + autograd + AUTOGRAD_SAFETY * autograd_measured``
+The tolerance is ``ERROR_SAFETY * (reference terms) + autograd + AUTOGRAD_SAFETY * autograd_roundoff``
 (or ``atol + rtol * |reference|`` under the fixed rule). The status is the first policy of :data:`POLICIES`
 that claims the entry. A suspicious estimate widens its terms (the ``scales`` term): no rule overrides a
 status outside this table.
@@ -33,7 +34,7 @@ from gradcheck_cli.numerics.status import Status
 
 REFERENCE_TERMS = ("truncation", "roundoff", "noise", "scales")
 """The terms of the reference's error bar, in the order they are reported."""
-AUTOGRAD_TERMS = ("autograd", "autograd_measured")
+AUTOGRAD_TERMS = ("autograd", "autograd_roundoff")
 TERMS = (*REFERENCE_TERMS, *AUTOGRAD_TERMS, "jitter")
 """Every named term an entry reports (a term not estimated is absent)."""
 
@@ -82,8 +83,8 @@ class ErrorTerms:
         tolerance *= ERROR_SAFETY
         if "autograd" in self.terms:
             tolerance += self.terms["autograd"]
-        if "autograd_measured" in self.terms:
-            tolerance += AUTOGRAD_SAFETY * self.terms["autograd_measured"]
+        if "autograd_roundoff" in self.terms:
+            tolerance += AUTOGRAD_SAFETY * self.terms["autograd_roundoff"]
         return tolerance
 
     def resolution(self) -> np.ndarray:
@@ -176,7 +177,7 @@ def autograd_unresolved(judged: Judged) -> np.ndarray | None:
     """A low-precision autograd's measured round-off exceeds ``UNCERTAIN_FRACTION`` of the entry: its dtype
     cannot resolve that derivative."""
     terms = judged.terms
-    measured = terms.terms.get("autograd_measured")
+    measured = terms.terms.get("autograd_roundoff")
     if terms.fixed is not None or measured is None:
         return None
     return measured > UNCERTAIN_FRACTION * terms.resolution()

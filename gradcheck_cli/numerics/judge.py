@@ -149,7 +149,7 @@ def error_terms(evidence: Evidence, rule: Rule) -> ErrorTerms:
     else:
         terms["autograd"] = autograd_allowance(autograd, reference, rule.dtype, rule.reference_dtype)
         if evidence.roundoff is not None:
-            terms["autograd_measured"] = evidence.roundoff
+            terms["autograd_roundoff"] = evidence.roundoff
     if evidence.jitter is not None:
         terms["jitter"] = evidence.jitter
     scale = evidence.scale

@@ -79,8 +79,11 @@ def measured_noise(samples: Samples) -> np.ndarray:
     # A jump at the point itself is seen by every probe: it is no noise (jump_columns).
     real = ~jump_columns(samples)
     noise = np.maximum(0.0, np.max(persistent, axis=(0, 1), initial=0.0) / 4)
-    if np.any((noise > 4 * resolution) & real):  # noisy somewhere: its noise is everywhere (matrix_exp)
-        noise = np.maximum(0.0, np.max(excess, axis=(0, 1), initial=0.0) / 4)
+    # Noisy somewhere: its noise is everywhere (matrix_exp: an element whose noise went unconfirmed got a too
+    # small step), at the level confirmed elsewhere -- never its unconfirmed excess, which is the shape of a
+    # pole or a selection switch just past the wider probes (1 / (x - 1) at 1.001, sort of values 3e-4 apart).
+    if np.any((noise > 4 * resolution) & real):
+        noise = np.maximum(noise, float(np.max(np.where(real, noise, 0.0), initial=0.0)))
     return np.where((noise > 4 * resolution) & real, noise, 0.0)
 
 

@@ -82,6 +82,8 @@ class InputReference:
     complex_reason: str = ""
     noise: float = 0.0
     """The function's largest measured evaluation error where it exceeds its dtype's round-off (else 0)."""
+    floor: np.ndarray | None = None
+    """Per element, that measured error (``Samples.floor``)."""
 
 
 def fixed(samples: Samples, scheme: Scheme, steps: np.ndarray, ratio: float) -> Estimate:
@@ -264,7 +266,7 @@ def input_reference(
             estimates["complex-step"] = found
     if not request.lean and eps is None:
         estimates, sides = _flat(estimates, sides, samples)
-    return InputReference(estimates, sides, reason, noise)
+    return InputReference(estimates, sides, reason, noise, samples.floor)
 
 
 def _flat(

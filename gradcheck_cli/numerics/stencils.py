@@ -17,6 +17,7 @@ import torch
 
 from gradcheck_cli.numerics.evaluate import Evaluator, Rows
 from gradcheck_cli.numerics.precision import ROUNDOFF_ULPS, default_step_scale, epsilon
+from gradcheck_cli.numerics.refusals import Moves, Refusal, tolerant
 
 
 @dataclass(frozen=True)
@@ -139,11 +140,15 @@ class Samples:
         x: torch.Tensor,
         base: Sequence[torch.Tensor],
         partners: Sequence[int] = (),
+        elements: np.ndarray | None = None,
     ) -> None:
         self.evaluate = evaluate
         self.index = index
         self.x = x
-        self.numel = x.numel()
+        # The elements perturbed (all by default; the failing columns only where a check is confirmed).
+        self.elements = np.arange(x.numel()) if elements is None else np.asarray(elements, dtype=np.int64)
+        self.numel = len(self.elements)
+        self.refused: list[Refusal] = []  # the perturbed points the function refused (their values are nan)
         self.sizes = [out.numel() for out in base]
         self.partners = tuple(partners)  # output k's other part (a complex output's .real / .imag), or k
         self.output_numel = sum(self.sizes)
@@ -156,7 +161,7 @@ class Samples:
         # one-sided slopes); valid for the current floor.
         self._quotients: dict[tuple[Scheme, bytes], tuple[np.ndarray, ...]] = {}
         self._floor = np.zeros(self.numel)
-        self._magnitude = _finite_abs(x)
+        self._magnitude = _finite_abs(x)[self.elements]
         # max(1, |x_j|) per element (magnitude()): the scale steps are relative to, computed once.
         self.scale = np.maximum(1.0, self._magnitude)
         self.scale.setflags(write=False)
@@ -191,10 +196,10 @@ class Samples:
                 wanted.setdefault(key, t)
         if not wanted:
             return
-        columns = np.tile(np.arange(self.numel), len(wanted))
-        batch = perturbed(self.x, np.concatenate(list(wanted.values())), columns)
-        values = self.evaluate(self.index, batch, self.output_numel)
-        flat = torch.cat([v.double().reshape(batch.count, -1) for v in values], dim=1).cpu().numpy()
+        columns = np.tile(self.elements, len(wanted))
+        shifts = np.concatenate(list(wanted.values()))
+        moves = Moves(perturbed(self.x, shifts, columns), shifts, columns)
+        flat = tolerant(self.evaluate, self.index, moves, self.output_numel, self.refused)
         for k, key in enumerate(wanted):
             self._cache[key] = flat[k * self.numel : (k + 1) * self.numel]
 

@@ -138,6 +138,10 @@ _WORDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "strict-kinks": lambda v: (
         f"--strict-kinks: {v['count']} KINK {_plural(v['count'], 'entry', 'entries')} counted as failing"
     ),
+    "scales": lambda v: (
+        f"{v['count']} {_plural(v['count'], 'entry', 'entries')} judged at a smaller step (down to "
+        f"{v['smallest']:.2g}): the adaptive step left the region where the function is smooth"
+    ),
     "loop": lambda v: f"finite differences ran one point at a time (not vmapped: {v['reason']})",
     "localised": _localised,
     "first-pass": lambda v: (

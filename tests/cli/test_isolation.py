@@ -32,7 +32,7 @@ def good(x):
 
 
 def masked(x):
-    return x[x > 1]
+    return torch.cat([x, x[x != x.round()]])  # one more element at any perturbed point: x[x > 1] everywhere
 
 
 def hang(x):

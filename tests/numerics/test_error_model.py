@@ -104,7 +104,7 @@ def test_nondeterministic_outranks_every_other_policy() -> None:
 
 def test_a_low_precision_autograd_that_cannot_resolve_an_entry_is_inconclusive() -> None:
     terms = synthetic(row(1.0, 1.0), row(1.0, 1.0), 0.0)
-    measured = {**terms.terms, "autograd_measured": row(1e-6, 0.5)}
+    measured = {**terms.terms, "autograd_roundoff": row(1e-6, 0.5)}
     assert statuses(ErrorTerms(terms.autograd, terms.reference, measured, scale=1.0)) == [
         Status.PASS,
         Status.INCONCLUSIVE,

@@ -81,14 +81,27 @@ class Growing:
         return x.repeat(self.calls)[: self.calls + 2]
 
 
-@pytest.mark.parametrize("func", [masked, nonzero_rows, Growing()], ids=["mask", "nonzero", "growing"])
-def test_a_changing_output_shape_is_one_line(func) -> None:
+def off_integers(x: torch.Tensor) -> torch.Tensor:
+    """One more element wherever an element is not an integer: every perturbed point changes the shape."""
+    return torch.cat([x, x[x != x.round()]])
+
+
+@pytest.mark.parametrize("func", [off_integers, Growing()], ids=["off-integers", "growing"])
+def test_an_output_shape_that_changes_at_every_perturbed_point_is_one_line(func) -> None:
     x = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
     with pytest.raises(UserFunctionError) as info:
         gradcheck_cli.check(func, x)
     message = str(info.value)
     assert message.startswith("the function's output shape is not fixed: ")
-    assert "\n" not in message and re.search(r"shape \(\d+,\) at one input, \(\d+,\) at a nearby", message)
+    assert "\n" not in message and re.search(r"at one input, \(\d+,\) at a nearby", message)
+    assert "at a perturbed point: x[" in message and "from the given point" in message
+
+
+@pytest.mark.parametrize("func", [masked, nonzero_rows], ids=["mask", "nonzero"])
+def test_a_mask_at_its_threshold_is_checked_from_the_side_that_keeps_its_shape(func) -> None:
+    """x[x > 1] at x = 1: the points above 1 change the output's shape (refused), those below do not."""
+    x = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    assert gradcheck_cli.check(func, x).passed
 
 
 def test_a_mask_away_from_its_threshold_is_checked() -> None:

@@ -28,10 +28,10 @@ def test_auto_with_an_explicit_step_uses_central_differences_at_that_step() -> N
 def test_a_huge_step_is_never_a_confident_fail() -> None:
     result = gradcheck_cli.check(calc, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), eps=1e10)
     assert result.counts()[Status.FAIL] == 0
-    # Finite differences at that step cannot tell (INCONCLUSIVE); the step-free Taylor test settles them.
-    assert result.diagnosis is not None and result.diagnosis.settled == 3
-    for block in result.blocks:
-        assert (block.reference_error >= 0.5 * abs(block.autograd)).all()
+    # Finite differences at that step cannot tell (its error bar is at least its distance from the default
+    # step's estimate); the smaller steps of the ladder can, and the entries are judged there.
+    assert result.passed and "scales" in {note.kind for note in result.notes}
+    assert all(0 < e.judged_step < 1e-2 for e in result.entries())
 
 
 def test_adaptive_steps_scale_with_x_and_the_dtype() -> None:
