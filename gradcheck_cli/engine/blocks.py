@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck_cli.numerics.judge import Evidence, Rule, judge
+from gradcheck_cli.numerics.judge import Comparison, Evidence, Rule, judge
 from gradcheck_cli.result import Block
 
 
@@ -33,10 +33,12 @@ def largest_value(output: Any) -> float:
     return float(finite.max()) if finite.numel() else 0.0
 
 
-def build_block(rule: Rule, evidence: Evidence, estimates: Estimates, **fields: Any) -> Block:
-    """Judge ``evidence`` under ``rule`` and hold the result with the estimates; ``fields`` name the axes
-    and the mode (see :class:`~gradcheck_cli.result.Block`)."""
-    comparison = judge(evidence, rule)
+def build_block(
+    rule: Rule, evidence: Evidence, estimates: Estimates, judged: Comparison | None = None, **fields: Any
+) -> Block:
+    """Judge ``evidence`` under ``rule`` (unless ``judged`` already) and hold the result with the estimates;
+    ``fields`` name the axes and the mode (see :class:`~gradcheck_cli.result.Block`)."""
+    comparison = judge(evidence, rule) if judged is None else judged
     kink = evidence.kink
     return Block(
         autograd=evidence.autograd,

@@ -160,6 +160,24 @@ def _probe(call: Call, settings: Settings, notes: list[Note]) -> tuple[list[Bloc
     return probe_blocks(call, settings, notes), [], probe_scheme(settings.method), settings.dtype
 
 
+def _blocks(
+    call: Call, settings: Settings, chosen: str, notes: list[Note]
+) -> tuple[str, tuple[list[Block], list[Block], str, str]]:
+    """The blocks of the mode ``chosen``. A probe check whose projections do not all pass escalates to the
+    full check where the Jacobian fits in the memory bound: a projection only screens, the entries judge
+    (the mode it ran in is returned, with a note)."""
+    if chosen == "full":
+        return chosen, _full(call, settings, notes)
+    mark = len(notes)
+    found = _probe(call, settings, notes)
+    failing = sum(block.failing_count(settings.strict_kinks) for block in found[0])
+    if not failing or not settings.budget.fits_full(call.m, call.n):
+        return chosen, found
+    del notes[mark:]
+    notes.append(Note("escalated", {"failing": failing, "rows": call.m, "columns": call.n}))
+    return "full", _full(call, settings, notes)
+
+
 def _nothing(empty: NothingToCheck, options: CheckOptions) -> CheckResult:
     """A point without a Jacobian entry (every output, or every differentiable argument, empty): a PASS with
     0 entries and a ``nothing-to-check`` note, as torch's gradcheck passes it vacuously."""
@@ -215,9 +233,7 @@ def check(
     settings = _settings(options, str(call.point[0].dtype).removeprefix("torch."))
     chosen = _plan(call, options.mode, settings.budget, notes)
     with one_thread_if_small(largest_batch(call.m, call.n)):
-        blocks, secondary, reference, reference_dtype = (_probe if chosen == "probe" else _full)(
-            call, settings, notes
-        )
+        chosen, (blocks, secondary, reference, reference_dtype) = _blocks(call, settings, chosen, notes)
     result = CheckResult(
         blocks=tuple(blocks),
         point=tuple(x.detach().double().cpu().numpy() for x in call.point),

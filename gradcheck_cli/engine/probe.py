@@ -22,7 +22,9 @@ from gradcheck_cli.engine.settings import Settings
 from gradcheck_cli.errors import UsageError
 from gradcheck_cli.numerics.autodiff import ForwardModeUnavailable, Graph, basis, jacobian, products
 from gradcheck_cli.numerics.evaluate import Evaluator, Rows
-from gradcheck_cli.numerics.judge import Comparison, Evidence, Rule, compare
+from gradcheck_cli.numerics.judge import Comparison, Evidence, Rule, compare, judge
+from gradcheck_cli.numerics.precision import ROUNDOFF_ULPS, epsilon
+from gradcheck_cli.numerics.status import Status
 from gradcheck_cli.numerics.stencils import SCHEMES, apply, perturbed, split_rows, steps_for, summing
 from gradcheck_cli.result import Block, Note
 
@@ -34,6 +36,10 @@ LEAF_ELEMENTS = 32
 MAX_RANGES = 2
 # A range that fails as a whole but in neither half is checked in full up to this many columns.
 MAX_COLUMNS = 256
+
+
+def _maybe_abs(values: torch.Tensor, absolute: bool) -> torch.Tensor:
+    return values.abs() if absolute else values
 
 
 def probe_scheme(method: str) -> str:
@@ -60,6 +66,9 @@ class ProbeValues:
     forward: np.ndarray | None
     numerical: np.ndarray
     step: float
+    error: np.ndarray | None = None
+    """The numerical projections' error bar: truncation (the same quotient at twice the step) and
+    round-off (the projected values' size); None: judged by the fixed rule alone."""
 
 
 class Prober:
@@ -70,12 +79,17 @@ class Prober:
         self.graph = call.graph
         self.base = call.base
         self.scheme = SCHEMES[probe_scheme(settings.method)]
-        # Probes are judged by the fixed rule atol + rtol * |reference|.
+        # Columns are judged by the fixed rule atol + rtol * |reference|; projections by their error bar,
+        # never tighter than that rule (:meth:`evidence`).
         self.rule = Rule(settings.dtype, settings.dtype, settings.fixed_atol, settings.fixed_rtol)
+        self.estimated = Rule(settings.dtype, settings.dtype)
         self.probes = settings.probes
         self.generator = torch.Generator().manual_seed(settings.seed)
         self.forward_reason: str | None = None if settings.forward else "disabled"
         self.output_numel = call.m
+        self.values = max(
+            float(out.detach().double().abs().nan_to_num(posinf=0.0).max()) for out in self.base
+        )
         weights = random_directions(self.generator, self.probes, self.output_numel, settings.distribution)
         self.cotangents = self._split(weights)
         grads = products(self.graph, "reverse", self.cotangents)
@@ -97,10 +111,12 @@ class Prober:
             start += out.numel()
         return parts
 
-    def _weigh(self, values: Sequence[torch.Tensor | None]) -> torch.Tensor:
-        """``v . values`` per probe, for values ``(k, *out.shape)`` per output."""
+    def _weigh(self, values: Sequence[torch.Tensor | None], size: bool = False) -> torch.Tensor:
+        """``v . values`` per probe, for values ``(k, *out.shape)`` per output (``|v| . |values|``: ``size``)."""
         return sum(
-            (val.double().reshape(len(val), -1) * c.reshape(len(c), -1)).sum(1)  # type: ignore[union-attr]
+            (
+                _maybe_abs(val.double().reshape(len(val), -1), size) * _maybe_abs(c.reshape(len(c), -1), size)
+            ).sum(1)  # type: ignore[union-attr]
             for val, c in zip(values, self.cotangents)
         )  # type: ignore[return-value]
 
@@ -121,22 +137,37 @@ class Prober:
             self.forward_reason = str(exc)
             return None
 
-    def _difference(self, index: int, directions: torch.Tensor, h: float) -> torch.Tensor:
-        """``v . (f(x + o h u) ...) / h`` per probe by the scheme; every perturbed point in one batch."""
+    def _difference(
+        self, index: int, directions: torch.Tensor, h: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``v . (f(x + o h u) ...) / h`` per probe by the scheme, and its error bar: truncation from the same
+        quotient at ``2 h`` (Richardson's estimate), round-off from the size of the values; every perturbed
+        point in one batch."""
         x = self.call.point[index]
-        offsets = [offset for offset in self.scheme.offsets if offset != 0.0]
+        shifts = [(f, o) for f in (1.0, 2.0) for o in self.scheme.offsets if o != 0.0]
         flat = directions.reshape(self.probes, -1)
-        rows = torch.cat([x.detach().double().reshape(1, -1) + (o * h) * flat for o in offsets])
+        rows = torch.cat([x.detach().double().reshape(1, -1) + (o * f * h) * flat for f, o in shifts])
         rows = rows.to(x.dtype).reshape(len(rows), *x.shape)
         outputs = self.evaluate(index, Rows(len(rows), lambda a, b: rows[a:b]), self.output_numel)
 
-        def sample(offset: float) -> torch.Tensor:
+        def sample(factor: float, offset: float, size: bool = False) -> torch.Tensor:
             if offset == 0.0:
-                return self._weigh([out.unsqueeze(0).expand(self.probes, *out.shape) for out in self.base])
-            j = offsets.index(offset)
-            return self._weigh([out[j * self.probes : (j + 1) * self.probes] for out in outputs])
+                base = [out.unsqueeze(0).expand(self.probes, *out.shape) for out in self.base]
+                return self._weigh(base, size)
+            j = shifts.index((factor, offset))
+            return self._weigh([out[j * self.probes : (j + 1) * self.probes] for out in outputs], size)
 
-        return apply(self.scheme, summing(sample), torch.tensor(h, dtype=torch.float64))
+        def quotient(factor: float) -> torch.Tensor:
+            step = torch.tensor(factor * h, dtype=torch.float64)
+            return apply(self.scheme, summing(lambda o: sample(factor, o)), step)
+
+        near, far = quotient(1.0), quotient(2.0)
+        truncation = (near - far).abs() / (2**self.scheme.order - 1)
+        size = sum(
+            abs(w) * sample(1.0, o, size=True) for o, w in zip(self.scheme.offsets, self.scheme.weights)
+        )
+        roundoff = ROUNDOFF_ULPS * epsilon(self.settings.dtype) * size / h
+        return near, truncation + roundoff  # type: ignore[return-value]
 
     def project(self, index: int, lo: int, hi: int, *, forward: bool = True) -> ProbeValues:
         """Probe input ``index`` along fresh directions supported on its flat elements ``lo:hi`` (the JVPs
@@ -150,24 +181,41 @@ class Prober:
         directions = directions.reshape(self.probes, *x.shape)
         projected = self._forward(index, directions) if forward else None
         h = self.step(index, lo, hi)
+        numerical, error = self._difference(index, directions, h)
         return ProbeValues(
             reverse=reverse.cpu().numpy(),
             forward=None if projected is None else projected.cpu().numpy(),
-            numerical=self._difference(index, directions, h).cpu().numpy(),
+            numerical=numerical.cpu().numpy(),
             step=h,
+            error=error.cpu().numpy(),
         )
 
     def failing(self, values: ProbeValues) -> tuple[bool, bool]:
-        """Whether the reverse and the forward projections fail."""
-        forward = values.forward is not None and self._fails(values.forward, values.numerical)
-        return self._fails(values.reverse, values.numerical), forward
+        """Whether the reverse and the forward projections fail (or cannot be told from the reference)."""
+        forward = values.forward is not None and self._fails(values.forward, values)
+        return self._fails(values.reverse, values), forward
 
-    def _compare(self, autograd: np.ndarray, numerical: np.ndarray) -> Comparison:
-        return compare(autograd[:, None], numerical[:, None], atol=self.rule.atol, rtol=self.rule.rtol)  # type: ignore[arg-type]
+    def evidence(self, autograd: np.ndarray, values: ProbeValues) -> Evidence:
+        """A projection's evidence: the numerical projection with its error bar."""
+        return Evidence(
+            autograd[:, None], values.numerical[:, None], values.error[:, None], values=self.values
+        )  # type: ignore[index]
 
-    def _fails(self, autograd: np.ndarray, numerical: np.ndarray) -> bool:
-        comparison = self._compare(autograd, numerical)
-        return bool((comparison.abs_err > comparison.tolerance).any())
+    def _compare(self, autograd: np.ndarray, values: ProbeValues) -> Comparison:
+        """A projection passes within the fixed rule (``--atol``/``--rtol``, torch's ``eps``/``atol``, else
+        the dtype's defaults) and otherwise as its error bar says: a tolerance from the bar, INCONCLUSIVE
+        where the bar is too wide to tell (a step past the smooth region)."""
+        estimated = judge(self.evidence(autograd, values), self.estimated)
+        fixed = compare(
+            autograd[:, None], values.numerical[:, None], atol=self.rule.atol, rtol=self.rule.rtol
+        )  # type: ignore[arg-type]
+        within = fixed.abs_err <= fixed.tolerance
+        status = np.where(within, Status.PASS.code, estimated.status).astype(np.int8)
+        tolerance = np.maximum(fixed.tolerance, estimated.tolerance)
+        return Comparison(estimated.abs_err, estimated.rel_err, tolerance, status)
+
+    def _fails(self, autograd: np.ndarray, values: ProbeValues) -> bool:
+        return bool((self._compare(autograd, values).status != Status.PASS.code).any())
 
     def probe_blocks(self, values: ProbeValues, label: str) -> list[Block]:
         blocks = []
@@ -179,12 +227,12 @@ class Prober:
         for mode, autograd in (("reverse", values.reverse), ("forward", values.forward)):
             if autograd is None:
                 continue
-            evidence = Evidence(autograd[:, None], values.numerical[:, None], None)
             blocks.append(
                 build_block(
-                    self.rule,
-                    evidence,
+                    self.estimated,
+                    self.evidence(autograd, values),
                     estimates,
+                    self._compare(autograd, values),
                     output_name="out",
                     input_name=label,
                     output_shape=(self.probes,),
@@ -232,7 +280,7 @@ class Prober:
         worst = 0.0
         for flag, autograd in ((reverse, values.reverse), (forward, values.forward)):
             if flag and autograd is not None:
-                c = self._compare(autograd, values.numerical)
+                c = self._compare(autograd, values)
                 worst = max(worst, float(np.max(c.abs_err / c.tolerance)))
         return worst
 

@@ -310,8 +310,10 @@ def resolve(method: str, available: Sequence[str], eps: float | None = None) -> 
     with an explicit step ``eps`` it is central differences at that step."""
     if method == "auto" and eps is not None:
         return "central"
-    if method == "auto":
-        return "complex-step" if "complex-step" in available else "richardson"
+    if method == "auto" and "complex-step" in available:
+        return "complex-step"
+    if method == "auto":  # central alone where some input has only central differences (a lean check)
+        return "central" if "central" in available and "richardson" not in available else "richardson"
     if method == "complex-step" and "complex-step" not in available:
         return "richardson"
     return method

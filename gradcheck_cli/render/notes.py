@@ -154,6 +154,10 @@ _WORDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "probes": _probes,
     "nothing-to-check": _nothing,
     "batching": _batching,
+    "escalated": lambda v: (
+        f"probe mode: {v['failing']} projection(s) or probed column(s) did not pass; the full Jacobian "
+        f"({v['rows']}x{v['columns']} entries, within the memory bound) was checked instead, and judges"
+    ),
 }
 
 WARNINGS = ("batching",)

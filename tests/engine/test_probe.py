@@ -30,8 +30,9 @@ class _PatchyTanh(torch.autograd.Function):
 
 
 def test_probe_rows_are_labelled_as_probes_not_output_elements() -> None:
-    cube = elementwise(lambda x: x**3, lambda x: 6 * x**2)  # twice the right gradient
+    cube = elementwise(lambda x: x**3, lambda x: 3 * x**2)  # a passing probe check stays in probe mode
     result = gradcheck_cli.check(cube, torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64), mode="probe")
+    assert result.mode == "probe" and result.passed
     labels = {entry.output_label for entry in result.entries()}
     assert "v·out (probe 0)" in labels
     assert not any(label.startswith("v·out[") for label in labels)
@@ -57,14 +58,43 @@ def test_probe_mode_localises_a_wrong_element_range_to_its_input_and_columns() -
     def f(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return (_PatchyTanh.apply(x) * torch.sin(w)).sum(0, keepdim=True)
 
+    # A projection only screens: where it does not pass and the Jacobian fits, the full check judges.
     result = gradcheck_cli.check(f, (x, w), mode="probe")
     assert not result.passed and result.failed_inputs == ("x",)
-    full = [b for b in result.blocks if not b.probes]
+    assert result.mode == "full" and "escalated" in {note.kind for note in result.notes}
+    assert _failing(result) == ["x[600]", "x[601]", "x[602]"]
+    # Past the memory bound the probe check localises the failure itself.
+    bounded = gradcheck_cli.check(f, (x, w), mode="probe", max_memory=str(2**20))
+    assert bounded.mode == "probe" and not bounded.passed and bounded.failed_inputs == ("x",)
+    full = [b for b in bounded.blocks if not b.probes]
     assert full and all(b.input_name == "x" and b.columns is not None for b in full)
-    failing = sorted(
+    assert _failing(bounded) == ["x[600]", "x[601]", "x[602]"]
+
+
+def _failing(result) -> list[str]:
+    return sorted(
         {e.input_label for e in result.worst() if result.failing(e.status) and "·" not in e.input_label}
     )
-    assert failing == ["x[600]", "x[601]", "x[602]"]
+
+
+def test_a_lean_check_confirms_the_failing_columns_of_one_input_among_several() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(1000, dtype=torch.float64, generator=gen)
+    w = torch.randn(1000, dtype=torch.float64, generator=gen)
+
+    def f(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return (_PatchyTanh.apply(x) * torch.sin(w)).sum(0, keepdim=True)
+
+    result = gradcheck_cli.check(f, (x, w), mode="full")  # w's columns keep their central differences
+    assert "confirmed-columns" in {note.kind for note in result.notes}
+    assert _failing(result) == ["x[600]", "x[601]", "x[602]"]
+
+
+def test_probe_projections_carry_error_bars_wide_enough_for_a_fast_oscillation() -> None:
+    x = torch.linspace(0.1, 0.9, 8, dtype=torch.float64)
+    result = gradcheck_cli.check(lambda t: torch.sin(6000 * t), x, mode="probe")
+    assert result.passed and result.mode == "probe"
+    assert all(b.reference_error is not None for b in result.blocks if b.probes)
 
 
 def test_auto_mode_switches_to_probes_past_the_memory_bound_and_full_mode_refuses() -> None:
