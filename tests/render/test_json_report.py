@@ -86,7 +86,7 @@ def test_schema_admits_every_status_and_rejects_a_malformed_report(report: Repor
         jsonschema.validate(data, schema())
 
 
-def test_json_report_of_a_localised_probe_failure_labels_the_columns_checked(repo_cwd: Path) -> None:
+def test_json_report_of_a_failing_probe_check_holds_the_full_check_it_escalated_to(repo_cwd: Path) -> None:
     code, out, _ = run(
         "sample_functions/wrong_backward.py:cube",
         "--x",
@@ -101,7 +101,8 @@ def test_json_report_of_a_localised_probe_failure_labels_the_columns_checked(rep
 
     (target,) = json.loads(out)["targets"]
     (point,) = target["points"]
-    assert point["mode"] == "probe" and point["failed_modes"] == ["reverse"]
+    assert point["mode"] == "full" and point["failed_modes"] == ["reverse"]
+    assert "escalated" in {note["kind"] for note in point["notes"]}
     failing = sorted(
         {e["input"] for e in point["entries"] if e["status"] == "FAIL" and "·" not in e["input"]}
     )
