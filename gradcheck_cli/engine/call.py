@@ -7,13 +7,14 @@ modify their inputs in place or whose outputs have no autograd history.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from gradcheck_cli.errors import InputError, UsageError, UserFunctionError
+from gradcheck_cli.errors import GradcheckError, InputError, UsageError, UserFunctionError
 from gradcheck_cli.numerics.autodiff import Graph, check_history
 from gradcheck_cli.numerics.evaluate import as_outputs, check_finite
 from gradcheck_cli.user_code import argument_names, call_user, check_arity
@@ -100,6 +101,44 @@ _IN_PLACE = (
     "torch.no_grad()): the gradient of a function that overwrites its inputs cannot be checked; work on a "
     "copy (x = x.clone()) or use out-of-place operations"
 )
+
+
+_DTYPE_WORDS = re.compile(r"dtype|scalar type|\b(double|float|half|bfloat16)\b", re.IGNORECASE)
+_OTHER_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+
+
+def runs_at(func: Callable[..., Any], originals: tuple[torch.Tensor, ...], error: BaseException) -> str:
+    """The dtype the function runs at where it raised a dtype mismatch (``error``) at the check's dtype:
+    the first of the others it is called at without raising, or ``""``."""
+    if not isinstance(error, RuntimeError) or not _DTYPE_WORDS.search(str(error)):
+        return ""
+    for dtype in _OTHER_DTYPES:
+        if dtype == originals[0].dtype:
+            continue
+        leaves = tuple(x.detach().to(dtype).requires_grad_(True) for x in originals)
+        try:
+            with torch.enable_grad():
+                call_user(func, *leaves)
+        except GradcheckError:
+            continue
+        return str(dtype).removeprefix("torch.")
+    return ""
+
+
+def with_dtype_hint(
+    func: Callable[..., Any], originals: tuple[torch.Tensor, ...], exc: UserFunctionError
+) -> UserFunctionError:
+    """``exc`` (the function raised at the point), naming the dtype to check at where the function raised
+    a dtype mismatch and runs at another dtype (a float32 model at the float64 default, say)."""
+    dtype = runs_at(func, originals, exc.__cause__) if exc.__cause__ is not None else ""
+    if not dtype:
+        return exc
+    at = str(originals[0].dtype).removeprefix("torch.")
+    return UserFunctionError(
+        f"{exc} (a dtype mismatch: the function runs in {dtype}, not {at}; check it in {dtype}: "
+        f"--dtype {dtype}, in the library {dtype} inputs)",
+        exc.user_traceback,
+    )
 
 
 def output_names(count: int) -> tuple[str, ...]:

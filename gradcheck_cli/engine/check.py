@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck_cli.engine.call import Call, as_inputs, input_names, record
+from gradcheck_cli.engine.call import Call, as_inputs, input_names, record, with_dtype_hint
 from gradcheck_cli.engine.canonical import Canonical, prepare
 from gradcheck_cli.engine.contracts import (
     BATCHED_CONTRACTS,
@@ -28,10 +28,11 @@ from gradcheck_cli.engine.contracts import (
 )
 from gradcheck_cli.engine.diagnose import diagnose, with_patterns
 from gradcheck_cli.engine.full import full_blocks
+from gradcheck_cli.engine.outputs import grad_disabled
 from gradcheck_cli.engine.probe import probe_blocks, probe_scheme
 from gradcheck_cli.engine.second_order import Lifted, lift
 from gradcheck_cli.engine.settings import Settings
-from gradcheck_cli.errors import NothingToCheck, UsageError
+from gradcheck_cli.errors import NothingToCheck, UsageError, UserFunctionError
 from gradcheck_cli.numerics.batching import BatchingFault
 from gradcheck_cli.numerics.budget import Budget, describe_bytes, parse_memory
 from gradcheck_cli.numerics.precision import default_tolerance
@@ -48,8 +49,17 @@ def _prepare(canonical: Canonical, order: int, seed: int, notes: list[Note]) -> 
     func, inputs, names = canonical.func, canonical.leaves, canonical.names
     originals = as_inputs(inputs)
     in_names = input_names(func, originals, names)
-    lifted = lift(func, originals, in_names, order, seed)
-    graph = record(lifted.func, lifted.inputs, lifted.names)
+    try:
+        lifted = lift(func, originals, in_names, order, seed)
+        graph = record(lifted.func, lifted.inputs, lifted.names)
+    except UserFunctionError as exc:
+        hinted = with_dtype_hint(func, originals, exc)
+        if hinted is exc:
+            raise
+        raise hinted from exc.__cause__
+    if canonical.func.plan is not None and canonical.func.plan.zero:
+        mode = grad_disabled(canonical.func.raw, originals)
+        notes.extend([Note("grad-disabled", {"mode": mode})] if mode else [])
     if lifted.output_names is None:
         out_names, partners = canonical.func.output_names, canonical.func.partners
         return Call(**vars(graph), names=in_names, out_names=out_names, partners=partners), lifted

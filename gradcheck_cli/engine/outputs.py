@@ -9,15 +9,17 @@ kept and the numerical Jacobian must be zero. A complex output is checked as its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.utils._pytree as pytree
+from torch.overrides import TorchFunctionMode
 
-from gradcheck_cli.errors import NothingToCheck, UserFunctionError
+from gradcheck_cli.errors import GradcheckError, NothingToCheck, UserFunctionError
 from gradcheck_cli.result import SkippedOutput
+from gradcheck_cli.user_code import call_user
 
 
 def path_name(root: str, tree: Any, path: Sequence[Any]) -> str:
@@ -139,3 +141,34 @@ def _nothing_to_check(value: Any, skipped: list[SkippedOutput]) -> str:
         )
     listed = ", ".join(f"{s.name} ({s.reason})" for s in skipped)
     return f"the function returned no floating or complex tensor: nothing to check ({listed})"
+
+
+class _GradModes(TorchFunctionMode):
+    """Records the autograd mode each torch operation runs under."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def __torch_function__(
+        self, func: Any, types: Any, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None
+    ) -> Any:
+        if torch.is_inference_mode_enabled():
+            self.seen.add("inference_mode")
+        elif not torch.is_grad_enabled():
+            self.seen.add("no_grad")
+        return func(*args, **(kwargs or {}))
+
+
+def grad_disabled(func: Callable[..., Any], originals: Sequence[torch.Tensor]) -> str:
+    """Whether the function, called with grad enabled on leaves that require grad, turns autograd off for
+    its torch operations itself: ``inference_mode``, ``no_grad`` (``torch.no_grad()``,
+    ``set_grad_enabled(False)``) or ``""`` (on throughout, or the call raised)."""
+    modes = _GradModes()
+    leaves = tuple(x.detach().clone().requires_grad_(True) for x in originals)
+    try:
+        with torch.enable_grad(), modes:
+            call_user(func, *leaves)
+    except GradcheckError:
+        return ""
+    return "inference_mode" if "inference_mode" in modes.seen else next(iter(modes.seen), "")

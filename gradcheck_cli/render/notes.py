@@ -124,6 +124,10 @@ _WORDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     ),
     "forward-unchecked": lambda v: f"forward-mode AD not checked: {v['reason']}",
     "float64": _float64,
+    "grad-disabled": lambda v: (
+        f"why no output has autograd history: the function runs under torch.{v['mode']}() (its torch "
+        "operations ran with autograd off); remove that decorator or with block to check its gradient"
+    ),
     "large-central": _large_central,
     "large-lean": lambda v: (
         f"a large Jacobian ({v['rows']}x{v['columns']}): only the central column and the reference computed, "

@@ -116,8 +116,8 @@ def call_notes(call: CallSummary) -> list[str]:
     if call.zero_check:
         notes.append(
             "no output has autograd history (the function left torch through numpy, .item(), float() or "
-            ".detach(), or does not use its inputs): autograd's Jacobian is zero, and the numerical one is "
-            "checked to be zero, as torch.autograd.gradcheck does"
+            ".detach(), runs under torch.no_grad() or inference_mode, or does not use its inputs): autograd's "
+            "Jacobian is zero, and the numerical one is checked to be zero, as torch.autograd.gradcheck does"
         )
     if call.module_mode == "eval":
         notes.append(

@@ -99,6 +99,45 @@ def test_the_cli_reports_in_place_modification_with_exit_2(write_module) -> None
     assert "modified its input x in place" in result.stderr
 
 
+FLOAT32 = """
+import torch
+W = torch.tensor([[1.0, 2.0, 0.0], [0.0, 1.0, 3.0]])  # float32
+
+def f(x):
+    return W @ x
+
+class Scaled(torch.nn.Module):  # a plain float32 attribute: casting the model to float64 leaves it
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 3)
+        self.scale = W.clone()
+
+    def forward(self, x):
+        return self.scale @ self.linear(x)
+"""
+
+
+@pytest.mark.parametrize("target", ["f32.py:f", "f32.py:Scaled"])
+def test_a_float32_function_at_the_float64_default_is_told_to_use_dtype_float32(write_module, target) -> None:
+    write_module("f32", FLOAT32)
+    code, out, err = gradcheck("run", target, "--x", "1,2,3")
+    assert code == 2 and out == ""
+    first = err.splitlines()[0]
+    assert first.startswith("gradcheck: error: the function raised RuntimeError: ") and "dtype" in first
+    assert first.endswith(
+        "(a dtype mismatch: the function runs in float32, not float64; check it in float32: "
+        "--dtype float32, in the library float32 inputs)"
+    )
+    assert gradcheck("run", target, "--x", "1,2,3", "--dtype", "float32")[0] == 0
+
+
+def test_a_no_grad_function_is_named_as_the_cause_of_its_zero_gradient(write_module) -> None:
+    write_module("frozen", "import torch\n@torch.no_grad()\ndef f(x):\n    return x.sin()\n")
+    code, out, _ = gradcheck("run", "frozen.py:f", "--x", "1,2,3")
+    assert code == 1  # as torch.autograd.gradcheck: autograd says zero where the function is not constant
+    assert "why no output has autograd history: the function runs under torch.no_grad()" in out
+
+
 @pytest.mark.parametrize("option", ["--atol", "--rtol"])
 def test_negative_tolerance_is_a_usage_error(repo_cwd: Path, option: str) -> None:
     code, out, err = gradcheck("run", TUTORIAL, "--x", "1,2,3", option, "-1")

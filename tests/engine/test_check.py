@@ -118,6 +118,45 @@ def test_a_function_without_autograd_history_fails_on_its_nonzero_numerical_jaco
     assert result.call.zero_check and result.verdict == "FAIL"
 
 
+@pytest.mark.parametrize("decorator", [torch.no_grad(), torch.inference_mode(), None])
+def test_a_function_that_turns_autograd_off_is_named_as_the_cause_of_its_missing_history(decorator) -> None:
+    def sine(x):
+        return x.sin() if decorator is not None else x.sin().detach()
+
+    func = decorator(sine) if decorator is not None else sine
+    result = gradcheck_cli.check(func, torch.tensor([1.0, 2.0], dtype=torch.float64))
+    assert result.call.zero_check and result.verdict == "FAIL"  # torch's rule: autograd says zero
+    modes = [note.values["mode"] for note in result.notes if note.kind == "grad-disabled"]
+    if decorator is None:  # .detach(): autograd stays on, no such note
+        assert modes == []
+    else:
+        mode = "no_grad" if isinstance(decorator, torch.no_grad) else "inference_mode"
+        assert modes == [mode]
+        assert any(f"the function runs under torch.{mode}()" in line for line in worded(result))
+
+
+W32 = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # float32, as a model's weights made by default
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_a_float32_function_at_float64_inputs_is_told_to_check_in_float32(order: int) -> None:
+    x = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    with pytest.raises(UserFunctionError, match="dtype") as info:
+        gradcheck_cli.check(lambda x: W32 @ x, x, order=order)
+    hint = "the function runs in float32, not float64; check it in float32: --dtype float32"
+    assert hint in str(info.value)
+    assert gradcheck_cli.check(lambda x: W32 @ x, x.float()).passed  # where the hint points, it checks
+
+
+def test_a_dtype_error_the_other_dtypes_do_not_cure_has_no_dtype_hint() -> None:
+    def strict(x):
+        raise RuntimeError(f"expected scalar type Half but found {x.dtype}")
+
+    with pytest.raises(UserFunctionError, match="expected scalar type Half") as info:
+        gradcheck_cli.check(strict, torch.tensor([1.0, 2.0], dtype=torch.float64))
+    assert "--dtype" not in str(info.value)
+
+
 def test_a_function_that_raises_is_reported_with_its_own_traceback() -> None:
     def broken(x):
         return x @ torch.ones(5, dtype=x.dtype)
