@@ -19,7 +19,7 @@ from gradcheck_cli.numerics.error_model import reference_error
 from gradcheck_cli.numerics.evaluate import Evaluator
 from gradcheck_cli.numerics.reference import SHOWN, InputReference, Request, input_reference, resolve
 from gradcheck_cli.numerics.refusals import RefusedEverywhere, refused_message
-from gradcheck_cli.numerics.scales import Chosen
+from gradcheck_cli.numerics.scales import Chosen, limit_step
 from gradcheck_cli.numerics.stencils import SCHEMES, central_jacobian, split_rows, steps_for
 from gradcheck_cli.result import Note, element_label
 
@@ -133,14 +133,37 @@ def _method_notes(settings: Settings, chosen: str, references: list[InputReferen
 
 
 def input_estimates(call: Call, settings: Settings, at: Site, i: int, lean: bool) -> InputReference:
-    """Input ``i``'s estimates; a function that refuses every perturbed point is an error named there."""
+    """Input ``i``'s estimates. Where the function refuses every perturbed point at the chosen steps (a
+    domain it checks with a tolerance: boxes that must stay cubes), the estimates are taken at the
+    round-off limit step alone (:func:`~gradcheck_cli.numerics.scales.limit_step`, torch's 1e-6 in
+    float64), lean, each with its error bar; refused there too (no estimate finite), it is an error named
+    at the refused point."""
+    asked = request(call, settings, lean)
     try:
-        return input_reference(at.evaluate, at.base, i, request(call, settings, lean))
+        return input_reference(at.evaluate, at.base, i, asked)
     except RefusedEverywhere as exc:
-        shape = tuple(at.point[i].shape)
-        index = tuple(int(j) for j in np.unravel_index(exc.nearest.element, shape)) if shape else ()
-        message = refused_message(exc.nearest, element_label(call.names[i], index))
-        raise UserFunctionError(message, exc.user_traceback) from exc
+        refused = exc
+    limit = None
+    if asked.eps is None:
+        limit = limit_step(at.point[i])
+        retried = _at_limit(at, i, dataclasses.replace(asked, eps=limit, lean=True))
+        if isinstance(retried, InputReference):
+            return retried
+        refused = retried or refused
+    shape = tuple(at.point[i].shape)
+    index = tuple(int(j) for j in np.unravel_index(refused.nearest.element, shape)) if shape else ()
+    message = refused_message(refused.nearest, element_label(call.names[i], index), limit)
+    raise UserFunctionError(message, refused.user_traceback) from refused
+
+
+def _at_limit(at: Site, i: int, asked: Request) -> InputReference | RefusedEverywhere | None:
+    """The estimates at the limit step; the refusal, or None where no estimate is finite anywhere."""
+    try:
+        found = input_reference(at.evaluate, at.base, i, asked)
+    except RefusedEverywhere as exc:
+        return exc
+    usable = any(np.isfinite(e.value).any() for e in found.estimates.values())
+    return found if usable else None
 
 
 def references(

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from gradcheck_cli.numerics.error_model import REFERENCE_TERMS, reference_error
 from gradcheck_cli.numerics.precision import ERROR_SAFETY
@@ -32,6 +33,11 @@ LADDER_SCHEMES = ("central", "forward", "backward")
 def limit_steps(samples: Samples) -> np.ndarray:
     """Per element the smallest step of the ladder (the round-off limit)."""
     return power_of_two(samples.eps**LIMIT_EXPONENT * samples.scale)
+
+
+def limit_step(x: torch.Tensor) -> float:
+    """One step for every element of ``x``: the round-off limit at scale 1 (torch's step in float64)."""
+    return float(power_of_two(np.asarray(float(torch.finfo(x.dtype).eps) ** LIMIT_EXPONENT)))
 
 
 def ladder(samples: Samples, start: np.ndarray) -> list[np.ndarray]:

@@ -47,6 +47,32 @@ def test_a_function_that_refuses_points_outside_its_domain_passes_at_its_edges()
     assert planted.verdict == "FAIL" and Status.PASS not in statuses and Status.FAIL in statuses
 
 
+class _Planted(torch.autograd.Function):
+    """The identity, with a backward off by ``1e-4`` relative (a planted bug)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return grad * (1 + 1e-4)
+
+
+def _equal_widths(boxes: torch.Tensor) -> torch.Tensor:
+    widths = boxes[:, 1] - boxes[:, 0]
+    if not torch.allclose(widths, widths[:1].expand_as(widths)):  # as kornia's infer_bbox_shape3d
+        raise AssertionError("boxes must stay cubes")
+    return widths * boxes.sum(dim=1)
+
+
+def test_a_domain_checked_with_a_tolerance_is_checked_at_the_round_off_limit_step() -> None:
+    boxes = torch.tensor([[0.0, 11.0], [5.0, 16.0], [20.0, 31.0]], dtype=F64)
+    assert gradcheck_cli.check(_equal_widths, boxes).verdict == "PASS"
+    planted = gradcheck_cli.check(lambda b: _equal_widths(_Planted.apply(b)), boxes.clone())
+    assert planted.verdict == "FAIL"
+
+
 def test_a_function_refusing_every_perturbed_point_is_an_error_named_there() -> None:
     given = torch.tensor([0.25, 0.5], dtype=F64)
 
