@@ -175,11 +175,21 @@ def _blocks(
 ) -> tuple[str, tuple[list[Block], list[Block], str, str]]:
     """The blocks of the mode ``chosen``. A probe check whose projections do not all pass escalates to the
     full check where the Jacobian fits in the memory bound: a projection only screens, the entries judge
-    (the mode it ran in is returned, with a note)."""
+    (the mode it ran in is returned, with a note). So does one whose projected points the function refuses
+    (a projection moves every element at once, by one step: it cannot shrink per element)."""
     if chosen == "full":
         return chosen, _full(call, settings, notes)
     mark = len(notes)
-    found = _probe(call, settings, notes)
+    try:
+        found = _probe(call, settings, notes)
+    except (
+        UserFunctionError
+    ) as exc:  # a projected point outside the function's domain: the full check shrinks
+        if not settings.budget.fits_full(call.m, call.n):
+            raise
+        del notes[mark:]
+        notes.append(Note("probe-refused", {"reason": str(exc), "rows": call.m, "columns": call.n}))
+        return "full", _full(call, settings, notes)
     failing = sum(block.failing_count(settings.strict_kinks) for block in found[0])
     if not failing or not settings.budget.fits_full(call.m, call.n):
         return chosen, found

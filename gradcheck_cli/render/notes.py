@@ -162,6 +162,10 @@ _WORDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
         f"probe mode: {v['failing']} projection(s) or probed column(s) did not pass; the full Jacobian "
         f"({v['rows']}x{v['columns']} entries, within the memory bound) was checked instead, and judges"
     ),
+    "probe-refused": lambda v: (
+        f"probe mode: the function refused a projected point ({v['reason']}); the full Jacobian "
+        f"({v['rows']}x{v['columns']} entries, within the memory bound) was checked instead, its steps shrunk there"
+    ),
 }
 
 WARNINGS = ("batching",)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from functions import elementwise
+from functions import elementwise, equal_widths
 
 import gradcheck_cli
 from gradcheck_cli.errors import UsageError
-from gradcheck_cli.render.notes import worded
+from gradcheck_cli.render.notes import word, worded
 
 
 class _PatchyTanh(torch.autograd.Function):
@@ -48,6 +48,15 @@ def test_probe_mode_passes_a_right_function_reproducibly() -> None:
     assert all(b.probes for b in first.blocks)
     np.testing.assert_array_equal(first.blocks[0].autograd, again.blocks[0].autograd)
     assert not np.array_equal(first.blocks[0].autograd, other.blocks[0].autograd)
+
+
+def test_a_probe_check_whose_projected_points_are_refused_is_judged_by_the_full_check() -> None:
+    """A projection moves every element at once: boxes that must stay cubes refuse it at any step."""
+    boxes = torch.tensor([[0.0, 11.0], [5.0, 16.0], [20.0, 31.0]], dtype=torch.float64)
+    result = gradcheck_cli.check(equal_widths, boxes, mode="probe")
+    assert result.passed and result.mode == "full"
+    (note,) = [note for note in result.notes if note.kind == "probe-refused"]
+    assert "boxes must stay cubes" in note.values["reason"] and "refused a projected point" in word(note)
 
 
 def test_probe_mode_localises_a_wrong_element_range_to_its_input_and_columns() -> None:
