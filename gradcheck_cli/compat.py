@@ -245,10 +245,16 @@ def gradcheck(
     differences in docs/compat.md). ``nondet_tol``, ``check_grad_dtypes`` and ``masked`` are accepted: the gradient's dtype is
     always checked (``grad_metadata``), run-to-run differences are measured (NONDETERMINISTIC entries) and
     sparse inputs are refused."""
+    flags = {
+        "check_forward_ad": check_forward_ad,
+        "check_backward_ad": check_backward_ad,
+        "check_batched_grad": check_batched_grad,
+        "check_batched_forward_grad": check_batched_forward_grad,
+    }
     _torch_arguments(
         ("check_forward_ad", "check_backward_ad"),
         (("check_batched_grad", "check_backward_ad"), ("check_batched_forward_grad", "check_forward_ad")),
-        locals(),
+        flags,
     )
     contracts = _contracts(
         check_undefined_grad, check_backward_ad, check_batched_grad, check_batched_forward_grad
@@ -280,10 +286,16 @@ def gradgradcheck(
     """``torch.autograd.gradgradcheck`` with our verdicts: the backward ``(inputs, grad_outputs) ->
     grad_inputs`` checked with respect to the inputs and the output gradients (order 2). ``grad_outputs``
     given are used as they are; otherwise seeded uniform(-1, 1) output gradients (1 for a scalar output)."""
+    flags = {
+        "check_fwd_over_rev": check_fwd_over_rev,
+        "check_rev_over_rev": check_rev_over_rev,
+        "check_undefined_grad": check_undefined_grad,
+        "check_batched_grad": check_batched_grad,
+    }
     _torch_arguments(
         ("check_fwd_over_rev", "check_rev_over_rev"),
         (("check_undefined_grad", "check_rev_over_rev"), ("check_batched_grad", "check_rev_over_rev")),
-        locals(),
+        flags,
     )
     contracts = _contracts(check_undefined_grad, check_rev_over_rev, check_batched_grad, False)
     settings = _settings((eps, atol, rtol), fast_mode, check_fwd_over_rev, contracts)

@@ -182,19 +182,23 @@ def _blocks(
     mark = len(notes)
     try:
         found = _probe(call, settings, notes)
-    except (
-        UserFunctionError
-    ) as exc:  # a projected point outside the function's domain: the full check shrinks
+    except UserFunctionError as exc:  # a projected point outside the function's domain
         if not settings.budget.fits_full(call.m, call.n):
             raise
-        del notes[mark:]
-        notes.append(Note("probe-refused", {"reason": str(exc), "rows": call.m, "columns": call.n}))
-        return "full", _full(call, settings, notes)
+        return _escalated(call, settings, notes, mark, Note("probe-refused", {"reason": str(exc)}))
     failing = sum(block.failing_count(settings.strict_kinks) for block in found[0])
     if not failing or not settings.budget.fits_full(call.m, call.n):
         return chosen, found
+    return _escalated(call, settings, notes, mark, Note("escalated", {"failing": failing}))
+
+
+def _escalated(
+    call: Call, settings: Settings, notes: list[Note], mark: int, why: Note
+) -> tuple[str, tuple[list[Block], list[Block], str, str]]:
+    """The full check in place of a probe check: the probe's notes (from ``mark`` on) replaced by ``why``,
+    with the Jacobian's size."""
     del notes[mark:]
-    notes.append(Note("escalated", {"failing": failing, "rows": call.m, "columns": call.n}))
+    notes.append(Note(why.kind, {**why.values, "rows": call.m, "columns": call.n}))
     return "full", _full(call, settings, notes)
 
 

@@ -145,25 +145,17 @@ def input_estimates(call: Call, settings: Settings, at: Site, i: int, lean: bool
         refused = exc
     limit = None
     if asked.eps is None:
-        limit = limit_step(at.point[i])
-        retried = _at_limit(at, i, dataclasses.replace(asked, eps=limit, lean=True))
-        if isinstance(retried, InputReference):
-            return retried
-        refused = retried or refused
+        limit = limit_step(float(torch.finfo(at.point[i].dtype).eps))
+        try:
+            found = input_reference(at.evaluate, at.base, i, dataclasses.replace(asked, eps=limit, lean=True))
+            if any(np.isfinite(e.value).any() for e in found.estimates.values()):
+                return found
+        except RefusedEverywhere as exc:
+            refused = exc
     shape = tuple(at.point[i].shape)
     index = tuple(int(j) for j in np.unravel_index(refused.nearest.element, shape)) if shape else ()
     message = refused_message(refused.nearest, element_label(call.names[i], index), limit)
     raise UserFunctionError(message, refused.user_traceback) from refused
-
-
-def _at_limit(at: Site, i: int, asked: Request) -> InputReference | RefusedEverywhere | None:
-    """The estimates at the limit step; the refusal, or None where no estimate is finite anywhere."""
-    try:
-        found = input_reference(at.evaluate, at.base, i, asked)
-    except RefusedEverywhere as exc:
-        return exc
-    usable = any(np.isfinite(e.value).any() for e in found.estimates.values())
-    return found if usable else None
 
 
 def references(

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from gradcheck_cli.numerics.error_model import REFERENCE_TERMS, reference_error
 from gradcheck_cli.numerics.precision import ERROR_SAFETY
@@ -35,9 +34,10 @@ def limit_steps(samples: Samples) -> np.ndarray:
     return power_of_two(samples.eps**LIMIT_EXPONENT * samples.scale)
 
 
-def limit_step(x: torch.Tensor) -> float:
-    """One step for every element of ``x``: the round-off limit at scale 1 (torch's step in float64)."""
-    return float(power_of_two(np.asarray(float(torch.finfo(x.dtype).eps) ** LIMIT_EXPONENT)))
+def limit_step(eps: float) -> float:
+    """One step for every element: the round-off limit at scale 1 for machine epsilon ``eps`` (torch's step
+    in float64)."""
+    return float(power_of_two(np.asarray(eps**LIMIT_EXPONENT)))
 
 
 def ladder(samples: Samples, start: np.ndarray) -> list[np.ndarray]:
